@@ -1,0 +1,16 @@
+//! taskflow's schema history. Migrations are never edited once merged: each change is a new
+//! file, listed here in order, with a working `down`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_tasks;
+
+/// Applies taskflow's migrations in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_create_tasks::Migration)]
+    }
+}

@@ -1,0 +1,292 @@
+//! Protobuf <-> domain conversions. Input is checked here, once, with every violation
+//! named by its field path.
+
+use chrono::{DateTime, Utc};
+use prost_types::Timestamp;
+
+use crate::domain::{
+    Anchor, Frequency, Priority, Recurrence, Task, TaskFields, TaskPatch, Weekday,
+    parse_description, parse_tags, parse_time_zone, parse_title,
+};
+use crate::error::Violations;
+use crate::proto::v1 as pb;
+use crate::store::{from_micros, to_micros};
+
+/// A protobuf timestamp as a UTC time at microsecond precision.
+pub fn timestamp_in(ts: &Timestamp) -> Result<DateTime<Utc>, String> {
+    if !(0..1_000_000_000).contains(&ts.nanos) {
+        return Err(format!("nanos must be 0 to 999999999, got {}", ts.nanos));
+    }
+    let nanos = u32::try_from(ts.nanos).unwrap_or(0);
+    let time = DateTime::from_timestamp(ts.seconds, nanos)
+        .filter(|t| (1..=9999).contains(&chrono::Datelike::year(t)))
+        .ok_or_else(|| "must be between years 1 and 9999".to_owned())?;
+    Ok(from_micros(to_micros(time)))
+}
+
+pub fn timestamp_out(time: DateTime<Utc>) -> Timestamp {
+    Timestamp {
+        seconds: time.timestamp(),
+        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(0),
+    }
+}
+
+pub fn task_out(task: &Task) -> pb::Task {
+    let f = &task.fields;
+    pb::Task {
+        name: task.name().to_string(),
+        title: f.title.clone(),
+        description: f.description.clone(),
+        priority: i32::from(f.priority.rank()),
+        tags: f.tags.clone(),
+        due_time: f.due_time.map(timestamp_out),
+        time_zone: f.time_zone.clone(),
+        recurrence: f.recurrence.as_ref().map(recurrence_out),
+        completed: task.completed,
+        complete_time: task.complete_time.map(timestamp_out),
+        series: task.series.to_string(),
+        occurrence: task.occurrence,
+        create_time: Some(timestamp_out(task.create_time)),
+        update_time: Some(timestamp_out(task.update_time)),
+        etag: task.etag().to_string(),
+    }
+}
+
+fn recurrence_out(rule: &Recurrence) -> pb::Recurrence {
+    pb::Recurrence {
+        frequency: match rule.frequency {
+            Frequency::Daily => pb::Frequency::Daily,
+            Frequency::Weekly => pb::Frequency::Weekly,
+            Frequency::Monthly => pb::Frequency::Monthly,
+            Frequency::Yearly => pb::Frequency::Yearly,
+        } as i32,
+        interval: Some(i32::try_from(rule.interval).unwrap_or(i32::MAX)),
+        weekdays: rule
+            .weekdays
+            .iter()
+            .map(|d| weekday_out(*d) as i32)
+            .collect(),
+        until_time: rule.until.map(timestamp_out),
+        count: rule.count.map(|c| i32::try_from(c).unwrap_or(i32::MAX)),
+        anchor: match rule.anchor {
+            Anchor::Due => pb::Anchor::DueTime,
+            Anchor::Completion => pb::Anchor::Completion,
+        } as i32,
+    }
+}
+
+fn weekday_out(day: Weekday) -> pb::DayOfWeek {
+    match day {
+        Weekday::Monday => pb::DayOfWeek::Monday,
+        Weekday::Tuesday => pb::DayOfWeek::Tuesday,
+        Weekday::Wednesday => pb::DayOfWeek::Wednesday,
+        Weekday::Thursday => pb::DayOfWeek::Thursday,
+        Weekday::Friday => pb::DayOfWeek::Friday,
+        Weekday::Saturday => pb::DayOfWeek::Saturday,
+        Weekday::Sunday => pb::DayOfWeek::Sunday,
+    }
+}
+
+fn weekday_in(raw: i32) -> Option<Weekday> {
+    Some(match pb::DayOfWeek::try_from(raw).ok()? {
+        pb::DayOfWeek::Monday => Weekday::Monday,
+        pb::DayOfWeek::Tuesday => Weekday::Tuesday,
+        pb::DayOfWeek::Wednesday => Weekday::Wednesday,
+        pb::DayOfWeek::Thursday => Weekday::Thursday,
+        pb::DayOfWeek::Friday => Weekday::Friday,
+        pb::DayOfWeek::Saturday => Weekday::Saturday,
+        pb::DayOfWeek::Sunday => Weekday::Sunday,
+        pb::DayOfWeek::Unspecified => return None,
+    })
+}
+
+fn recurrence_in(raw: &pb::Recurrence, field: &str, v: &mut Violations) -> Option<Recurrence> {
+    let frequency = match pb::Frequency::try_from(raw.frequency) {
+        Ok(pb::Frequency::Daily) => Some(Frequency::Daily),
+        Ok(pb::Frequency::Weekly) => Some(Frequency::Weekly),
+        Ok(pb::Frequency::Monthly) => Some(Frequency::Monthly),
+        Ok(pb::Frequency::Yearly) => Some(Frequency::Yearly),
+        _ => {
+            v.add(
+                format!("{field}.frequency"),
+                "required: FREQUENCY_DAILY, FREQUENCY_WEEKLY, FREQUENCY_MONTHLY or FREQUENCY_YEARLY",
+            );
+            None
+        }
+    };
+    let mut weekdays = Vec::with_capacity(raw.weekdays.len());
+    for day in &raw.weekdays {
+        match weekday_in(*day) {
+            Some(d) => weekdays.push(d),
+            None => v.add(
+                format!("{field}.weekdays"),
+                format!("{day} is not a day of the week"),
+            ),
+        }
+    }
+    let until = raw
+        .until_time
+        .as_ref()
+        .and_then(|t| v.check(&format!("{field}.until_time"), timestamp_in(t)));
+    let anchor = match pb::Anchor::try_from(raw.anchor) {
+        Ok(pb::Anchor::Unspecified | pb::Anchor::DueTime) => Anchor::Due,
+        Ok(pb::Anchor::Completion) => Anchor::Completion,
+        Err(_) => {
+            v.add(
+                format!("{field}.anchor"),
+                format!("unknown anchor {}", raw.anchor),
+            );
+            Anchor::Due
+        }
+    };
+    let frequency = frequency?;
+    match Recurrence::new(
+        frequency,
+        raw.interval.map(i64::from),
+        weekdays,
+        until,
+        raw.count.map(i64::from),
+        anchor,
+    ) {
+        Ok(rule) => Some(rule),
+        Err(problems) => {
+            for (sub, description) in problems {
+                v.add(format!("{field}.{sub}"), description);
+            }
+            None
+        }
+    }
+}
+
+/// The updatable fields of a task, by their mask path.
+pub const UPDATABLE: &[&str] = &[
+    "title",
+    "description",
+    "priority",
+    "tags",
+    "due_time",
+    "time_zone",
+    "recurrence",
+];
+
+/// Reads the fields named in `paths` from `task` into a patch, checking each one.
+/// `prefix` is the request field holding the task (`task`).
+pub fn patch_in(task: &pb::Task, paths: &[&str], prefix: &str, v: &mut Violations) -> TaskPatch {
+    let mut patch = TaskPatch::default();
+    let field = |name: &str| format!("{prefix}.{name}");
+    for path in paths {
+        match *path {
+            "title" => patch.title = v.check(&field("title"), parse_title(&task.title)),
+            "description" => {
+                patch.description =
+                    v.check(&field("description"), parse_description(&task.description));
+            }
+            "priority" => {
+                patch.priority = v.check(
+                    &field("priority"),
+                    Priority::from_rank(i64::from(task.priority))
+                        .ok_or_else(|| format!("unknown priority {}", task.priority)),
+                );
+            }
+            "tags" => patch.tags = v.check(&field("tags"), parse_tags(&task.tags)),
+            "due_time" => {
+                patch.due_time = match &task.due_time {
+                    Some(ts) => v.check(&field("due_time"), timestamp_in(ts)).map(Some),
+                    None => Some(None),
+                };
+            }
+            "time_zone" => {
+                patch.time_zone = v.check(&field("time_zone"), parse_time_zone(&task.time_zone))
+            }
+            "recurrence" => {
+                patch.recurrence = match &task.recurrence {
+                    Some(rule) => recurrence_in(rule, &field("recurrence"), v).map(Some),
+                    None => Some(None),
+                };
+            }
+            _ => {}
+        }
+    }
+    patch
+}
+
+/// The fields of a new task.
+pub fn fields_in(task: &pb::Task, prefix: &str, v: &mut Violations) -> TaskFields {
+    let mut fields = TaskFields::default();
+    fields.apply(patch_in(task, UPDATABLE, prefix, v));
+    fields
+}
+
+/// The mask paths that are "populated" in `task`, for an update without a mask (AIP-134).
+pub fn populated_paths(task: &pb::Task) -> Vec<&'static str> {
+    let mut paths = Vec::new();
+    if !task.title.is_empty() {
+        paths.push("title");
+    }
+    if !task.description.is_empty() {
+        paths.push("description");
+    }
+    if task.priority != 0 {
+        paths.push("priority");
+    }
+    if !task.tags.is_empty() {
+        paths.push("tags");
+    }
+    if task.due_time.is_some() {
+        paths.push("due_time");
+    }
+    if !task.time_zone.is_empty() {
+        paths.push("time_zone");
+    }
+    if task.recurrence.is_some() {
+        paths.push("recurrence");
+    }
+    paths
+}
+
+/// Output-only fields: named in a mask, they are ignored (AIP-203).
+const OUTPUT_ONLY: &[&str] = &[
+    "name",
+    "complete_time",
+    "series",
+    "occurrence",
+    "create_time",
+    "update_time",
+    "etag",
+];
+
+/// Checks an update mask and returns the updatable paths it names.
+pub fn mask_paths(mask: &[String], v: &mut Violations) -> Vec<&'static str> {
+    let mut paths = Vec::new();
+    for path in mask {
+        if path == "*" {
+            return UPDATABLE.to_vec();
+        }
+        if let Some(known) = UPDATABLE.iter().find(|p| **p == path) {
+            if !paths.contains(known) {
+                paths.push(*known);
+            }
+        } else if path == "completed" {
+            v.add(
+                "update_mask",
+                "completed cannot be updated; call CompleteTask or ReopenTask",
+            );
+        } else if OUTPUT_ONLY.contains(&path.as_str()) {
+            // Output only: ignored.
+        } else if path.starts_with("recurrence.") {
+            v.add(
+                "update_mask",
+                format!("{path:?}: update recurrence as a whole"),
+            );
+        } else {
+            v.add(
+                "update_mask",
+                format!(
+                    "unknown field {path:?}; updatable: {}",
+                    UPDATABLE.join(", ")
+                ),
+            );
+        }
+    }
+    paths
+}

@@ -1,0 +1,198 @@
+//! `taskflow.v1.TaskService`.
+
+use tonic::{Request, Response, Status};
+
+use super::convert::{fields_in, mask_paths, patch_in, populated_paths, task_out};
+use crate::app::{ListQuery, Tasks};
+use crate::auth::{caller, ensure_owner};
+use crate::domain::{Etag, TaskName, UserId, parse_parent};
+use crate::error::{AppError, Violations};
+use crate::listing::{Filter, OrderBy, PageToken, page_size};
+use crate::proto::v1::{self as pb, task_service_server::TaskService};
+
+/// The gRPC face of the task use cases.
+#[derive(Debug, Clone)]
+pub struct TaskApi {
+    tasks: Tasks,
+}
+
+impl TaskApi {
+    pub fn new(tasks: Tasks) -> Self {
+        Self { tasks }
+    }
+}
+
+const MAX_REQUEST_ID_LEN: usize = 64;
+
+/// Parses `users/{user}/tasks/{task}` in `field` and checks the caller owns it.
+fn owned_name(caller: &UserId, raw: &str, field: &str) -> Result<TaskName, AppError> {
+    let name = TaskName::parse(raw).map_err(|e| AppError::invalid(field, e))?;
+    ensure_owner(caller, &name.user)?;
+    Ok(name)
+}
+
+/// Parses `users/{user}` in `field` and checks it is the caller.
+fn owned_parent(caller: &UserId, raw: &str, field: &str) -> Result<UserId, AppError> {
+    let user = parse_parent(raw).map_err(|e| AppError::invalid(field, e))?;
+    ensure_owner(caller, &user)?;
+    Ok(user)
+}
+
+fn etag_in(raw: &str, field: &str) -> Result<Option<Etag>, AppError> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    Etag::parse(raw)
+        .map(Some)
+        .map_err(|e| AppError::invalid(field, e))
+}
+
+fn request_id_in(raw: &str) -> Result<Option<&str>, AppError> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    if raw.len() > MAX_REQUEST_ID_LEN || !raw.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(AppError::invalid(
+            "request_id",
+            format!(
+                "must be 1 to {MAX_REQUEST_ID_LEN} printable ASCII characters (a UUID is best)"
+            ),
+        ));
+    }
+    Ok(Some(raw))
+}
+
+#[tonic::async_trait]
+impl TaskService for TaskApi {
+    #[tracing::instrument(skip_all)]
+    async fn create_task(
+        &self,
+        request: Request<pb::CreateTaskRequest>,
+    ) -> Result<Response<pb::Task>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let user = owned_parent(&caller, &req.parent, "parent")?;
+        let request_id = request_id_in(&req.request_id)?;
+        let mut v = Violations::default();
+        let fields = match &req.task {
+            Some(task) => fields_in(task, "task", &mut v),
+            None => {
+                v.add("task", "required");
+                Default::default()
+            }
+        };
+        let fields = v.finish(fields)?;
+        let task = self.tasks.create(&user, fields, request_id).await?;
+        Ok(Response::new(task_out(&task)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_task(
+        &self,
+        request: Request<pb::GetTaskRequest>,
+    ) -> Result<Response<pb::Task>, Status> {
+        let caller = caller(&request)?;
+        let name = owned_name(&caller, &request.get_ref().name, "name")?;
+        let task = self.tasks.get(&name).await?;
+        Ok(Response::new(task_out(&task)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_tasks(
+        &self,
+        request: Request<pb::ListTasksRequest>,
+    ) -> Result<Response<pb::ListTasksResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let user = owned_parent(&caller, &req.parent, "parent")?;
+        let mut v = Violations::default();
+        let limit = v.check("page_size", page_size(req.page_size));
+        let filter = v.check("filter", Filter::parse(&req.filter));
+        let order = v.check("order_by", OrderBy::parse(&req.order_by));
+        v.finish(())?;
+        let (Some(limit), Some(filter), Some(order)) = (limit, filter, order) else {
+            return Err(AppError::Internal("list arguments were not checked".into()).into());
+        };
+        let canonical_order = order.canonical();
+        let fingerprint = [user.as_str(), req.filter.trim(), canonical_order.as_str()];
+        let after = if req.page_token.is_empty() {
+            None
+        } else {
+            let token = PageToken::decode(&req.page_token, &fingerprint)
+                .map_err(|e| AppError::invalid("page_token", e))?;
+            Some(token.cursor)
+        };
+        let query = ListQuery {
+            user: user.clone(),
+            filter,
+            order,
+            after,
+            limit,
+        };
+        let (tasks, next) = self.tasks.list(&query).await?;
+        Ok(Response::new(pb::ListTasksResponse {
+            tasks: tasks.iter().map(task_out).collect(),
+            next_page_token: next
+                .map(|cursor| PageToken::new(cursor, &fingerprint).encode())
+                .unwrap_or_default(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_task(
+        &self,
+        request: Request<pb::UpdateTaskRequest>,
+    ) -> Result<Response<pb::Task>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let Some(task) = req.task else {
+            return Err(AppError::invalid("task", "required").into());
+        };
+        let name = owned_name(&caller, &task.name, "task.name")?;
+        let etag = etag_in(&task.etag, "task.etag")?;
+        let mut v = Violations::default();
+        let paths = match &req.update_mask {
+            Some(mask) => mask_paths(&mask.paths, &mut v),
+            None => populated_paths(&task),
+        };
+        let patch = patch_in(&task, &paths, "task", &mut v);
+        let patch = v.finish(patch)?;
+        let task = self.tasks.update(&name, etag, patch).await?;
+        Ok(Response::new(task_out(&task)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn complete_task(
+        &self,
+        request: Request<pb::CompleteTaskRequest>,
+    ) -> Result<Response<pb::Task>, Status> {
+        let caller = caller(&request)?;
+        let name = owned_name(&caller, &request.get_ref().name, "name")?;
+        let task = self.tasks.complete(&name).await?;
+        Ok(Response::new(task_out(&task)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn reopen_task(
+        &self,
+        request: Request<pb::ReopenTaskRequest>,
+    ) -> Result<Response<pb::Task>, Status> {
+        let caller = caller(&request)?;
+        let name = owned_name(&caller, &request.get_ref().name, "name")?;
+        let task = self.tasks.reopen(&name).await?;
+        Ok(Response::new(task_out(&task)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn delete_task(
+        &self,
+        request: Request<pb::DeleteTaskRequest>,
+    ) -> Result<Response<()>, Status> {
+        let caller = caller(&request)?;
+        let req = request.get_ref();
+        let name = owned_name(&caller, &req.name, "name")?;
+        let etag = etag_in(&req.etag, "etag")?;
+        self.tasks.delete(&name, etag).await?;
+        Ok(Response::new(()))
+    }
+}

@@ -1,0 +1,164 @@
+//! User and task identities, and the resource names that carry them.
+
+use std::fmt;
+
+use uuid::Uuid;
+
+/// A user id: 1 to 128 printable ASCII characters from `[A-Za-z0-9._@:-]`, so that it is
+/// safe as a Kafka key, in gRPC metadata and inside a resource name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UserId(String);
+
+impl UserId {
+    pub const MAX_LEN: usize = 128;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.is_empty() || raw.len() > Self::MAX_LEN {
+            return Err(format!(
+                "a user id must be 1 to {} characters",
+                Self::MAX_LEN
+            ));
+        }
+        if let Some(bad) = raw
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | ':' | '-')))
+        {
+            return Err(format!(
+                "a user id may contain only letters, digits and . _ @ : - (found {bad:?})"
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The collection name `users/{user}`.
+    pub fn to_parent(&self) -> String {
+        format!("users/{}", self.0)
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A task id: a UUID (version 7, time-ordered, when the server assigns it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId(Uuid);
+
+impl TaskId {
+    pub fn new_v7() -> Self {
+        Self(Uuid::now_v7())
+    }
+
+    pub fn from_uuid(id: Uuid) -> Self {
+        Self(id)
+    }
+
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+/// `users/{user}/tasks/{task}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TaskName {
+    pub user: UserId,
+    pub task: TaskId,
+}
+
+impl TaskName {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let shape = || format!("must look like users/{{user}}/tasks/{{task}}, got {raw:?}");
+        let mut parts = raw.split('/');
+        let (Some("users"), Some(user), Some("tasks"), Some(task), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(shape());
+        };
+        let user = UserId::parse(user)?;
+        let task =
+            Uuid::try_parse(task).map_err(|_| format!("the task id in {raw:?} is not a UUID"))?;
+        Ok(Self {
+            user,
+            task: TaskId(task),
+        })
+    }
+}
+
+impl fmt::Display for TaskName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "users/{}/tasks/{}", self.user, self.task)
+    }
+}
+
+/// Parses a collection parent `users/{user}`.
+pub fn parse_parent(raw: &str) -> Result<UserId, String> {
+    match raw.split_once('/') {
+        Some(("users", user)) if !user.contains('/') => UserId::parse(user),
+        _ => Err(format!("must look like users/{{user}}, got {raw:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_ids_are_printable_ascii_of_bounded_length() {
+        assert!(UserId::parse("alice@example.com").is_ok());
+        assert!(UserId::parse("auth0:abc-123_x.y").is_ok());
+        assert!(UserId::parse("").is_err());
+        assert!(UserId::parse(&"a".repeat(129)).is_err());
+        assert!(UserId::parse(&"a".repeat(128)).is_ok());
+        assert!(UserId::parse("a b").is_err());
+        assert!(UserId::parse("a/b").is_err());
+        assert!(UserId::parse("jürgen").is_err());
+    }
+
+    #[test]
+    fn task_names_round_trip_and_reject_other_shapes() {
+        let name = TaskName::parse("users/bob/tasks/0190f3a5-6c1e-7f00-8000-000000000001")
+            .expect("valid name");
+        assert_eq!(name.user.as_str(), "bob");
+        assert_eq!(
+            name.to_string(),
+            "users/bob/tasks/0190f3a5-6c1e-7f00-8000-000000000001"
+        );
+        for bad in [
+            "",
+            "users/bob",
+            "users/bob/tasks",
+            "users/bob/tasks/not-a-uuid",
+            "users/bob/tasks/0190f3a5-6c1e-7f00-8000-000000000001/x",
+            "people/bob/tasks/0190f3a5-6c1e-7f00-8000-000000000001",
+        ] {
+            assert!(TaskName::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn parents_name_one_user() {
+        assert_eq!(
+            parse_parent("users/bob").map(|u| u.to_string()),
+            Ok("bob".into())
+        );
+        assert!(parse_parent("users/").is_err());
+        assert!(parse_parent("users/bob/tasks").is_err());
+        assert!(parse_parent("bob").is_err());
+    }
+}

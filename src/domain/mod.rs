@@ -1,0 +1,12 @@
+//! Pure domain types: parsed once at the edge, valid by construction below it.
+
+mod ids;
+mod recurrence;
+mod task;
+
+pub use ids::{TaskId, TaskName, UserId, parse_parent};
+pub use recurrence::{Anchor, Frequency, Recurrence, Weekday};
+pub use task::{
+    Etag, Priority, Task, TaskFields, TaskPatch, parse_description, parse_tags, parse_time_zone,
+    parse_title,
+};

@@ -1,0 +1,305 @@
+//! The task: its user-editable fields, their rules, and the stored whole.
+
+use std::{fmt, str::FromStr};
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{Recurrence, TaskId, TaskName, UserId};
+
+/// Priority, ordered by rank (None < Low < … < Urgent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Priority {
+    #[default]
+    None = 0,
+    Low = 1,
+    Medium = 2,
+    High = 3,
+    Urgent = 4,
+}
+
+impl Priority {
+    pub fn rank(self) -> i16 {
+        self as i16
+    }
+
+    pub fn from_rank(rank: i64) -> Option<Self> {
+        Some(match rank {
+            0 => Self::None,
+            1 => Self::Low,
+            2 => Self::Medium,
+            3 => Self::High,
+            4 => Self::Urgent,
+            _ => return None,
+        })
+    }
+}
+
+impl FromStr for Priority {
+    type Err = String;
+
+    /// Accepts `HIGH`, `high` and `PRIORITY_HIGH`; `UNSPECIFIED`/`NONE` for no priority.
+    fn from_str(raw: &str) -> Result<Self, String> {
+        let upper = raw.to_ascii_uppercase();
+        let bare = upper.strip_prefix("PRIORITY_").unwrap_or(&upper);
+        Ok(match bare {
+            "UNSPECIFIED" | "NONE" => Self::None,
+            "LOW" => Self::Low,
+            "MEDIUM" => Self::Medium,
+            "HIGH" => Self::High,
+            "URGENT" => Self::Urgent,
+            _ => {
+                return Err(format!(
+                    "unknown priority {raw:?}; use LOW, MEDIUM, HIGH, URGENT or UNSPECIFIED"
+                ));
+            }
+        })
+    }
+}
+
+pub const TITLE_MAX: usize = 200;
+pub const DESCRIPTION_MAX: usize = 4000;
+pub const TAGS_MAX: usize = 20;
+pub const TAG_MAX: usize = 50;
+
+/// A title: trimmed, 1 to 200 characters, no control characters.
+pub fn parse_title(raw: &str) -> Result<String, String> {
+    let title = raw.trim();
+    let len = title.chars().count();
+    if len == 0 || len > TITLE_MAX {
+        return Err(format!(
+            "must be 1 to {TITLE_MAX} characters after trimming, got {len}"
+        ));
+    }
+    if title.chars().any(char::is_control) {
+        return Err("must not contain control characters".to_owned());
+    }
+    Ok(title.to_owned())
+}
+
+/// A description: at most 4000 characters.
+pub fn parse_description(raw: &str) -> Result<String, String> {
+    let len = raw.chars().count();
+    if len > DESCRIPTION_MAX {
+        return Err(format!(
+            "must be at most {DESCRIPTION_MAX} characters, got {len}"
+        ));
+    }
+    Ok(raw.to_owned())
+}
+
+/// Tags: each trimmed and lowercased, 1 to 50 characters; duplicates removed; at most 20;
+/// returned sorted.
+pub fn parse_tags(raw: &[String]) -> Result<Vec<String>, String> {
+    let mut tags = Vec::with_capacity(raw.len());
+    for tag in raw {
+        let tag = tag.trim().to_lowercase();
+        let len = tag.chars().count();
+        if len == 0 || len > TAG_MAX {
+            return Err(format!(
+                "each tag must be 1 to {TAG_MAX} characters, got {len} in {tag:?}"
+            ));
+        }
+        if tag.chars().any(char::is_control) {
+            return Err(format!("tag {tag:?} contains a control character"));
+        }
+        tags.push(tag);
+    }
+    tags.sort();
+    tags.dedup();
+    if tags.len() > TAGS_MAX {
+        return Err(format!(
+            "at most {TAGS_MAX} distinct tags, got {}",
+            tags.len()
+        ));
+    }
+    Ok(tags)
+}
+
+/// A time zone: empty (UTC) or an IANA name such as `Europe/Berlin`.
+pub fn parse_time_zone(raw: &str) -> Result<String, String> {
+    if raw.is_empty() {
+        return Ok(String::new());
+    }
+    chrono_tz::Tz::from_str(raw)
+        .map(|tz| tz.name().to_owned())
+        .map_err(|_| format!("unknown IANA time zone {raw:?}"))
+}
+
+/// The fields a user sets on a task.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TaskFields {
+    pub title: String,
+    pub description: String,
+    pub priority: Priority,
+    pub tags: Vec<String>,
+    pub due_time: Option<DateTime<Utc>>,
+    pub time_zone: String,
+    pub recurrence: Option<Recurrence>,
+}
+
+impl TaskFields {
+    /// Rules that span several fields, as `(field, description)` pairs.
+    pub fn cross_check(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if let (Some(due), Some(rule)) = (self.due_time, &self.recurrence)
+            && let Some(until) = rule.until
+            && until < due
+        {
+            problems.push((
+                "recurrence.until_time",
+                format!("must not be before the due time {}", due.to_rfc3339()),
+            ));
+        }
+        problems
+    }
+
+    pub fn apply(&mut self, patch: TaskPatch) {
+        let TaskPatch {
+            title,
+            description,
+            priority,
+            tags,
+            due_time,
+            time_zone,
+            recurrence,
+        } = patch;
+        if let Some(v) = title {
+            self.title = v;
+        }
+        if let Some(v) = description {
+            self.description = v;
+        }
+        if let Some(v) = priority {
+            self.priority = v;
+        }
+        if let Some(v) = tags {
+            self.tags = v;
+        }
+        if let Some(v) = due_time {
+            self.due_time = v;
+        }
+        if let Some(v) = time_zone {
+            self.time_zone = v;
+        }
+        if let Some(v) = recurrence {
+            self.recurrence = v;
+        }
+    }
+}
+
+/// A change to some of a task's fields: `Some` replaces, `None` keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TaskPatch {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub priority: Option<Priority>,
+    pub tags: Option<Vec<String>>,
+    pub due_time: Option<Option<DateTime<Utc>>>,
+    pub time_zone: Option<String>,
+    pub recurrence: Option<Option<Recurrence>>,
+}
+
+/// A strong entity tag computed from the task's version: `"<version>"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Etag(pub i64);
+
+impl Etag {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let inner = raw.strip_prefix("W/").unwrap_or(raw);
+        inner
+            .strip_prefix('"')
+            .and_then(|s| s.strip_suffix('"'))
+            .and_then(|s| s.parse::<i64>().ok())
+            .map(Self)
+            .ok_or_else(|| format!("{raw:?} is not an etag issued by this service"))
+    }
+}
+
+impl fmt::Display for Etag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{}\"", self.0)
+    }
+}
+
+/// A stored task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub id: TaskId,
+    pub user: UserId,
+    pub fields: TaskFields,
+    pub completed: bool,
+    pub complete_time: Option<DateTime<Utc>>,
+    pub series: Uuid,
+    pub occurrence: i32,
+    pub version: i64,
+    pub create_time: DateTime<Utc>,
+    pub update_time: DateTime<Utc>,
+}
+
+impl Task {
+    pub fn name(&self) -> TaskName {
+        TaskName {
+            user: self.user.clone(),
+            task: self.id,
+        }
+    }
+
+    pub fn etag(&self) -> Etag {
+        Etag(self.version)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_are_trimmed_and_bounded() {
+        assert_eq!(parse_title("  milk  "), Ok("milk".to_owned()));
+        assert!(parse_title("   ").is_err());
+        assert!(parse_title(&"é".repeat(200)).is_ok());
+        assert!(parse_title(&"é".repeat(201)).is_err());
+        assert!(parse_title("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn tags_are_lowercased_deduplicated_and_bounded() {
+        let raw: Vec<String> = ["Work", " work ", "Home"].map(String::from).to_vec();
+        assert_eq!(
+            parse_tags(&raw),
+            Ok(vec!["home".to_owned(), "work".to_owned()])
+        );
+        assert!(parse_tags(&[String::new()]).is_err());
+        assert!(parse_tags(&["x".repeat(51)]).is_err());
+        let many: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
+        assert!(parse_tags(&many).is_err());
+        let dup: Vec<String> = (0..25).map(|i| format!("t{}", i % 20)).collect();
+        assert_eq!(parse_tags(&dup).map(|t| t.len()), Ok(20));
+    }
+
+    #[test]
+    fn time_zones_are_iana_names() {
+        assert_eq!(
+            parse_time_zone("Europe/Berlin"),
+            Ok("Europe/Berlin".to_owned())
+        );
+        assert_eq!(parse_time_zone(""), Ok(String::new()));
+        assert!(parse_time_zone("Mars/Olympus").is_err());
+    }
+
+    #[test]
+    fn priorities_parse_by_name_and_order_by_rank() {
+        assert_eq!("high".parse(), Ok(Priority::High));
+        assert_eq!("PRIORITY_URGENT".parse(), Ok(Priority::Urgent));
+        assert!("BIG".parse::<Priority>().is_err());
+        assert!(Priority::Urgent > Priority::High && Priority::Low > Priority::None);
+    }
+
+    #[test]
+    fn etags_round_trip() {
+        assert_eq!(Etag::parse(&Etag(7).to_string()), Ok(Etag(7)));
+        assert_eq!(Etag::parse("W/\"7\""), Ok(Etag(7)));
+        assert!(Etag::parse("7").is_err());
+    }
+}

@@ -1,0 +1,13 @@
+//! taskflow: personal tasks over gRPC, where every change is an event.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod listing;
+pub mod proto;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

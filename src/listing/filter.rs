@@ -1,0 +1,351 @@
+//! A subset of AIP-160 filters over tasks: comparisons joined with `AND` (or juxtaposed),
+//! each optionally negated with `NOT` or `-`.
+//!
+//! ```text
+//! completed = true AND priority >= HIGH AND tags:"work"
+//! due_time < "2027-01-01T00:00:00Z" title:"milk" NOT description:"later" due_time:*
+//! ```
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::Priority;
+
+/// The longest filter accepted, in bytes.
+pub const MAX_FILTER_LEN: usize = 2000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeField {
+    DueTime,
+    CreateTime,
+    UpdateTime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextField {
+    Title,
+    Description,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Term {
+    Completed(bool),
+    Priority(Cmp, Priority),
+    /// The task carries this tag (exact, lowercase).
+    Tag(String),
+    Time(TimeField, Cmp, DateTime<Utc>),
+    /// The task has a due time (`due_time:*`).
+    HasDueTime,
+    /// Case-insensitive substring.
+    Contains(TextField, String),
+    Not(Box<Term>),
+}
+
+/// Terms that must all hold.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Filter {
+    pub terms: Vec<Term>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    Word(String),
+    Quoted(String),
+    Op(&'static str),
+    Star,
+    Minus,
+}
+
+fn tokenize(input: &str) -> Result<Vec<Token>, String> {
+    let mut tokens = Vec::new();
+    let mut chars = input.char_indices().peekable();
+    while let Some(&(at, c)) = chars.peek() {
+        match c {
+            c if c.is_whitespace() => {
+                chars.next();
+            }
+            '"' => {
+                chars.next();
+                let mut text = String::new();
+                let mut closed = false;
+                while let Some((_, c)) = chars.next() {
+                    match c {
+                        '"' => {
+                            closed = true;
+                            break;
+                        }
+                        '\\' => match chars.next() {
+                            Some((_, escaped)) => text.push(escaped),
+                            None => break,
+                        },
+                        c => text.push(c),
+                    }
+                }
+                if !closed {
+                    return Err(format!("unterminated string starting at offset {at}"));
+                }
+                tokens.push(Token::Quoted(text));
+            }
+            '=' | ':' => {
+                chars.next();
+                tokens.push(Token::Op(if c == '=' { "=" } else { ":" }));
+            }
+            '!' | '<' | '>' => {
+                chars.next();
+                let eq = chars.next_if(|&(_, n)| n == '=').is_some();
+                tokens.push(Token::Op(match (c, eq) {
+                    ('!', true) => "!=",
+                    ('<', false) => "<",
+                    ('<', true) => "<=",
+                    ('>', false) => ">",
+                    ('>', true) => ">=",
+                    _ => return Err(format!("unexpected '!' at offset {at}; did you mean '!='?")),
+                }));
+            }
+            '*' => {
+                chars.next();
+                tokens.push(Token::Star);
+            }
+            '-' => {
+                chars.next();
+                tokens.push(Token::Minus);
+            }
+            c if c.is_alphanumeric() || c == '_' => {
+                let mut word = String::new();
+                while let Some((_, c)) =
+                    chars.next_if(|&(_, c)| c.is_alphanumeric() || matches!(c, '_' | '.' | '-'))
+                {
+                    word.push(c);
+                }
+                tokens.push(Token::Word(word));
+            }
+            '(' | ')' => return Err("parentheses are not supported; join terms with AND".into()),
+            other => return Err(format!("unexpected {other:?} at offset {at}")),
+        }
+    }
+    Ok(tokens)
+}
+
+impl Filter {
+    /// Parses a filter; the empty string matches every task.
+    pub fn parse(input: &str) -> Result<Self, String> {
+        if input.len() > MAX_FILTER_LEN {
+            return Err(format!("must be at most {MAX_FILTER_LEN} bytes"));
+        }
+        let tokens = tokenize(input)?;
+        let mut rest = tokens.as_slice();
+        let mut terms = Vec::new();
+        while !rest.is_empty() {
+            if !terms.is_empty()
+                && let [Token::Word(w), tail @ ..] = rest
+                && w == "AND"
+            {
+                rest = tail;
+                if rest.is_empty() {
+                    return Err("AND must be followed by a term".into());
+                }
+            }
+            let (term, tail) = parse_term(rest)?;
+            terms.push(term);
+            rest = tail;
+        }
+        Ok(Self { terms })
+    }
+}
+
+fn parse_term(tokens: &[Token]) -> Result<(Term, &[Token]), String> {
+    match tokens {
+        [Token::Word(w), rest @ ..] if w == "NOT" => {
+            let (inner, rest) = parse_term(rest)?;
+            Ok((Term::Not(Box::new(inner)), rest))
+        }
+        [Token::Minus, rest @ ..] => {
+            let (inner, rest) = parse_term(rest)?;
+            Ok((Term::Not(Box::new(inner)), rest))
+        }
+        [Token::Word(w), ..] if w == "OR" => Err("OR is not supported; join terms with AND".into()),
+        [Token::Word(field), Token::Op(op), value, rest @ ..] => {
+            Ok((comparison(field, op, value)?, rest))
+        }
+        [Token::Word(field), ..] => Err(format!(
+            "expected an operator after {field:?} (=, !=, <, <=, >, >=, :)"
+        )),
+        [] => Err("expected a term".into()),
+        [other, ..] => Err(format!("expected a field name, found {}", show(other))),
+    }
+}
+
+fn show(token: &Token) -> String {
+    match token {
+        Token::Word(w) => w.clone(),
+        Token::Quoted(q) => format!("{q:?}"),
+        Token::Op(op) => (*op).to_owned(),
+        Token::Star => "*".into(),
+        Token::Minus => "-".into(),
+    }
+}
+
+fn cmp(op: &str) -> Option<Cmp> {
+    Some(match op {
+        "=" => Cmp::Eq,
+        "!=" => Cmp::Ne,
+        "<" => Cmp::Lt,
+        "<=" => Cmp::Le,
+        ">" => Cmp::Gt,
+        ">=" => Cmp::Ge,
+        _ => return None,
+    })
+}
+
+fn text_value(value: &Token) -> Option<&str> {
+    match value {
+        Token::Word(w) | Token::Quoted(w) => Some(w),
+        _ => None,
+    }
+}
+
+fn comparison(field: &str, op: &str, value: &Token) -> Result<Term, String> {
+    let bad_value = || format!("{} is not a valid value for {field}", show(value));
+    let only = |ops: &str| format!("{field} supports only {ops}, not {op:?}");
+    match field {
+        "completed" => {
+            let flag = match text_value(value) {
+                Some("true") => true,
+                Some("false") => false,
+                _ => return Err(bad_value()),
+            };
+            match op {
+                "=" => Ok(Term::Completed(flag)),
+                "!=" => Ok(Term::Completed(!flag)),
+                _ => Err(only("= and !=")),
+            }
+        }
+        "priority" => {
+            let cmp = cmp(op).ok_or_else(|| only("=, !=, <, <=, >, >="))?;
+            let priority = text_value(value).ok_or_else(bad_value)?.parse()?;
+            Ok(Term::Priority(cmp, priority))
+        }
+        "tags" | "tag" => match (op, value) {
+            (":" | "=", v) => {
+                let tag = text_value(v).ok_or_else(bad_value)?;
+                Ok(Term::Tag(tag.trim().to_lowercase()))
+            }
+            _ => Err(only(":")),
+        },
+        "due_time" | "create_time" | "update_time" => {
+            let time_field = match field {
+                "due_time" => TimeField::DueTime,
+                "create_time" => TimeField::CreateTime,
+                _ => TimeField::UpdateTime,
+            };
+            if op == ":" {
+                return match (time_field, value) {
+                    (TimeField::DueTime, Token::Star) => Ok(Term::HasDueTime),
+                    _ => Err(format!("{field}:* is the only presence test supported")),
+                };
+            }
+            let cmp = cmp(op).ok_or_else(|| only("=, !=, <, <=, >, >="))?;
+            let raw = text_value(value).ok_or_else(bad_value)?;
+            let time = DateTime::parse_from_rfc3339(raw)
+                .map_err(|_| {
+                    format!("{raw:?} is not an RFC 3339 time such as \"2027-01-01T00:00:00Z\"")
+                })?
+                .with_timezone(&Utc);
+            Ok(Term::Time(time_field, cmp, time))
+        }
+        "title" | "description" => {
+            if op != ":" {
+                return Err(only(": (contains)"));
+            }
+            let text = text_value(value).ok_or_else(bad_value)?;
+            let field = if field == "title" {
+                TextField::Title
+            } else {
+                TextField::Description
+            };
+            Ok(Term::Contains(field, text.to_owned()))
+        }
+        other => Err(format!(
+            "unknown field {other:?}; filter on completed, priority, tags, due_time, create_time, update_time, title or description"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Vec<Term>, String> {
+        Filter::parse(s).map(|f| f.terms)
+    }
+
+    #[test]
+    fn empty_filter_matches_all() {
+        assert_eq!(parse(""), Ok(vec![]));
+        assert_eq!(parse("   "), Ok(vec![]));
+    }
+
+    #[test]
+    fn parses_every_supported_term() {
+        let terms = parse(
+            r#"completed = true AND priority = HIGH AND tags:"Work" AND due_time < "2027-01-01T00:00:00Z" AND title:"milk""#,
+        )
+        .expect("valid");
+        assert_eq!(terms.len(), 5);
+        assert_eq!(terms[0], Term::Completed(true));
+        assert_eq!(terms[1], Term::Priority(Cmp::Eq, Priority::High));
+        assert_eq!(terms[2], Term::Tag("work".into()));
+        assert!(matches!(
+            terms[3],
+            Term::Time(TimeField::DueTime, Cmp::Lt, _)
+        ));
+        assert_eq!(terms[4], Term::Contains(TextField::Title, "milk".into()));
+    }
+
+    #[test]
+    fn negation_and_implicit_and() {
+        let terms = parse(r#"NOT completed = true -tags:home due_time:*"#).expect("valid");
+        assert_eq!(terms[0], Term::Not(Box::new(Term::Completed(true))));
+        assert_eq!(terms[1], Term::Not(Box::new(Term::Tag("home".into()))));
+        assert_eq!(terms[2], Term::HasDueTime);
+    }
+
+    #[test]
+    fn rejects_what_it_does_not_understand() {
+        for bad in [
+            "colour = red",
+            "completed = maybe",
+            "completed > true",
+            "priority = ENORMOUS",
+            "due_time < tomorrow",
+            "title = milk",
+            "a = 1 OR b = 2",
+            "(completed = true)",
+            "completed =",
+            "completed",
+            r#"title:"unterminated"#,
+            "completed = true AND",
+            "1 = 1; DROP TABLE tasks",
+        ] {
+            assert!(parse(bad).is_err(), "{bad} should be rejected");
+        }
+        assert!(parse(&"a".repeat(MAX_FILTER_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn quoted_strings_keep_escapes() {
+        assert_eq!(
+            parse(r#"title:"say \"hi\"""#),
+            Ok(vec![Term::Contains(TextField::Title, "say \"hi\"".into())])
+        );
+    }
+}

@@ -1,0 +1,36 @@
+//! The `filter`, `order_by` and `page_token` languages of list calls: parsed here into plain
+//! values, so that the store never sees user text and a bad input is an `InvalidArgument`.
+
+mod filter;
+mod order_by;
+mod page_token;
+
+pub use filter::{Cmp, Filter, Term, TextField, TimeField};
+pub use order_by::{OrderBy, SortField, SortKey};
+pub use page_token::{Cursor, CursorValue, PageToken};
+
+/// Page size when the request leaves it at 0.
+pub const DEFAULT_PAGE_SIZE: u64 = 50;
+/// Larger page sizes are coerced down to this.
+pub const MAX_PAGE_SIZE: u64 = 500;
+
+/// Validates `page_size` per AIP-158: negative is an error, 0 the default, above the maximum
+/// the maximum.
+pub fn page_size(raw: i32) -> Result<u64, String> {
+    match raw {
+        n if n < 0 => Err(format!("must not be negative, got {n}")),
+        0 => Ok(DEFAULT_PAGE_SIZE),
+        n => Ok(u64::try_from(n).unwrap_or(MAX_PAGE_SIZE).min(MAX_PAGE_SIZE)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn page_sizes_follow_aip_158() {
+        assert_eq!(super::page_size(0), Ok(50));
+        assert_eq!(super::page_size(7), Ok(7));
+        assert_eq!(super::page_size(100_000), Ok(500));
+        assert!(super::page_size(-1).is_err());
+    }
+}

@@ -1,0 +1,45 @@
+//! The `taskflow` binary: parse the configuration, set up logging, run the command.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use taskflow::config::{Cli, Command};
+use taskflow::startup::{Application, shutdown_signal};
+use taskflow::store::Database;
+use taskflow::telemetry;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let (command, log) = Cli::parse().into_command();
+    telemetry::init(&log);
+    let result = match command {
+        Command::Serve(config) => match Application::build(&config).await {
+            Ok(app) => app
+                .run_until(shutdown_signal())
+                .await
+                .map_err(|e| e.to_string()),
+            Err(err) => Err(err.to_string()),
+        },
+        Command::Migrate(config) => migrate(&config).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err}");
+            eprintln!("taskflow: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn migrate(config: &taskflow::config::DatabaseConfig) -> Result<(), String> {
+    let db = Database::connect(
+        config.database_url.expose(),
+        config.database_max_connections,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    db.migrate().await.map_err(|e| e.to_string())?;
+    tracing::info!("migrations applied");
+    db.close().await.map_err(|e| e.to_string())
+}

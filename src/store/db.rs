@@ -1,0 +1,149 @@
+//! Connecting to SQLite or PostgreSQL, migrating, and starting write transactions.
+
+use std::time::Duration;
+
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, DatabaseConnection, DatabaseTransaction, DbBackend, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
+
+use crate::error::AppError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The connection pool, with the few backend differences kept here.
+#[derive(Debug, Clone)]
+pub struct Database {
+    conn: DatabaseConnection,
+    backend: Backend,
+}
+
+impl Database {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`). An in-memory SQLite database gets a
+    /// single connection, since each SQLite connection to `:memory:` is a database of its own.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, AppError> {
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(AppError::FailedPrecondition(format!(
+                "unsupported database URL {:?}: use sqlite://FILE?mode=rwc or postgres://USER@HOST/DB",
+                redact(url)
+            )));
+        };
+        let mut options = ConnectOptions::new(url);
+        options
+            .sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(5));
+        match backend {
+            Backend::Sqlite => {
+                let memory = url.contains(":memory:") || url.contains("mode=memory");
+                options
+                    .max_connections(if memory { 1 } else { max_connections.max(1) })
+                    .min_connections(if memory { 1 } else { 0 })
+                    .map_sqlx_sqlite_opts(move |o| {
+                        let o = o
+                            .foreign_keys(true)
+                            .busy_timeout(Duration::from_secs(10))
+                            .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal);
+                        if memory {
+                            o
+                        } else {
+                            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                        }
+                    });
+                if memory {
+                    // The one connection must live as long as the pool, or the data goes with it.
+                    options.idle_timeout(None).max_lifetime(None);
+                }
+            }
+            Backend::Postgres => {
+                options.max_connections(max_connections.max(1));
+            }
+        }
+        let conn = sea_orm::Database::connect(options)
+            .await
+            .map_err(AppError::from)?;
+        Ok(Self { conn, backend })
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> Result<(), AppError> {
+        Migrator::up(&self.conn, None).await.map_err(AppError::from)
+    }
+
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn db_backend(&self) -> DbBackend {
+        match self.backend {
+            Backend::Sqlite => DbBackend::Sqlite,
+            Backend::Postgres => DbBackend::Postgres,
+        }
+    }
+
+    /// Begins a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so a read-then-write transaction never fails half-way on a lock
+    /// upgrade; PostgreSQL uses row locks (`SELECT … FOR UPDATE`) instead.
+    pub async fn begin_write(&self) -> Result<DatabaseTransaction, AppError> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: (self.backend == Backend::Sqlite)
+                .then_some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        self.conn
+            .begin_with_options(options)
+            .await
+            .map_err(AppError::from)
+    }
+
+    /// Closes every connection of the pool.
+    pub async fn close(self) -> Result<(), AppError> {
+        self.conn.close().await.map_err(AppError::from)
+    }
+}
+
+/// A database URL with its password hidden, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(
+            super::redact("postgres://app:s3cret@db:5432/tasks"),
+            "postgres://app:***@db:5432/tasks"
+        );
+        assert_eq!(
+            super::redact("postgres://app@db/tasks"),
+            "postgres://app@db/tasks"
+        );
+        assert_eq!(
+            super::redact("sqlite://taskflow.db?mode=rwc"),
+            "sqlite://taskflow.db?mode=rwc"
+        );
+    }
+}

@@ -1,0 +1,11 @@
+//! Persistence: SeaORM entities and the queries over them. Query functions take
+//! `&impl ConnectionTrait` so that callers compose them inside one transaction.
+
+mod db;
+pub mod entity;
+mod list;
+pub mod tasks;
+mod time;
+
+pub use db::{Backend, Database, redact};
+pub use time::{from_micros, to_micros};

@@ -1,0 +1,213 @@
+//! Queries and mutations on `tasks` and `task_tags`. Each function runs on whatever
+//! connection or transaction it is given.
+
+use std::collections::HashMap;
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, sea_query::OnConflict,
+};
+use uuid::Uuid;
+
+use super::entity::{task, task_tag};
+use super::{from_micros, to_micros};
+use crate::domain::{Priority, Recurrence, Task, TaskFields, TaskId, TaskName, UserId};
+use crate::error::AppError;
+
+pub use super::list::{ListQuery, list};
+
+/// Inserts a new task and its tags.
+pub async fn insert(
+    conn: &impl ConnectionTrait,
+    task: &Task,
+    request_id: Option<&str>,
+) -> Result<(), sea_orm::DbErr> {
+    let mut row = active_model(task);
+    row.request_id = Set(request_id.map(str::to_owned));
+    task::Entity::insert(row)
+        .exec_without_returning(conn)
+        .await?;
+    insert_tags(conn, task).await
+}
+
+/// Writes a changed task if its stored version is still `expected_version`. Returns false
+/// when another writer got there first.
+pub async fn update(
+    conn: &impl ConnectionTrait,
+    task: &Task,
+    expected_version: i64,
+    tags_changed: bool,
+) -> Result<bool, sea_orm::DbErr> {
+    let mut row = active_model(task);
+    row.request_id = sea_orm::ActiveValue::NotSet;
+    row.create_time_us = sea_orm::ActiveValue::NotSet;
+    let result = task::Entity::update_many()
+        .set(row)
+        .filter(task::Column::Id.eq(task.id.as_uuid()))
+        .filter(task::Column::UserId.eq(task.user.as_str()))
+        .filter(task::Column::Version.eq(expected_version))
+        .exec(conn)
+        .await?;
+    if result.rows_affected == 0 {
+        return Ok(false);
+    }
+    if tags_changed {
+        task_tag::Entity::delete_many()
+            .filter(task_tag::Column::TaskId.eq(task.id.as_uuid()))
+            .exec(conn)
+            .await?;
+        insert_tags(conn, task).await?;
+    }
+    Ok(true)
+}
+
+/// Deletes a task (its tags go with it). Returns false when there was none.
+pub async fn delete(conn: &impl ConnectionTrait, name: &TaskName) -> Result<bool, sea_orm::DbErr> {
+    task_tag::Entity::delete_many()
+        .filter(task_tag::Column::TaskId.eq(name.task.as_uuid()))
+        .filter(task_tag::Column::UserId.eq(name.user.as_str()))
+        .exec(conn)
+        .await?;
+    let result = task::Entity::delete_many()
+        .filter(task::Column::Id.eq(name.task.as_uuid()))
+        .filter(task::Column::UserId.eq(name.user.as_str()))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// Finds one of the user's tasks. `for_update` locks the row until the transaction ends
+/// (PostgreSQL; SQLite's write transaction already excludes other writers).
+pub async fn find(
+    conn: &impl ConnectionTrait,
+    name: &TaskName,
+    for_update: bool,
+) -> Result<Option<Task>, AppError> {
+    let mut query = task::Entity::find()
+        .filter(task::Column::Id.eq(name.task.as_uuid()))
+        .filter(task::Column::UserId.eq(name.user.as_str()));
+    if for_update {
+        query = query.lock_exclusive();
+    }
+    let Some(row) = query.one(conn).await? else {
+        return Ok(None);
+    };
+    let mut tasks = with_tags(conn, vec![row]).await?;
+    Ok(tasks.pop())
+}
+
+/// Finds the task a user created with this `request_id`.
+pub async fn find_by_request(
+    conn: &impl ConnectionTrait,
+    user: &UserId,
+    request_id: &str,
+) -> Result<Option<Task>, AppError> {
+    let Some(row) = task::Entity::find()
+        .filter(task::Column::UserId.eq(user.as_str()))
+        .filter(task::Column::RequestId.eq(request_id))
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mut tasks = with_tags(conn, vec![row]).await?;
+    Ok(tasks.pop())
+}
+
+async fn insert_tags(conn: &impl ConnectionTrait, task: &Task) -> Result<(), sea_orm::DbErr> {
+    if task.fields.tags.is_empty() {
+        return Ok(());
+    }
+    let rows = task.fields.tags.iter().map(|tag| task_tag::ActiveModel {
+        task_id: Set(task.id.as_uuid()),
+        tag: Set(tag.clone()),
+        user_id: Set(task.user.as_str().to_owned()),
+    });
+    task_tag::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([task_tag::Column::TaskId, task_tag::Column::Tag])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+fn active_model(task: &Task) -> task::ActiveModel {
+    let f = &task.fields;
+    task::ActiveModel {
+        id: Set(task.id.as_uuid()),
+        user_id: Set(task.user.as_str().to_owned()),
+        title: Set(f.title.clone()),
+        description: Set(f.description.clone()),
+        priority: Set(f.priority.rank()),
+        due_time_us: Set(f.due_time.map(to_micros)),
+        time_zone: Set(f.time_zone.clone()),
+        recurrence: Set(f.recurrence.as_ref().map(Recurrence::to_json)),
+        completed: Set(task.completed),
+        complete_time_us: Set(task.complete_time.map(to_micros)),
+        series_id: Set(task.series),
+        occurrence: Set(task.occurrence),
+        version: Set(task.version),
+        request_id: Set(None),
+        create_time_us: Set(to_micros(task.create_time)),
+        update_time_us: Set(to_micros(task.update_time)),
+    }
+}
+
+/// Loads the tags of `rows` in one query and builds the domain tasks, in the same order.
+pub(super) async fn with_tags(
+    conn: &impl ConnectionTrait,
+    rows: Vec<task::Model>,
+) -> Result<Vec<Task>, AppError> {
+    let mut tags: HashMap<Uuid, Vec<String>> = HashMap::new();
+    if !rows.is_empty() {
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let tag_rows = task_tag::Entity::find()
+            .filter(task_tag::Column::TaskId.is_in(ids))
+            .order_by_asc(task_tag::Column::Tag)
+            .all(conn)
+            .await?;
+        for row in tag_rows {
+            tags.entry(row.task_id).or_default().push(row.tag);
+        }
+    }
+    rows.into_iter()
+        .map(|row| {
+            let row_tags = tags.remove(&row.id).unwrap_or_default();
+            to_domain(row, row_tags)
+        })
+        .collect()
+}
+
+fn to_domain(row: task::Model, tags: Vec<String>) -> Result<Task, AppError> {
+    let corrupt = |what: &str| AppError::Internal(format!("task {} has {what}", row.id));
+    let recurrence = match &row.recurrence {
+        Some(raw) => {
+            Some(Recurrence::from_json(raw).map_err(|_| corrupt("an unreadable recurrence"))?)
+        }
+        None => None,
+    };
+    Ok(Task {
+        id: TaskId::from_uuid(row.id),
+        user: UserId::parse(&row.user_id).map_err(|_| corrupt("an invalid user id"))?,
+        fields: TaskFields {
+            title: row.title,
+            description: row.description,
+            priority: Priority::from_rank(i64::from(row.priority))
+                .ok_or_else(|| corrupt("an unknown priority"))?,
+            tags,
+            due_time: row.due_time_us.map(from_micros),
+            time_zone: row.time_zone,
+            recurrence,
+        },
+        completed: row.completed,
+        complete_time: row.complete_time_us.map(from_micros),
+        series: row.series_id,
+        occurrence: row.occurrence,
+        version: row.version,
+        create_time: from_micros(row.create_time_us),
+        update_time: from_micros(row.update_time_us),
+    })
+}

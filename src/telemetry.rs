@@ -1,0 +1,19 @@
+//! Logging setup: pretty or JSON lines, filtered; database drivers are kept quiet.
+
+use tracing_subscriber::{EnvFilter, fmt};
+
+use crate::config::{LogConfig, LogFormat};
+
+/// Installs the global subscriber. Calling it again (as tests do) keeps the first one.
+pub fn init(config: &LogConfig) {
+    let directives = format!(
+        "{},sqlx=warn,sea_orm=warn,sea_orm_migration=warn,h2=warn,hyper=warn,tower=warn",
+        config.log_filter
+    );
+    let filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = fmt().with_env_filter(filter).with_target(true);
+    let _ = match config.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Pretty => builder.compact().try_init(),
+    };
+}
