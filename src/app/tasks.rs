@@ -206,7 +206,8 @@ impl Tasks {
             return Ok(current);
         }
         next.version = current.version + 1;
-        next.update_time = now().max(current.update_time);
+        // Strictly later than before, even if the clock stepped back.
+        next.update_time = now().max(current.update_time + chrono::Duration::microseconds(1));
         if !tasks::update(&txn, &next, current.version, tags_changed).await? {
             return Err(AppError::Aborted(format!(
                 "task {name} changed while it was being updated; retry"

@@ -1,0 +1,317 @@
+//! Spawns a real taskflow server on a free loopback port, each test on a fresh database of
+//! its own (a SQLite file, or a new PostgreSQL database), and gives typed clients per user.
+
+use std::time::Duration;
+
+use sea_orm::ConnectionTrait;
+use taskflow::config::{DatabaseConfig, Secret, ServeConfig};
+use taskflow::proto::v1::{self as pb, task_service_client::TaskServiceClient};
+use taskflow::startup::Application;
+use tokio::sync::oneshot;
+use tonic::{
+    Request, Status,
+    metadata::{AsciiMetadataValue, MetadataKey},
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::Channel,
+};
+
+/// The two databases every behaviour is checked on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Declares `sqlite::NAME` and `postgres::NAME` tests that run `NAME(backend)`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+/// Where the tests find PostgreSQL: `TASKFLOW_TEST_POSTGRES_URL`, or the local server.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TASKFLOW_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A database that exists for one test.
+pub enum TestDb {
+    /// The directory holding the database file, removed on drop.
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDb {
+    pub async fn create(backend: Backend) -> (Self, String) {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("a temporary directory");
+                let url = format!("sqlite://{}/taskflow.db?mode=rwc", dir.path().display());
+                (Self::Sqlite(dir), url)
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_admin_url();
+                let admin = sea_orm::Database::connect(&admin_url).await.unwrap_or_else(|e| {
+                    panic!(
+                        "PostgreSQL is not reachable at {admin_url}: {e}\n\
+                         Fix: start it with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` \
+                         (scripts/test does this), or point TASKFLOW_TEST_POSTGRES_URL at a server."
+                    )
+                });
+                let name = format!("taskflow_test_{}", uuid::Uuid::new_v4().simple());
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("CREATE DATABASE");
+                let _ = admin.close().await;
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map(|(base, _)| base)
+                    .unwrap_or(&admin_url);
+                let url = format!("{base}/{name}");
+                (Self::Postgres { admin_url, name }, url)
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Self::Postgres { admin_url, name } = self {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Drop runs inside the test's runtime: do the async work on a thread of its own.
+            let _ = std::thread::spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                    return;
+                };
+                rt.block_on(async {
+                    if let Ok(admin) = sea_orm::Database::connect(&admin_url).await {
+                        let _ = admin
+                            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                            .await;
+                        let _ = admin.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// Adds fixed metadata to every call.
+#[derive(Clone)]
+pub struct Metadata(Vec<(MetadataKey<tonic::metadata::Ascii>, AsciiMetadataValue)>);
+
+impl Interceptor for Metadata {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        for (key, value) in &self.0 {
+            request.metadata_mut().insert(key.clone(), value.clone());
+        }
+        Ok(request)
+    }
+}
+
+pub type Client = TaskServiceClient<InterceptedService<Channel, Metadata>>;
+
+/// A running server on its own database.
+pub struct TestApp {
+    addr: std::net::SocketAddr,
+    pub database_url: String,
+    channel: Channel,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    db: Option<TestDb>,
+}
+
+pub const JWT_SECRET: &str = "test-secret-that-is-long-enough-for-hs256";
+
+impl TestApp {
+    /// A server in development mode (`x-user-id` names the caller).
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// A server that verifies JWTs signed with [`JWT_SECRET`].
+    pub async fn spawn_jwt(backend: Backend, issuer: Option<&str>, audience: Option<&str>) -> Self {
+        let (issuer, audience) = (issuer.map(str::to_owned), audience.map(str::to_owned));
+        Self::spawn_with(backend, move |c| {
+            c.jwt_secret = Some(Secret::new(JWT_SECRET));
+            c.jwt_issuer = issuer.clone();
+            c.jwt_audience = audience.clone();
+        })
+        .await
+    }
+
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut ServeConfig)) -> Self {
+        taskflow::telemetry::init(&taskflow::config::LogConfig {
+            log_format: taskflow::config::LogFormat::Pretty,
+            log_filter: "warn".into(),
+        });
+        let (db, database_url) = TestDb::create(backend).await;
+        let mut config = test_config(&database_url);
+        configure(&mut config);
+        let app = Application::build(&config).await.expect("the server starts");
+        let addr = app.api_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            app.run_until(async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("the server runs");
+        });
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .expect("a valid uri")
+            .connect_timeout(Duration::from_secs(5))
+            .connect()
+            .await
+            .expect("connects to the server");
+        Self {
+            addr,
+            database_url,
+            channel,
+            stop: Some(stop),
+            server: Some(server),
+            db: Some(db),
+        }
+    }
+
+    /// A client with the given metadata on every call.
+    pub fn client_with(&self, metadata: &[(&str, &str)]) -> Client {
+        let metadata = metadata
+            .iter()
+            .map(|(k, v)| {
+                (
+                    MetadataKey::from_bytes(k.as_bytes()).expect("a metadata key"),
+                    AsciiMetadataValue::try_from(*v).expect("an ASCII value"),
+                )
+            })
+            .collect();
+        TaskServiceClient::with_interceptor(self.channel.clone(), Metadata(metadata))
+    }
+
+    /// A client acting as `user` (development mode).
+    pub fn user(&self, user: &str) -> Client {
+        self.client_with(&[("x-user-id", user)])
+    }
+
+    /// A client sending `authorization: Bearer <token>`.
+    pub fn bearer(&self, token: &str) -> Client {
+        self.client_with(&[("authorization", &format!("Bearer {token}"))])
+    }
+
+    /// The address the API listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    /// Stops the server and waits until it has drained; the database lives on in the result.
+    pub async fn stop(mut self) -> Option<TestDb> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("the server stops cleanly");
+        }
+        self.db.take()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub fn test_config(database_url: &str) -> ServeConfig {
+    ServeConfig {
+        database: DatabaseConfig {
+            database_url: database_url.parse().expect("a database url"),
+            database_max_connections: 4,
+        },
+        listen: "127.0.0.1:0".into(),
+        jwt_secret: None,
+        jwt_issuer: None,
+        jwt_audience: None,
+        shutdown_grace_seconds: 5,
+    }
+}
+
+/// A new task with just a title.
+pub fn titled(title: &str) -> pb::Task {
+    pb::Task {
+        title: title.into(),
+        ..Default::default()
+    }
+}
+
+/// Creates a task for `user` and returns it.
+pub async fn create(client: &mut Client, user: &str, task: pb::Task) -> pb::Task {
+    client
+        .create_task(pb::CreateTaskRequest {
+            parent: format!("users/{user}"),
+            task: Some(task),
+            request_id: String::new(),
+        })
+        .await
+        .expect("CreateTask succeeds")
+        .into_inner()
+}
+
+/// A `google.protobuf.Timestamp` from RFC 3339 text.
+pub fn ts(rfc3339: &str) -> prost_types::Timestamp {
+    let t = chrono::DateTime::parse_from_rfc3339(rfc3339).expect("an RFC 3339 time");
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: i32::try_from(t.timestamp_subsec_nanos()).expect("nanos fit"),
+    }
+}
+
+/// The field violations of an `InvalidArgument` status, as `(field, description)`.
+pub fn violations(status: &Status) -> Vec<(String, String)> {
+    use tonic_types::StatusExt;
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    status
+        .get_details_bad_request()
+        .map(|br| {
+            br.field_violations
+                .into_iter()
+                .map(|v| (v.field, v.description))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Asserts that `status` is `InvalidArgument` naming `field`.
+#[track_caller]
+pub fn assert_invalid(status: &Status, field: &str) {
+    let fields = violations(status);
+    assert!(
+        fields.iter().any(|(f, _)| f == field),
+        "expected a violation of {field}, got {fields:?} ({})",
+        status.message()
+    );
+}

@@ -1,0 +1,251 @@
+//! The server as a whole: health, reflection (v1 and v1alpha), start-up rules, the binary's
+//! commands, and shutdown that loses nothing.
+
+use std::{path::Path, process::Stdio, time::Duration};
+
+use taskflow::proto::v1 as pb;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+
+use crate::both_backends;
+use crate::helpers::{Backend, TestApp, TestDb, test_config, titled};
+
+async fn health_reports_serving_without_credentials(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut health = HealthClient::new(app.channel());
+    for service in ["", "taskflow.v1.TaskService"] {
+        let status = health
+            .check(HealthCheckRequest { service: service.into() })
+            .await
+            .expect("health check")
+            .into_inner()
+            .status;
+        assert_eq!(status, ServingStatus::Serving as i32, "{service:?}");
+    }
+    let unknown = health
+        .check(HealthCheckRequest { service: "nope.Service".into() })
+        .await
+        .expect_err("unknown service");
+    assert_eq!(unknown.code(), tonic::Code::NotFound);
+}
+
+async fn reflection_v1_and_v1alpha_list_the_services(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    use tonic_reflection::pb::{v1, v1alpha};
+    let request = v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(String::new())),
+    };
+    let mut client = v1::server_reflection_client::ServerReflectionClient::new(app.channel());
+    let mut stream = client
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .expect("v1 reflection")
+        .into_inner();
+    let response = stream.message().await.expect("a reply").expect("a message");
+    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("unexpected reply {response:?}");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(names.contains(&"taskflow.v1.TaskService".to_owned()), "{names:?}");
+    assert!(names.contains(&"grpc.health.v1.Health".to_owned()), "{names:?}");
+
+    let request = v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(v1alpha::server_reflection_request::MessageRequest::ListServices(String::new())),
+    };
+    let mut client = v1alpha::server_reflection_client::ServerReflectionClient::new(app.channel());
+    let mut stream = client
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .expect("v1alpha reflection")
+        .into_inner();
+    let response = stream.message().await.expect("a reply").expect("a message");
+    let Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("unexpected reply {response:?}");
+    };
+    assert!(list.service.iter().any(|s| s.name == "taskflow.v1.TaskService"));
+}
+
+async fn development_mode_refuses_a_public_address(backend: Backend) {
+    let (_db, url) = TestDb::create(backend).await;
+    let mut config = test_config(&url);
+    config.listen = "0.0.0.0:0".into();
+    let err = taskflow::startup::Application::build(&config)
+        .await
+        .err()
+        .expect("refused without a JWT secret");
+    let message = err.to_string();
+    assert!(message.contains("TASKFLOW_JWT_SECRET") && message.contains("0.0.0.0"), "{message}");
+
+    config.jwt_secret = Some(taskflow::config::Secret::new("s3cret"));
+    let app = taskflow::startup::Application::build(&config).await.expect("allowed with a secret");
+    assert!(!app.api_addr().ip().is_loopback());
+}
+
+async fn stopping_loses_no_acknowledged_write(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let url = app.database_url.clone();
+    let alice = app.user("alice");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let (mut client, tx) = (alice.clone(), tx.clone());
+        writers.push(tokio::spawn(async move {
+            for i in 0.. {
+                let created = client
+                    .create_task(pb::CreateTaskRequest {
+                        parent: "users/alice".into(),
+                        task: Some(titled(&format!("w{w} {i}"))),
+                        request_id: String::new(),
+                    })
+                    .await;
+                match created {
+                    Ok(task) => {
+                        let _ = tx.send(task.into_inner().name);
+                    }
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    drop(tx);
+    // Let writes flow, then stop the server while calls are in flight.
+    let mut acknowledged = Vec::new();
+    while acknowledged.len() < 40 {
+        acknowledged.push(rx.recv().await.expect("writes flow"));
+    }
+    let _db = tokio::time::timeout(Duration::from_secs(10), app.stop()).await.expect("stops in time");
+    for writer in writers {
+        writer.await.expect("writer ends");
+    }
+    while let Some(name) = rx.recv().await {
+        acknowledged.push(name);
+    }
+
+    // Every acknowledged task is in the database.
+    let db = taskflow::store::Database::connect(&url, 1).await.expect("reopen");
+    let tasks = taskflow::app::Tasks::new(db);
+    for name in &acknowledged {
+        let name = taskflow::domain::TaskName::parse(name).expect("a name");
+        tasks.get(&name).await.expect("acknowledged task persisted");
+    }
+}
+
+both_backends!(
+    health_reports_serving_without_credentials,
+    reflection_v1_and_v1alpha_list_the_services,
+    development_mode_refuses_a_public_address,
+    stopping_loses_no_acknowledged_write,
+);
+
+/// Starts the real binary and returns it with the address it logged.
+async fn start_binary(dir: &Path, args: &[&str]) -> (tokio::process::Child, String) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_taskflow"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("TASKFLOW_DATABASE_URL")
+        .env_remove("TASKFLOW_JWT_SECRET")
+        .env("TASKFLOW_LOG_FORMAT", "json")
+        .env("TASKFLOW_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.expect("a log line") {
+            let entry: serde_json::Value = serde_json::from_str(&line).expect("JSON logs");
+            if let Some(addr) = entry.get("addr").and_then(|a| a.as_str()) {
+                return addr.to_owned();
+            }
+        }
+        panic!("the server exited before it listened");
+    })
+    .await
+    .expect("the server listens in time");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, addr)
+}
+
+#[tokio::test]
+async fn the_binary_serves_by_default_on_sqlite_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (mut child, addr) = start_binary(dir.path(), &[]).await;
+    assert!(dir.path().join("taskflow.db").exists(), "the default database is ./taskflow.db");
+
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connects");
+    let mut client = pb::task_service_client::TaskServiceClient::with_interceptor(
+        channel,
+        |mut req: tonic::Request<()>| {
+            req.metadata_mut().insert("x-user-id", "alice".parse().expect("ascii"));
+            Ok(req)
+        },
+    );
+    let task = client
+        .create_task(pb::CreateTaskRequest { parent: "users/alice".into(), task: Some(titled("from the binary")), request_id: String::new() })
+        .await
+        .expect("create")
+        .into_inner();
+    assert_eq!(task.title, "from the binary");
+
+    let pid = child.id().expect("a pid").to_string();
+    let killed = std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("exits after SIGTERM")
+        .expect("an exit status");
+    assert!(status.success(), "{status:?}");
+
+    // The data is still there after a restart.
+    let (_child, addr) = start_binary(dir.path(), &["serve"]).await;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}")).expect("uri").connect().await.expect("connects");
+    let mut client = pb::task_service_client::TaskServiceClient::with_interceptor(channel, |mut req: tonic::Request<()>| {
+        req.metadata_mut().insert("x-user-id", "alice".parse().expect("ascii"));
+        Ok(req)
+    });
+    let again = client.get_task(pb::GetTaskRequest { name: task.name.clone() }).await.expect("get").into_inner();
+    assert_eq!(again, task);
+}
+
+#[tokio::test]
+async fn the_migrate_command_creates_the_schema() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = format!("sqlite://{}/m.db?mode=rwc", dir.path().display());
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_taskflow"))
+        .args(["migrate", "--database-url", &url])
+        .output()
+        .await
+        .expect("migrate runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let db = taskflow::store::Database::connect(&url, 1).await.expect("connect");
+    let task = create_probe(db).await;
+    assert_eq!(task.fields.title, "probe");
+}
+
+async fn create_probe(db: taskflow::store::Database) -> taskflow::domain::Task {
+    let tasks = taskflow::app::Tasks::new(db);
+    let user = taskflow::domain::UserId::parse("alice").expect("user");
+    let fields = taskflow::domain::TaskFields { title: "probe".into(), ..Default::default() };
+    tasks.create(&user, fields, None).await.expect("the migrated schema takes a task")
+}
+
+#[tokio::test]
+async fn the_binary_refuses_a_public_address_in_development_mode() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_taskflow"))
+        .args(["--listen", "0.0.0.0:0", "--database-url", "sqlite::memory:"])
+        .env_remove("TASKFLOW_JWT_SECRET")
+        .output()
+        .await
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("TASKFLOW_JWT_SECRET"), "{stderr}");
+}
