@@ -34,3 +34,31 @@ mod tests {
         assert!(super::page_size(-1).is_err());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::{Filter, OrderBy, PageToken};
+
+    proptest! {
+        /// Whatever a caller sends, parsing answers Ok or Err and never panics.
+        #[test]
+        fn parsers_never_panic(input in ".{0,300}") {
+            let _ = Filter::parse(&input);
+            let _ = OrderBy::parse(&input);
+            let _ = PageToken::decode(&input, &["alice", "", ""]);
+        }
+
+        #[test]
+        fn filters_built_from_the_grammar_parse(
+            field in prop::sample::select(vec!["priority", "due_time", "create_time", "update_time"]),
+            op in prop::sample::select(vec!["=", "!=", "<", "<=", ">", ">="]),
+            negate in any::<bool>(),
+        ) {
+            let value = if field == "priority" { "HIGH" } else { "\"2027-01-01T00:00:00Z\"" };
+            let filter = format!("{}{field} {op} {value} AND completed = false", if negate { "NOT " } else { "" });
+            prop_assert!(Filter::parse(&filter).is_ok(), "{}", filter);
+        }
+    }
+}

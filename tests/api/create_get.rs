@@ -30,13 +30,24 @@ async fn creates_and_gets_a_task_with_every_field(backend: Backend) {
         ..Default::default()
     };
     let created = create(&mut alice, "alice", input).await;
-    assert!(created.name.starts_with("users/alice/tasks/"), "{}", created.name);
+    assert!(
+        created.name.starts_with("users/alice/tasks/"),
+        "{}",
+        created.name
+    );
     let id = created.name.rsplit('/').next().expect("an id");
-    assert_eq!(uuid::Uuid::parse_str(id).expect("a uuid").get_version_num(), 7);
+    assert_eq!(
+        uuid::Uuid::parse_str(id).expect("a uuid").get_version_num(),
+        7
+    );
     assert_eq!(created.title, "Pay rent");
     assert_eq!(created.tags, vec!["home", "money"]);
     assert_eq!(created.priority, pb::Priority::High as i32);
-    assert_eq!(created.due_time, Some(ts("2027-01-31T09:00:00.123456Z")), "microsecond precision");
+    assert_eq!(
+        created.due_time,
+        Some(ts("2027-01-31T09:00:00.123456Z")),
+        "microsecond precision"
+    );
     assert_eq!(created.time_zone, "Europe/Berlin");
     assert!(!created.completed);
     assert_eq!(created.occurrence, 1);
@@ -48,11 +59,16 @@ async fn creates_and_gets_a_task_with_every_field(backend: Backend) {
     assert_eq!(rule.anchor, pb::Anchor::DueTime as i32);
 
     let fetched = alice
-        .get_task(pb::GetTaskRequest { name: created.name.clone() })
+        .get_task(pb::GetTaskRequest {
+            name: created.name.clone(),
+        })
         .await
         .expect("GetTask")
         .into_inner();
-    assert_eq!(fetched, created, "a read returns exactly what the create returned");
+    assert_eq!(
+        fetched, created,
+        "a read returns exactly what the create returned"
+    );
 }
 
 async fn unknown_task_is_not_found(backend: Backend) {
@@ -66,9 +82,21 @@ async fn unknown_task_is_not_found(backend: Backend) {
     assert_eq!(err.code(), Code::NotFound);
     assert!(err.message().contains(&name));
     for err in [
-        alice.complete_task(pb::CompleteTaskRequest { name: name.clone() }).await.expect_err("complete"),
-        alice.reopen_task(pb::ReopenTaskRequest { name: name.clone() }).await.expect_err("reopen"),
-        alice.delete_task(pb::DeleteTaskRequest { name: name.clone(), etag: String::new() }).await.expect_err("delete"),
+        alice
+            .complete_task(pb::CompleteTaskRequest { name: name.clone() })
+            .await
+            .expect_err("complete"),
+        alice
+            .reopen_task(pb::ReopenTaskRequest { name: name.clone() })
+            .await
+            .expect_err("reopen"),
+        alice
+            .delete_task(pb::DeleteTaskRequest {
+                name: name.clone(),
+                etag: String::new(),
+            })
+            .await
+            .expect_err("delete"),
     ] {
         assert_eq!(err.code(), Code::NotFound);
     }
@@ -80,7 +108,9 @@ async fn complete_and_reopen_are_idempotent(backend: Backend) {
     let task = create(&mut alice, "alice", titled("Walk the dog")).await;
 
     let done = alice
-        .complete_task(pb::CompleteTaskRequest { name: task.name.clone() })
+        .complete_task(pb::CompleteTaskRequest {
+            name: task.name.clone(),
+        })
         .await
         .expect("complete")
         .into_inner();
@@ -90,14 +120,18 @@ async fn complete_and_reopen_are_idempotent(backend: Backend) {
     assert_ne!(done.update_time, task.update_time);
 
     let again = alice
-        .complete_task(pb::CompleteTaskRequest { name: task.name.clone() })
+        .complete_task(pb::CompleteTaskRequest {
+            name: task.name.clone(),
+        })
         .await
         .expect("complete again")
         .into_inner();
     assert_eq!(again, done, "completing a completed task changes nothing");
 
     let reopened = alice
-        .reopen_task(pb::ReopenTaskRequest { name: task.name.clone() })
+        .reopen_task(pb::ReopenTaskRequest {
+            name: task.name.clone(),
+        })
         .await
         .expect("reopen")
         .into_inner();
@@ -105,7 +139,9 @@ async fn complete_and_reopen_are_idempotent(backend: Backend) {
     assert_eq!(reopened.complete_time, None);
     assert_eq!(reopened.etag, "\"3\"");
     let again = alice
-        .reopen_task(pb::ReopenTaskRequest { name: task.name.clone() })
+        .reopen_task(pb::ReopenTaskRequest {
+            name: task.name.clone(),
+        })
         .await
         .expect("reopen again")
         .into_inner();
@@ -118,35 +154,55 @@ async fn delete_removes_the_task_and_checks_the_etag(backend: Backend) {
     let task = create(
         &mut alice,
         "alice",
-        pb::Task { tags: vec!["x".into()], ..titled("Old") },
+        pb::Task {
+            tags: vec!["x".into()],
+            ..titled("Old")
+        },
     )
     .await;
     let stale = alice
-        .delete_task(pb::DeleteTaskRequest { name: task.name.clone(), etag: "\"7\"".into() })
+        .delete_task(pb::DeleteTaskRequest {
+            name: task.name.clone(),
+            etag: "\"7\"".into(),
+        })
         .await
         .expect_err("stale etag");
     assert_eq!(stale.code(), Code::Aborted);
     alice
-        .get_task(pb::GetTaskRequest { name: task.name.clone() })
+        .get_task(pb::GetTaskRequest {
+            name: task.name.clone(),
+        })
         .await
         .expect("a refused delete deletes nothing");
 
     alice
-        .delete_task(pb::DeleteTaskRequest { name: task.name.clone(), etag: task.etag.clone() })
+        .delete_task(pb::DeleteTaskRequest {
+            name: task.name.clone(),
+            etag: task.etag.clone(),
+        })
         .await
         .expect("delete");
     let gone = alice
-        .get_task(pb::GetTaskRequest { name: task.name.clone() })
+        .get_task(pb::GetTaskRequest {
+            name: task.name.clone(),
+        })
         .await
         .expect_err("deleted");
     assert_eq!(gone.code(), Code::NotFound);
     let again = alice
-        .delete_task(pb::DeleteTaskRequest { name: task.name.clone(), etag: String::new() })
+        .delete_task(pb::DeleteTaskRequest {
+            name: task.name.clone(),
+            etag: String::new(),
+        })
         .await
         .expect_err("already deleted");
     assert_eq!(again.code(), Code::NotFound);
     let listed = alice
-        .list_tasks(pb::ListTasksRequest { parent: "users/alice".into(), filter: "tags:x".into(), ..Default::default() })
+        .list_tasks(pb::ListTasksRequest {
+            parent: "users/alice".into(),
+            filter: "tags:x".into(),
+            ..Default::default()
+        })
         .await
         .expect("list")
         .into_inner();
@@ -161,8 +217,16 @@ async fn request_id_makes_create_idempotent(backend: Backend) {
         task: Some(titled(title)),
         request_id: "5f0c6f1e-8a7b-4c1d-9e2f-0a1b2c3d4e5f".into(),
     };
-    let first = alice.create_task(request("Once")).await.expect("first").into_inner();
-    let retry = alice.create_task(request("Once")).await.expect("retry").into_inner();
+    let first = alice
+        .create_task(request("Once"))
+        .await
+        .expect("first")
+        .into_inner();
+    let retry = alice
+        .create_task(request("Once"))
+        .await
+        .expect("retry")
+        .into_inner();
     assert_eq!(retry, first, "a retry returns the first task");
 
     // Concurrent retries also converge on one task.
@@ -203,7 +267,10 @@ async fn request_id_makes_create_idempotent(backend: Backend) {
     assert_ne!(bobs.name, first.name);
 
     let all = alice
-        .list_tasks(pb::ListTasksRequest { parent: "users/alice".into(), ..Default::default() })
+        .list_tasks(pb::ListTasksRequest {
+            parent: "users/alice".into(),
+            ..Default::default()
+        })
         .await
         .expect("list")
         .into_inner();

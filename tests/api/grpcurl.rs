@@ -25,7 +25,11 @@ async fn grpcurl(args: &[&str]) -> Output {
 }
 
 fn stdout_json(output: &Output) -> serde_json::Value {
-    assert!(output.status.success(), "grpcurl failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "grpcurl failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).expect("grpcurl prints JSON")
 }
 
@@ -34,16 +38,38 @@ async fn grpcurl_lists_describes_creates_and_gets(backend: Backend) {
     let addr = app.addr().to_string();
 
     let listed = grpcurl(&["-plaintext", &addr, "list"]).await;
-    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
     let services = String::from_utf8_lossy(&listed.stdout);
-    assert!(services.lines().any(|l| l == "taskflow.v1.TaskService"), "{services}");
-    assert!(services.lines().any(|l| l == "grpc.health.v1.Health"), "{services}");
+    assert!(
+        services.lines().any(|l| l == "taskflow.v1.TaskService"),
+        "{services}"
+    );
+    assert!(
+        services.lines().any(|l| l == "grpc.health.v1.Health"),
+        "{services}"
+    );
 
     let described = grpcurl(&["-plaintext", &addr, "describe", "taskflow.v1.TaskService"]).await;
     let description = String::from_utf8_lossy(&described.stdout);
-    assert!(description.contains("rpc CreateTask") && description.contains("rpc ListTasks"), "{description}");
+    assert!(
+        description.contains("rpc CreateTask") && description.contains("rpc ListTasks"),
+        "{description}"
+    );
 
-    let health = stdout_json(&grpcurl(&["-plaintext", "-d", r#"{"service":""}"#, &addr, "grpc.health.v1.Health/Check"]).await);
+    let health = stdout_json(
+        &grpcurl(&[
+            "-plaintext",
+            "-d",
+            r#"{"service":""}"#,
+            &addr,
+            "grpc.health.v1.Health/Check",
+        ])
+        .await,
+    );
     assert_eq!(health["status"], "SERVING");
 
     let created = stdout_json(
@@ -67,7 +93,16 @@ async fn grpcurl_lists_describes_creates_and_gets(backend: Backend) {
 
     let body = serde_json::json!({ "name": name }).to_string();
     let fetched = stdout_json(
-        &grpcurl(&["-plaintext", "-H", "x-user-id: alice", "-d", &body, &addr, "taskflow.v1.TaskService/GetTask"]).await,
+        &grpcurl(&[
+            "-plaintext",
+            "-H",
+            "x-user-id: alice",
+            "-d",
+            &body,
+            &addr,
+            "taskflow.v1.TaskService/GetTask",
+        ])
+        .await,
     );
     assert_eq!(fetched, created);
 
@@ -98,8 +133,14 @@ async fn grpcurl_lists_describes_creates_and_gets(backend: Backend) {
     .await;
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(stderr.contains("InvalidArgument") && stderr.contains("task.title"), "{stderr}");
-    assert!(stderr.contains("google.rpc.BadRequest") && !stderr.contains("not recognized"), "{stderr}");
+    assert!(
+        stderr.contains("InvalidArgument") && stderr.contains("task.title"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("google.rpc.BadRequest") && !stderr.contains("not recognized"),
+        "{stderr}"
+    );
 }
 
 both_backends!(grpcurl_lists_describes_creates_and_gets);

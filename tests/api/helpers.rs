@@ -55,7 +55,10 @@ pub fn postgres_admin_url() -> String {
 pub enum TestDb {
     /// The directory holding the database file, removed on drop.
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
 }
 
 impl TestDb {
@@ -98,13 +101,18 @@ impl Drop for TestDb {
             let (admin_url, name) = (admin_url.clone(), name.clone());
             // Drop runs inside the test's runtime: do the async work on a thread of its own.
             let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
                     return;
                 };
                 rt.block_on(async {
                     if let Ok(admin) = sea_orm::Database::connect(&admin_url).await {
                         let _ = admin
-                            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                            ))
                             .await;
                         let _ = admin.close().await;
                     }
@@ -167,7 +175,9 @@ impl TestApp {
         let (db, database_url) = TestDb::create(backend).await;
         let mut config = test_config(&database_url);
         configure(&mut config);
-        let app = Application::build(&config).await.expect("the server starts");
+        let app = Application::build(&config)
+            .await
+            .expect("the server starts");
         let addr = app.api_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {

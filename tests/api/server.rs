@@ -5,7 +5,9 @@ use std::{path::Path, process::Stdio, time::Duration};
 
 use taskflow::proto::v1 as pb;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
 
 use crate::both_backends;
 use crate::helpers::{Backend, TestApp, TestDb, test_config, titled};
@@ -15,7 +17,9 @@ async fn health_reports_serving_without_credentials(backend: Backend) {
     let mut health = HealthClient::new(app.channel());
     for service in ["", "taskflow.v1.TaskService"] {
         let status = health
-            .check(HealthCheckRequest { service: service.into() })
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
             .await
             .expect("health check")
             .into_inner()
@@ -23,7 +27,9 @@ async fn health_reports_serving_without_credentials(backend: Backend) {
         assert_eq!(status, ServingStatus::Serving as i32, "{service:?}");
     }
     let unknown = health
-        .check(HealthCheckRequest { service: "nope.Service".into() })
+        .check(HealthCheckRequest {
+            service: "nope.Service".into(),
+        })
         .await
         .expect_err("unknown service");
     assert_eq!(unknown.code(), tonic::Code::NotFound);
@@ -34,7 +40,9 @@ async fn reflection_v1_and_v1alpha_list_the_services(backend: Backend) {
     use tonic_reflection::pb::{v1, v1alpha};
     let request = v1::ServerReflectionRequest {
         host: String::new(),
-        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(String::new())),
+        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
     };
     let mut client = v1::server_reflection_client::ServerReflectionClient::new(app.channel());
     let mut stream = client
@@ -43,16 +51,26 @@ async fn reflection_v1_and_v1alpha_list_the_services(backend: Backend) {
         .expect("v1 reflection")
         .into_inner();
     let response = stream.message().await.expect("a reply").expect("a message");
-    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(list)) = response.message_response else {
+    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        response.message_response
+    else {
         panic!("unexpected reply {response:?}");
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    assert!(names.contains(&"taskflow.v1.TaskService".to_owned()), "{names:?}");
-    assert!(names.contains(&"grpc.health.v1.Health".to_owned()), "{names:?}");
+    assert!(
+        names.contains(&"taskflow.v1.TaskService".to_owned()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"grpc.health.v1.Health".to_owned()),
+        "{names:?}"
+    );
 
     let request = v1alpha::ServerReflectionRequest {
         host: String::new(),
-        message_request: Some(v1alpha::server_reflection_request::MessageRequest::ListServices(String::new())),
+        message_request: Some(
+            v1alpha::server_reflection_request::MessageRequest::ListServices(String::new()),
+        ),
     };
     let mut client = v1alpha::server_reflection_client::ServerReflectionClient::new(app.channel());
     let mut stream = client
@@ -61,10 +79,16 @@ async fn reflection_v1_and_v1alpha_list_the_services(backend: Backend) {
         .expect("v1alpha reflection")
         .into_inner();
     let response = stream.message().await.expect("a reply").expect("a message");
-    let Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(list)) = response.message_response else {
+    let Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        response.message_response
+    else {
         panic!("unexpected reply {response:?}");
     };
-    assert!(list.service.iter().any(|s| s.name == "taskflow.v1.TaskService"));
+    assert!(
+        list.service
+            .iter()
+            .any(|s| s.name == "taskflow.v1.TaskService")
+    );
 }
 
 async fn development_mode_refuses_a_public_address(backend: Backend) {
@@ -76,10 +100,15 @@ async fn development_mode_refuses_a_public_address(backend: Backend) {
         .err()
         .expect("refused without a JWT secret");
     let message = err.to_string();
-    assert!(message.contains("TASKFLOW_JWT_SECRET") && message.contains("0.0.0.0"), "{message}");
+    assert!(
+        message.contains("TASKFLOW_JWT_SECRET") && message.contains("0.0.0.0"),
+        "{message}"
+    );
 
     config.jwt_secret = Some(taskflow::config::Secret::new("s3cret"));
-    let app = taskflow::startup::Application::build(&config).await.expect("allowed with a secret");
+    let app = taskflow::startup::Application::build(&config)
+        .await
+        .expect("allowed with a secret");
     assert!(!app.api_addr().ip().is_loopback());
 }
 
@@ -115,7 +144,9 @@ async fn stopping_loses_no_acknowledged_write(backend: Backend) {
     while acknowledged.len() < 40 {
         acknowledged.push(rx.recv().await.expect("writes flow"));
     }
-    let _db = tokio::time::timeout(Duration::from_secs(10), app.stop()).await.expect("stops in time");
+    let _db = tokio::time::timeout(Duration::from_secs(10), app.stop())
+        .await
+        .expect("stops in time");
     for writer in writers {
         writer.await.expect("writer ends");
     }
@@ -124,7 +155,9 @@ async fn stopping_loses_no_acknowledged_write(backend: Backend) {
     }
 
     // Every acknowledged task is in the database.
-    let db = taskflow::store::Database::connect(&url, 1).await.expect("reopen");
+    let db = taskflow::store::Database::connect(&url, 1)
+        .await
+        .expect("reopen");
     let tasks = taskflow::app::Tasks::new(db);
     for name in &acknowledged {
         let name = taskflow::domain::TaskName::parse(name).expect("a name");
@@ -174,7 +207,10 @@ async fn start_binary(dir: &Path, args: &[&str]) -> (tokio::process::Child, Stri
 async fn the_binary_serves_by_default_on_sqlite_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let (mut child, addr) = start_binary(dir.path(), &[]).await;
-    assert!(dir.path().join("taskflow.db").exists(), "the default database is ./taskflow.db");
+    assert!(
+        dir.path().join("taskflow.db").exists(),
+        "the default database is ./taskflow.db"
+    );
 
     let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
         .expect("uri")
@@ -184,19 +220,27 @@ async fn the_binary_serves_by_default_on_sqlite_and_stops_on_sigterm() {
     let mut client = pb::task_service_client::TaskServiceClient::with_interceptor(
         channel,
         |mut req: tonic::Request<()>| {
-            req.metadata_mut().insert("x-user-id", "alice".parse().expect("ascii"));
+            req.metadata_mut()
+                .insert("x-user-id", "alice".parse().expect("ascii"));
             Ok(req)
         },
     );
     let task = client
-        .create_task(pb::CreateTaskRequest { parent: "users/alice".into(), task: Some(titled("from the binary")), request_id: String::new() })
+        .create_task(pb::CreateTaskRequest {
+            parent: "users/alice".into(),
+            task: Some(titled("from the binary")),
+            request_id: String::new(),
+        })
         .await
         .expect("create")
         .into_inner();
     assert_eq!(task.title, "from the binary");
 
     let pid = child.id().expect("a pid").to_string();
-    let killed = std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
     assert!(killed.success());
     let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
         .await
@@ -206,12 +250,26 @@ async fn the_binary_serves_by_default_on_sqlite_and_stops_on_sigterm() {
 
     // The data is still there after a restart.
     let (_child, addr) = start_binary(dir.path(), &["serve"]).await;
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}")).expect("uri").connect().await.expect("connects");
-    let mut client = pb::task_service_client::TaskServiceClient::with_interceptor(channel, |mut req: tonic::Request<()>| {
-        req.metadata_mut().insert("x-user-id", "alice".parse().expect("ascii"));
-        Ok(req)
-    });
-    let again = client.get_task(pb::GetTaskRequest { name: task.name.clone() }).await.expect("get").into_inner();
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connects");
+    let mut client = pb::task_service_client::TaskServiceClient::with_interceptor(
+        channel,
+        |mut req: tonic::Request<()>| {
+            req.metadata_mut()
+                .insert("x-user-id", "alice".parse().expect("ascii"));
+            Ok(req)
+        },
+    );
+    let again = client
+        .get_task(pb::GetTaskRequest {
+            name: task.name.clone(),
+        })
+        .await
+        .expect("get")
+        .into_inner();
     assert_eq!(again, task);
 }
 
@@ -224,8 +282,14 @@ async fn the_migrate_command_creates_the_schema() {
         .output()
         .await
         .expect("migrate runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let db = taskflow::store::Database::connect(&url, 1).await.expect("connect");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let db = taskflow::store::Database::connect(&url, 1)
+        .await
+        .expect("connect");
     let task = create_probe(db).await;
     assert_eq!(task.fields.title, "probe");
 }
@@ -233,8 +297,14 @@ async fn the_migrate_command_creates_the_schema() {
 async fn create_probe(db: taskflow::store::Database) -> taskflow::domain::Task {
     let tasks = taskflow::app::Tasks::new(db);
     let user = taskflow::domain::UserId::parse("alice").expect("user");
-    let fields = taskflow::domain::TaskFields { title: "probe".into(), ..Default::default() };
-    tasks.create(&user, fields, None).await.expect("the migrated schema takes a task")
+    let fields = taskflow::domain::TaskFields {
+        title: "probe".into(),
+        ..Default::default()
+    };
+    tasks
+        .create(&user, fields, None)
+        .await
+        .expect("the migrated schema takes a task")
 }
 
 #[tokio::test]

@@ -8,18 +8,27 @@ use crate::both_backends;
 use crate::helpers::{Backend, Client, TestApp, assert_invalid, create, titled, ts};
 
 fn mask(paths: &[&str]) -> Option<FieldMask> {
-    Some(FieldMask { paths: paths.iter().map(|p| (*p).to_owned()).collect() })
+    Some(FieldMask {
+        paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+    })
 }
 
-async fn update(client: &mut Client, task: pb::Task, paths: Option<FieldMask>) -> Result<pb::Task, tonic::Status> {
+async fn update(
+    client: &mut Client,
+    task: pb::Task,
+    paths: Option<FieldMask>,
+) -> Result<pb::Task, tonic::Status> {
     client
-        .update_task(pb::UpdateTaskRequest { task: Some(task), update_mask: paths })
+        .update_task(pb::UpdateTaskRequest {
+            task: Some(task),
+            update_mask: paths,
+        })
         .await
         .map(tonic::Response::into_inner)
 }
 
-fn seconds_nanos(t: &Option<prost_types::Timestamp>) -> (i64, i32) {
-    let t = t.clone().expect("a timestamp");
+fn seconds_nanos(t: Option<prost_types::Timestamp>) -> (i64, i32) {
+    let t = t.expect("a timestamp");
     (t.seconds, t.nanos)
 }
 
@@ -59,13 +68,16 @@ async fn only_masked_fields_change(backend: Backend) {
     assert_eq!(changed.due_time, task.due_time);
     assert_eq!(changed.time_zone, "America/New_York");
     assert_eq!(changed.etag, "\"2\"", "every change bumps the etag");
-    assert!(seconds_nanos(&changed.update_time) > seconds_nanos(&task.update_time));
+    assert!(seconds_nanos(changed.update_time) > seconds_nanos(task.update_time));
     assert_eq!(changed.create_time, task.create_time);
 
     // A masked field that is absent from the message is cleared.
     let cleared = update(
         &mut alice,
-        pb::Task { name: task.name.clone(), ..Default::default() },
+        pb::Task {
+            name: task.name.clone(),
+            ..Default::default()
+        },
         mask(&["due_time", "tags", "description"]),
     )
     .await
@@ -76,7 +88,9 @@ async fn only_masked_fields_change(backend: Backend) {
     assert_eq!(cleared.title, "Renamed");
 
     let fetched = alice
-        .get_task(pb::GetTaskRequest { name: task.name.clone() })
+        .get_task(pb::GetTaskRequest {
+            name: task.name.clone(),
+        })
         .await
         .expect("get")
         .into_inner();
@@ -89,7 +103,11 @@ async fn without_a_mask_populated_fields_change(backend: Backend) {
     let task = create(&mut alice, "alice", rich()).await;
     let changed = update(
         &mut alice,
-        pb::Task { name: task.name.clone(), priority: pb::Priority::Urgent as i32, ..Default::default() },
+        pb::Task {
+            name: task.name.clone(),
+            priority: pb::Priority::Urgent as i32,
+            ..Default::default()
+        },
         None,
     )
     .await
@@ -102,14 +120,20 @@ async fn without_a_mask_populated_fields_change(backend: Backend) {
     // `*` replaces every updatable field.
     let replaced = update(
         &mut alice,
-        pb::Task { name: task.name.clone(), title: "Only this".into(), ..Default::default() },
+        pb::Task {
+            name: task.name.clone(),
+            title: "Only this".into(),
+            ..Default::default()
+        },
         mask(&["*"]),
     )
     .await
     .expect("replace");
     assert_eq!(replaced.title, "Only this");
     assert_eq!(replaced.priority, pb::Priority::Unspecified as i32);
-    assert!(replaced.tags.is_empty() && replaced.due_time.is_none() && replaced.description.is_empty());
+    assert!(
+        replaced.tags.is_empty() && replaced.due_time.is_none() && replaced.description.is_empty()
+    );
     assert_eq!(replaced.time_zone, "");
 }
 
@@ -117,10 +141,20 @@ async fn completed_and_unknown_paths_are_refused(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let mut alice = app.user("alice");
     let task = create(&mut alice, "alice", rich()).await;
-    for paths in [&["completed"][..], &["colour"], &["recurrence.interval"], &["title", "completed"]] {
+    for paths in [
+        &["completed"][..],
+        &["colour"],
+        &["recurrence.interval"],
+        &["title", "completed"],
+    ] {
         let status = update(
             &mut alice,
-            pb::Task { name: task.name.clone(), completed: true, title: "x".into(), ..Default::default() },
+            pb::Task {
+                name: task.name.clone(),
+                completed: true,
+                title: "x".into(),
+                ..Default::default()
+            },
             mask(paths),
         )
         .await
@@ -128,9 +162,16 @@ async fn completed_and_unknown_paths_are_refused(backend: Backend) {
         assert_invalid(&status, "update_mask");
     }
     // A masked field is validated like on create, and the cross-field rule too.
-    let status = update(&mut alice, pb::Task { name: task.name.clone(), ..Default::default() }, mask(&["title"]))
-        .await
-        .expect_err("empty title");
+    let status = update(
+        &mut alice,
+        pb::Task {
+            name: task.name.clone(),
+            ..Default::default()
+        },
+        mask(&["title"]),
+    )
+    .await
+    .expect_err("empty title");
     assert_invalid(&status, "task.title");
     let status = update(
         &mut alice,
@@ -148,20 +189,37 @@ async fn completed_and_unknown_paths_are_refused(backend: Backend) {
     .await
     .expect_err("until before due");
     assert_invalid(&status, "task.recurrence.until_time");
-    let status = update(&mut alice, pb::Task { name: "users/alice/tasks/nope".into(), ..Default::default() }, mask(&["title"]))
-        .await
-        .expect_err("bad name");
+    let status = update(
+        &mut alice,
+        pb::Task {
+            name: "users/alice/tasks/nope".into(),
+            ..Default::default()
+        },
+        mask(&["title"]),
+    )
+    .await
+    .expect_err("bad name");
     assert_invalid(&status, "task.name");
     let status = alice
-        .update_task(pb::UpdateTaskRequest { task: None, update_mask: mask(&["title"]) })
+        .update_task(pb::UpdateTaskRequest {
+            task: None,
+            update_mask: mask(&["title"]),
+        })
         .await
         .expect_err("no task");
     assert_invalid(&status, "task");
 
     // Output-only paths are ignored, and nothing changed through all of this.
-    let same = update(&mut alice, pb::Task { name: task.name.clone(), ..Default::default() }, mask(&["etag", "create_time"]))
-        .await
-        .expect("output-only paths are ignored");
+    let same = update(
+        &mut alice,
+        pb::Task {
+            name: task.name.clone(),
+            ..Default::default()
+        },
+        mask(&["etag", "create_time"]),
+    )
+    .await
+    .expect("output-only paths are ignored");
     assert_eq!(same, task, "a no-op update changes nothing, etag included");
 }
 
@@ -171,14 +229,24 @@ async fn stale_etag_is_aborted(backend: Backend) {
     let task = create(&mut alice, "alice", rich()).await;
     let first = update(
         &mut alice,
-        pb::Task { name: task.name.clone(), title: "First".into(), etag: task.etag.clone(), ..Default::default() },
+        pb::Task {
+            name: task.name.clone(),
+            title: "First".into(),
+            etag: task.etag.clone(),
+            ..Default::default()
+        },
         mask(&["title"]),
     )
     .await
     .expect("current etag");
     let status = update(
         &mut alice,
-        pb::Task { name: task.name.clone(), title: "Second".into(), etag: task.etag.clone(), ..Default::default() },
+        pb::Task {
+            name: task.name.clone(),
+            title: "Second".into(),
+            etag: task.etag.clone(),
+            ..Default::default()
+        },
         mask(&["title"]),
     )
     .await
@@ -186,14 +254,21 @@ async fn stale_etag_is_aborted(backend: Backend) {
     assert_eq!(status.code(), Code::Aborted);
     let status = update(
         &mut alice,
-        pb::Task { name: task.name.clone(), title: "Third".into(), etag: "garbage".into(), ..Default::default() },
+        pb::Task {
+            name: task.name.clone(),
+            title: "Third".into(),
+            etag: "garbage".into(),
+            ..Default::default()
+        },
         mask(&["title"]),
     )
     .await
     .expect_err("malformed etag");
     assert_invalid(&status, "task.etag");
     let current = alice
-        .get_task(pb::GetTaskRequest { name: task.name.clone() })
+        .get_task(pb::GetTaskRequest {
+            name: task.name.clone(),
+        })
         .await
         .expect("get")
         .into_inner();
@@ -207,7 +282,12 @@ async fn stale_etag_is_aborted(backend: Backend) {
         calls.push(tokio::spawn(async move {
             update(
                 &mut client,
-                pb::Task { name, title: format!("Writer {i}"), etag, ..Default::default() },
+                pb::Task {
+                    name,
+                    title: format!("Writer {i}"),
+                    etag,
+                    ..Default::default()
+                },
                 mask(&["title"]),
             )
             .await

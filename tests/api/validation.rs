@@ -31,30 +31,81 @@ async fn every_task_rule_is_enforced(backend: Backend) {
         (titled(""), "task.title"),
         (titled("   "), "task.title"),
         (titled(&"x".repeat(201)), "task.title"),
-        (pb::Task { description: "d".repeat(4001), ..titled("t") }, "task.description"),
-        (pb::Task { tags: (0..21).map(|i| format!("t{i}")).collect(), ..titled("t") }, "task.tags"),
-        (pb::Task { tags: vec!["x".repeat(51)], ..titled("t") }, "task.tags"),
-        (pb::Task { tags: vec!["  ".into()], ..titled("t") }, "task.tags"),
-        (pb::Task { time_zone: "Europe/Atlantis".into(), ..titled("t") }, "task.time_zone"),
-        (pb::Task { priority: 17, ..titled("t") }, "task.priority"),
         (
-            pb::Task { due_time: Some(prost_types::Timestamp { seconds: 0, nanos: -1 }), ..titled("t") },
+            pb::Task {
+                description: "d".repeat(4001),
+                ..titled("t")
+            },
+            "task.description",
+        ),
+        (
+            pb::Task {
+                tags: (0..21).map(|i| format!("t{i}")).collect(),
+                ..titled("t")
+            },
+            "task.tags",
+        ),
+        (
+            pb::Task {
+                tags: vec!["x".repeat(51)],
+                ..titled("t")
+            },
+            "task.tags",
+        ),
+        (
+            pb::Task {
+                tags: vec!["  ".into()],
+                ..titled("t")
+            },
+            "task.tags",
+        ),
+        (
+            pb::Task {
+                time_zone: "Europe/Atlantis".into(),
+                ..titled("t")
+            },
+            "task.time_zone",
+        ),
+        (
+            pb::Task {
+                priority: 17,
+                ..titled("t")
+            },
+            "task.priority",
+        ),
+        (
+            pb::Task {
+                due_time: Some(prost_types::Timestamp {
+                    seconds: 0,
+                    nanos: -1,
+                }),
+                ..titled("t")
+            },
             "task.due_time",
         ),
         (
-            pb::Task { recurrence: Some(pb::Recurrence::default()), ..titled("t") },
+            pb::Task {
+                recurrence: Some(pb::Recurrence::default()),
+                ..titled("t")
+            },
             "task.recurrence.frequency",
         ),
         (
             pb::Task {
-                recurrence: Some(pb::Recurrence { interval: Some(0), ..weekly(&[]) }),
+                recurrence: Some(pb::Recurrence {
+                    interval: Some(0),
+                    ..weekly(&[])
+                }),
                 ..titled("t")
             },
             "task.recurrence.interval",
         ),
         (
             pb::Task {
-                recurrence: Some(pb::Recurrence { interval: Some(1001), ..weekly(&[]) }),
+                recurrence: Some(pb::Recurrence {
+                    interval: Some(1001),
+                    ..weekly(&[])
+                }),
                 ..titled("t")
             },
             "task.recurrence.interval",
@@ -71,7 +122,10 @@ async fn every_task_rule_is_enforced(backend: Backend) {
         ),
         (
             pb::Task {
-                recurrence: Some(pb::Recurrence { count: Some(0), ..weekly(&[]) }),
+                recurrence: Some(pb::Recurrence {
+                    count: Some(0),
+                    ..weekly(&[])
+                }),
                 ..titled("t")
             },
             "task.recurrence.count",
@@ -96,21 +150,35 @@ async fn every_task_rule_is_enforced(backend: Backend) {
     // Several bad fields are all reported at once.
     let status = create_err(
         &mut alice,
-        pb::Task { time_zone: "Nowhere/Never".into(), ..titled("") },
+        pb::Task {
+            time_zone: "Nowhere/Never".into(),
+            ..titled("")
+        },
     )
     .await;
     let fields: Vec<String> = violations(&status).into_iter().map(|(f, _)| f).collect();
-    assert!(fields.contains(&"task.title".to_owned()) && fields.contains(&"task.time_zone".to_owned()), "{fields:?}");
+    assert!(
+        fields.contains(&"task.title".to_owned()) && fields.contains(&"task.time_zone".to_owned()),
+        "{fields:?}"
+    );
 
     // A missing task and malformed names are refused too.
     let status = alice
-        .create_task(pb::CreateTaskRequest { parent: "users/alice".into(), task: None, request_id: String::new() })
+        .create_task(pb::CreateTaskRequest {
+            parent: "users/alice".into(),
+            task: None,
+            request_id: String::new(),
+        })
         .await
         .expect_err("no task");
     assert_invalid(&status, "task");
     for parent in ["", "users/", "alice", "users/alice/tasks"] {
         let status = alice
-            .create_task(pb::CreateTaskRequest { parent: parent.into(), task: Some(titled("t")), request_id: String::new() })
+            .create_task(pb::CreateTaskRequest {
+                parent: parent.into(),
+                task: Some(titled("t")),
+                request_id: String::new(),
+            })
             .await
             .expect_err("bad parent");
         assert_invalid(&status, "parent");
@@ -124,7 +192,11 @@ async fn every_task_rule_is_enforced(backend: Backend) {
         .await
         .expect_err("long request id");
     assert_invalid(&status, "request_id");
-    for name in ["", "users/alice/tasks/not-a-uuid", "users/alice/notes/0190f3a5-6c1e-7f00-8000-000000000001"] {
+    for name in [
+        "",
+        "users/alice/tasks/not-a-uuid",
+        "users/alice/notes/0190f3a5-6c1e-7f00-8000-000000000001",
+    ] {
         let status = alice
             .get_task(pb::GetTaskRequest { name: name.into() })
             .await
@@ -134,7 +206,10 @@ async fn every_task_rule_is_enforced(backend: Backend) {
 
     // None of the refused calls wrote anything.
     let listed = alice
-        .list_tasks(pb::ListTasksRequest { parent: "users/alice".into(), ..Default::default() })
+        .list_tasks(pb::ListTasksRequest {
+            parent: "users/alice".into(),
+            ..Default::default()
+        })
         .await
         .expect("list")
         .into_inner();
@@ -156,7 +231,11 @@ async fn boundary_values_are_accepted(backend: Backend) {
                 interval: Some(1000),
                 count: Some(1),
                 until_time: Some(ts("2027-02-01T00:00:00Z")),
-                ..weekly(&[pb::DayOfWeek::Sunday, pb::DayOfWeek::Monday, pb::DayOfWeek::Sunday])
+                ..weekly(&[
+                    pb::DayOfWeek::Sunday,
+                    pb::DayOfWeek::Monday,
+                    pb::DayOfWeek::Sunday,
+                ])
             }),
             ..Default::default()
         },
