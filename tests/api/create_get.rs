@@ -4,7 +4,7 @@ use taskflow::proto::v1 as pb;
 use tonic::Code;
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, create, titled, ts};
+use crate::helpers::{Backend, TestApp, create, list_all, titled, ts};
 
 async fn creates_and_gets_a_task_with_every_field(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -266,15 +266,8 @@ async fn request_id_makes_create_idempotent(backend: Backend) {
         .into_inner();
     assert_ne!(bobs.name, first.name);
 
-    let all = alice
-        .list_tasks(pb::ListTasksRequest {
-            parent: "users/alice".into(),
-            ..Default::default()
-        })
-        .await
-        .expect("list")
-        .into_inner();
-    assert_eq!(all.tasks.len(), 2, "no duplicates: {:?}", all.tasks);
+    let all = list_all(&mut alice, "alice").await;
+    assert_eq!(all.len(), 2, "no duplicates: {all:?}");
 }
 
 both_backends!(

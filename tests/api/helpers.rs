@@ -127,6 +127,22 @@ impl Drop for TestDb {
 #[derive(Clone)]
 pub struct Metadata(Vec<(MetadataKey<tonic::metadata::Ascii>, AsciiMetadataValue)>);
 
+impl Metadata {
+    pub fn new(pairs: &[(&str, &str)]) -> Self {
+        Self(
+            pairs
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        MetadataKey::from_bytes(k.as_bytes()).expect("a metadata key"),
+                        AsciiMetadataValue::try_from(*v).expect("an ASCII value"),
+                    )
+                })
+                .collect(),
+        )
+    }
+}
+
 impl Interceptor for Metadata {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         for (key, value) in &self.0 {
@@ -205,16 +221,7 @@ impl TestApp {
 
     /// A client with the given metadata on every call.
     pub fn client_with(&self, metadata: &[(&str, &str)]) -> Client {
-        let metadata = metadata
-            .iter()
-            .map(|(k, v)| {
-                (
-                    MetadataKey::from_bytes(k.as_bytes()).expect("a metadata key"),
-                    AsciiMetadataValue::try_from(*v).expect("an ASCII value"),
-                )
-            })
-            .collect();
-        TaskServiceClient::with_interceptor(self.channel.clone(), Metadata(metadata))
+        TaskServiceClient::with_interceptor(self.channel.clone(), Metadata::new(metadata))
     }
 
     /// A client acting as `user` (development mode).
@@ -289,6 +296,20 @@ pub async fn create(client: &mut Client, user: &str, task: pb::Task) -> pb::Task
         .await
         .expect("CreateTask succeeds")
         .into_inner()
+}
+
+/// Every task of `user`, in the default order (one page of up to 500).
+pub async fn list_all(client: &mut Client, user: &str) -> Vec<pb::Task> {
+    client
+        .list_tasks(pb::ListTasksRequest {
+            parent: format!("users/{user}"),
+            page_size: 500,
+            ..Default::default()
+        })
+        .await
+        .expect("ListTasks succeeds")
+        .into_inner()
+        .tasks
 }
 
 /// A `google.protobuf.Timestamp` from RFC 3339 text.

@@ -203,6 +203,19 @@ async fn start_binary(dir: &Path, args: &[&str]) -> (tokio::process::Child, Stri
     (child, addr)
 }
 
+/// A client acting as alice against a server at `addr`.
+async fn alice_at(addr: &str) -> crate::helpers::Client {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connects");
+    pb::task_service_client::TaskServiceClient::with_interceptor(
+        channel,
+        crate::helpers::Metadata::new(&[("x-user-id", "alice")]),
+    )
+}
+
 #[tokio::test]
 async fn the_binary_serves_by_default_on_sqlite_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("a temporary directory");
@@ -212,19 +225,7 @@ async fn the_binary_serves_by_default_on_sqlite_and_stops_on_sigterm() {
         "the default database is ./taskflow.db"
     );
 
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-        .expect("uri")
-        .connect()
-        .await
-        .expect("connects");
-    let mut client = pb::task_service_client::TaskServiceClient::with_interceptor(
-        channel,
-        |mut req: tonic::Request<()>| {
-            req.metadata_mut()
-                .insert("x-user-id", "alice".parse().expect("ascii"));
-            Ok(req)
-        },
-    );
+    let mut client = alice_at(&addr).await;
     let task = client
         .create_task(pb::CreateTaskRequest {
             parent: "users/alice".into(),
@@ -250,19 +251,7 @@ async fn the_binary_serves_by_default_on_sqlite_and_stops_on_sigterm() {
 
     // The data is still there after a restart.
     let (_child, addr) = start_binary(dir.path(), &["serve"]).await;
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-        .expect("uri")
-        .connect()
-        .await
-        .expect("connects");
-    let mut client = pb::task_service_client::TaskServiceClient::with_interceptor(
-        channel,
-        |mut req: tonic::Request<()>| {
-            req.metadata_mut()
-                .insert("x-user-id", "alice".parse().expect("ascii"));
-            Ok(req)
-        },
-    );
+    let mut client = alice_at(&addr).await;
     let again = client
         .get_task(pb::GetTaskRequest {
             name: task.name.clone(),

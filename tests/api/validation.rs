@@ -3,7 +3,7 @@
 use taskflow::proto::v1 as pb;
 
 use crate::both_backends;
-use crate::helpers::{Backend, Client, TestApp, assert_invalid, titled, ts, violations};
+use crate::helpers::{Backend, Client, TestApp, assert_invalid, list_all, titled, ts, violations};
 
 async fn create_err(client: &mut Client, task: pb::Task) -> tonic::Status {
     client
@@ -205,15 +205,8 @@ async fn every_task_rule_is_enforced(backend: Backend) {
     }
 
     // None of the refused calls wrote anything.
-    let listed = alice
-        .list_tasks(pb::ListTasksRequest {
-            parent: "users/alice".into(),
-            ..Default::default()
-        })
-        .await
-        .expect("list")
-        .into_inner();
-    assert!(listed.tasks.is_empty(), "{:?}", listed.tasks);
+    let listed = list_all(&mut alice, "alice").await;
+    assert!(listed.is_empty(), "{listed:?}");
 }
 
 async fn boundary_values_are_accepted(backend: Backend) {
