@@ -1,0 +1,1 @@
+//! A stand-in for the Dapr sidecar in tests.
