@@ -77,6 +77,8 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once at start: the size of the serve variant does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Serve the API (the default when no command is given).
     Serve(ServeConfig),
@@ -125,6 +127,121 @@ pub struct ServeConfig {
     /// Longest wait for in-flight calls to finish on shutdown, in seconds.
     #[arg(long, env = "TASKFLOW_SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
     pub shutdown_grace_seconds: u64,
+    /// Address of the callback server the Dapr sidecar calls (AppCallback, health); Dapr's
+    /// `app-port`. Never the public API port.
+    #[arg(
+        long,
+        env = "TASKFLOW_CALLBACK_LISTEN",
+        default_value = "127.0.0.1:50052"
+    )]
+    pub callback_listen: String,
+    /// Largest message the callback server accepts, in bytes (match the sidecar's max-body-size).
+    #[arg(long, env = "TASKFLOW_CALLBACK_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub callback_max_message_bytes: usize,
+    #[command(flatten)]
+    pub events: EventsConfig,
+    #[command(flatten)]
+    pub dapr: DaprConfig,
+}
+
+/// Where events go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SinkChoice {
+    /// Dapr when `DAPR_GRPC_PORT` (or `DAPR_GRPC_ENDPOINT`) is set, otherwise in-process.
+    Auto,
+    /// Publish through the Dapr sidecar.
+    Dapr,
+    /// Deliver in-process to taskflow's own handlers (embedded mode).
+    Local,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EventsConfig {
+    /// Where events go: `auto`, `dapr` or `local`.
+    #[arg(long, env = "TASKFLOW_EVENT_SINK", value_enum, default_value_t = SinkChoice::Auto)]
+    pub event_sink: SinkChoice,
+    /// Dapr pub/sub component name.
+    #[arg(long, env = "TASKFLOW_PUBSUB_NAME", default_value = "kafka-pubsub")]
+    pub pubsub_name: String,
+    /// CloudEvent `source` of published events.
+    #[arg(long, env = "TASKFLOW_EVENT_SOURCE", default_value = "taskflow")]
+    pub source: String,
+    /// Topic of task events.
+    #[arg(long, env = "TASKFLOW_TASKS_TOPIC", default_value = "tasks")]
+    pub tasks_topic: String,
+    /// Topic of reminder events.
+    #[arg(long, env = "TASKFLOW_REMINDERS_TOPIC", default_value = "reminders")]
+    pub reminders_topic: String,
+    /// Dead-letter topic of both.
+    #[arg(long, env = "TASKFLOW_DEAD_LETTER_TOPIC", default_value = "tasks-dlq")]
+    pub dead_letter_topic: String,
+    /// Most events the relay publishes in one batch.
+    #[arg(long, env = "TASKFLOW_RELAY_BATCH_SIZE", default_value_t = 256)]
+    pub relay_batch_size: u64,
+    /// How often an idle relay looks for events committed by other replicas, in milliseconds.
+    #[arg(long, env = "TASKFLOW_RELAY_POLL_MS", default_value_t = 500)]
+    pub relay_poll_ms: u64,
+    /// Longest pause between publish attempts while the sidecar fails, in milliseconds.
+    #[arg(long, env = "TASKFLOW_RELAY_BACKOFF_MAX_MS", default_value_t = 30_000)]
+    pub relay_backoff_max_ms: u64,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            event_sink: SinkChoice::Auto,
+            pubsub_name: "kafka-pubsub".into(),
+            source: "taskflow".into(),
+            tasks_topic: "tasks".into(),
+            reminders_topic: "reminders".into(),
+            dead_letter_topic: "tasks-dlq".into(),
+            relay_batch_size: 256,
+            relay_poll_ms: 500,
+            relay_backoff_max_ms: 30_000,
+        }
+    }
+}
+
+/// How to reach the Dapr sidecar; the variable names are Dapr's own.
+#[derive(Debug, Clone, Args)]
+pub struct DaprConfig {
+    /// The sidecar's gRPC port on localhost (set by the Dapr injector).
+    #[arg(long, env = "DAPR_GRPC_PORT")]
+    pub dapr_grpc_port: Option<u16>,
+    /// The sidecar's gRPC endpoint, e.g. `http://127.0.0.1:50001` (wins over the port).
+    #[arg(long, env = "DAPR_GRPC_ENDPOINT")]
+    pub dapr_grpc_endpoint: Option<String>,
+    /// Token sent to the sidecar as `dapr-api-token`.
+    #[arg(long, env = "DAPR_API_TOKEN", hide_env_values = true)]
+    pub dapr_api_token: Option<Secret>,
+    /// Token the sidecar must send on callbacks as `dapr-api-token`.
+    #[arg(long, env = "APP_API_TOKEN", hide_env_values = true)]
+    pub app_api_token: Option<Secret>,
+    /// Deadline of each call to the sidecar, in milliseconds.
+    #[arg(long, env = "TASKFLOW_DAPR_TIMEOUT_MS", default_value_t = 5000)]
+    pub dapr_timeout_ms: u64,
+}
+
+impl Default for DaprConfig {
+    fn default() -> Self {
+        Self {
+            dapr_grpc_port: None,
+            dapr_grpc_endpoint: None,
+            dapr_api_token: None,
+            app_api_token: None,
+            dapr_timeout_ms: 5000,
+        }
+    }
+}
+
+impl DaprConfig {
+    /// The sidecar's endpoint, if one is configured.
+    pub fn endpoint(&self) -> Option<String> {
+        self.dapr_grpc_endpoint.clone().or_else(|| {
+            self.dapr_grpc_port
+                .map(|port| format!("http://127.0.0.1:{port}"))
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod listing;
 pub mod proto;
 pub mod startup;

@@ -7,11 +7,25 @@ use tokio_stream::{StreamExt, wrappers::TcpListenerStream};
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
-use crate::api::TaskApi;
+use std::sync::Arc;
+
+use dapr::dapr::proto::runtime::v1::{
+    app_callback_alpha_server::AppCallbackAlphaServer,
+    app_callback_health_check_server::AppCallbackHealthCheckServer,
+    app_callback_server::AppCallbackServer,
+};
+use tokio::sync::watch;
+
+use crate::api::{AppCallbackApi, TaskApi};
 use crate::app::Tasks;
 use crate::auth::Authenticator;
-use crate::config::ServeConfig;
+use crate::config::{ServeConfig, SinkChoice};
 use crate::error::AppError;
+use crate::events::dapr_sink::DaprSink;
+use crate::events::relay::{Relay, RelaySettings};
+use crate::events::sidecar::Sidecar;
+use crate::events::sink::{EventSink, LocalSink};
+use crate::events::{Outbox, Subscriber};
 use crate::proto::{self, v1::task_service_server::TaskServiceServer};
 use crate::store::Database;
 
@@ -41,9 +55,52 @@ pub enum StartupError {
 pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
+    callback_listener: TcpListener,
+    callback_addr: SocketAddr,
+    callback_max_message_bytes: usize,
     db: Database,
     auth: Authenticator,
     grace: Duration,
+    outbox: Outbox,
+    subscriber: Arc<Subscriber>,
+    app_token: Option<crate::config::Secret>,
+    relay: Relay,
+}
+
+async fn bind(
+    listen: &str,
+    loopback_only: bool,
+) -> Result<(TcpListener, SocketAddr), StartupError> {
+    let listen_error = |source| StartupError::Listen {
+        addr: listen.to_owned(),
+        source,
+    };
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(listen)
+        .await
+        .map_err(listen_error)?
+        .collect();
+    if loopback_only && let Some(public) = addrs.iter().find(|a| !a.ip().is_loopback()) {
+        return Err(StartupError::InsecureListen(*public));
+    }
+    let listener = TcpListener::bind(addrs.as_slice())
+        .await
+        .map_err(listen_error)?;
+    let addr = listener.local_addr().map_err(listen_error)?;
+    Ok((listener, addr))
+}
+
+/// TCP connections from `listener` with TCP_NODELAY set (tonic does not set it on sockets
+/// from a caller's listener).
+fn incoming(
+    listener: TcpListener,
+) -> impl tokio_stream::Stream<Item = io::Result<tokio::net::TcpStream>> {
+    TcpListenerStream::new(listener).map(|conn| {
+        conn.inspect(|stream| {
+            if let Err(err) = stream.set_nodelay(true) {
+                tracing::debug!(%err, "could not set TCP_NODELAY");
+            }
+        })
+    })
 }
 
 impl Application {
@@ -58,23 +115,8 @@ impl Application {
             ),
             None => Authenticator::development(),
         };
-        let listen_error = |source| StartupError::Listen {
-            addr: config.listen.clone(),
-            source,
-        };
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host(&config.listen)
-            .await
-            .map_err(listen_error)?
-            .collect();
-        if auth.is_development()
-            && let Some(public) = addrs.iter().find(|a| !a.ip().is_loopback())
-        {
-            return Err(StartupError::InsecureListen(*public));
-        }
-        let listener = TcpListener::bind(addrs.as_slice())
-            .await
-            .map_err(listen_error)?;
-        let addr = listener.local_addr().map_err(listen_error)?;
+        let (listener, addr) = bind(&config.listen, auth.is_development()).await?;
+        let (callback_listener, callback_addr) = bind(&config.callback_listen, false).await?;
 
         let db = Database::connect(
             config.database.database_url.expose(),
@@ -82,12 +124,41 @@ impl Application {
         )
         .await?;
         db.migrate().await?;
+
+        let events = Arc::new(config.events.clone());
+        let outbox = Outbox::new(events.clone());
+        let subscriber = Arc::new(Subscriber::new(db.clone(), outbox.clone()));
+        let dapr_endpoint = config.dapr.endpoint();
+        let sink: Arc<dyn EventSink> = match (config.events.event_sink, dapr_endpoint) {
+            (SinkChoice::Local, _) | (SinkChoice::Auto, None) => {
+                Arc::new(LocalSink::new(subscriber.clone()))
+            }
+            (SinkChoice::Dapr | SinkChoice::Auto, endpoint) => {
+                let endpoint = endpoint.unwrap_or_else(|| "http://127.0.0.1:50001".to_owned());
+                let sidecar = Sidecar::connect_lazy(&endpoint, &config.dapr)?;
+                tracing::info!(%endpoint, pubsub = %events.pubsub_name, "publishing events through the Dapr sidecar");
+                Arc::new(DaprSink::new(sidecar, events.clone()))
+            }
+        };
+        let relay = Relay::new(
+            db.clone(),
+            sink,
+            outbox.waker(),
+            RelaySettings::from(events.as_ref()),
+        );
         Ok(Self {
             listener,
             addr,
+            callback_listener,
+            callback_addr,
+            callback_max_message_bytes: config.callback_max_message_bytes,
             db,
             auth,
             grace: Duration::from_secs(config.shutdown_grace_seconds),
+            outbox,
+            subscriber,
+            app_token: config.dapr.app_api_token.clone(),
+            relay,
         })
     }
 
@@ -97,6 +168,16 @@ impl Application {
 
     pub fn database(&self) -> &Database {
         &self.db
+    }
+
+    /// The address the sidecar calls back on (AppCallback).
+    pub fn callback_addr(&self) -> SocketAddr {
+        self.callback_addr
+    }
+
+    /// A running count of events the relay has published.
+    pub fn relay_progress(&self) -> watch::Receiver<u64> {
+        self.relay.progress()
     }
 
     /// Serves until `shutdown` completes, then stops accepting calls and lets the ones in
@@ -123,18 +204,33 @@ impl Application {
             .map_err(|e| StartupError::Reflection(e.to_string()))?;
 
         let tasks = TaskServiceServer::with_interceptor(
-            TaskApi::new(Tasks::new(self.db.clone())),
+            TaskApi::new(Tasks::new(self.db.clone(), self.outbox.clone())),
             self.auth.interceptor(),
         );
 
-        // tonic does not apply TCP_NODELAY to sockets from a caller's listener: set it here.
-        let incoming = TcpListenerStream::new(self.listener).map(|conn| {
-            conn.inspect(|stream| {
-                if let Err(err) = stream.set_nodelay(true) {
-                    tracing::debug!(%err, "could not set TCP_NODELAY");
-                }
-            })
-        });
+        let callbacks = Arc::new(AppCallbackApi::new(
+            self.subscriber.clone(),
+            self.app_token.clone(),
+        ));
+        let limit = self.callback_max_message_bytes;
+        let (callback_stop_tx, callback_stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let callback_server = Server::builder()
+            .add_service(
+                AppCallbackServer::from_arc(callbacks.clone()).max_decoding_message_size(limit),
+            )
+            .add_service(
+                AppCallbackAlphaServer::from_arc(callbacks.clone())
+                    .max_decoding_message_size(limit),
+            )
+            .add_service(AppCallbackHealthCheckServer::from_arc(callbacks))
+            .serve_with_incoming_shutdown(incoming(self.callback_listener), async {
+                let _ = callback_stop_rx.await;
+            });
+        let callback_task = tokio::spawn(callback_server);
+        tracing::info!(callback_addr = %self.callback_addr, "serving the Dapr app callback");
+
+        let (relay_stop_tx, relay_stop_rx) = watch::channel(false);
+        let relay_task = tokio::spawn(self.relay.run(relay_stop_rx));
 
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let grace = self.grace;
@@ -143,13 +239,17 @@ impl Application {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(tasks)
-            .serve_with_incoming_shutdown(incoming, async {
+            .serve_with_incoming_shutdown(incoming(self.listener), async {
                 let _ = stop_rx.await;
             });
         tracing::info!(addr = %self.addr, "serving the taskflow API");
         let mut server = std::pin::pin!(server);
         tokio::select! {
-            result = &mut server => return result.map_err(StartupError::from),
+            result = &mut server => {
+                let _ = relay_stop_tx.send(true);
+                let _ = callback_stop_tx.send(());
+                return result.map_err(StartupError::from);
+            }
             () = shutdown => {}
         }
         tracing::info!("shutting down: draining in-flight calls");
@@ -163,6 +263,23 @@ impl Application {
         match tokio::time::timeout(grace, server).await {
             Ok(result) => result?,
             Err(_) => tracing::warn!(?grace, "in-flight calls did not finish in time"),
+        }
+        let _ = callback_stop_tx.send(());
+        let _ = relay_stop_tx.send(true);
+        for (what, task) in [
+            ("relay", relay_task),
+            (
+                "callback server",
+                tokio::spawn(async move {
+                    if let Ok(Err(err)) = callback_task.await {
+                        tracing::warn!(%err, "the callback server stopped with an error");
+                    }
+                }),
+            ),
+        ] {
+            if tokio::time::timeout(grace, task).await.is_err() {
+                tracing::warn!(what, "did not stop in time");
+            }
         }
         if let Err(err) = self.db.close().await {
             tracing::warn!(%err, "closing the database pool");

@@ -290,3 +290,50 @@ pub fn mask_paths(mask: &[String], v: &mut Violations) -> Vec<&'static str> {
     }
     paths
 }
+
+/// A whole task from a snapshot (as carried by events), checked like user input.
+pub fn task_in(task: &pb::Task) -> Result<Task, crate::error::AppError> {
+    use crate::domain::{Task as DomainTask, TaskName};
+    use crate::error::AppError;
+
+    let mut v = Violations::default();
+    let fields = fields_in(task, "task", &mut v);
+    let name = v.check("task.name", TaskName::parse(&task.name));
+    let series = v.check(
+        "task.series",
+        uuid::Uuid::try_parse(&task.series).map_err(|_| "is not a UUID".to_owned()),
+    );
+    let time = |field: &str, ts: &Option<Timestamp>, v: &mut Violations| {
+        ts.as_ref().and_then(|t| v.check(field, timestamp_in(t)))
+    };
+    let complete_time = time("task.complete_time", &task.complete_time, &mut v);
+    let create_time = time("task.create_time", &task.create_time, &mut v);
+    let update_time = time("task.update_time", &task.update_time, &mut v);
+    let version = v.check(
+        "task.etag",
+        crate::domain::Etag::parse(&task.etag).map(|e| e.0),
+    );
+    if task.occurrence < 1 {
+        v.add("task.occurrence", "must be at least 1");
+    }
+    let (Some(name), Some(series), Some(version)) = (name, series, version) else {
+        return Err(v
+            .finish(())
+            .err()
+            .unwrap_or_else(|| AppError::invalid("task", "incomplete")));
+    };
+    let task = DomainTask {
+        id: name.task,
+        user: name.user,
+        fields,
+        completed: task.completed,
+        complete_time,
+        series,
+        occurrence: task.occurrence,
+        version,
+        create_time: create_time.unwrap_or_default(),
+        update_time: update_time.unwrap_or_default(),
+        series_anchor: None,
+    };
+    v.finish(task)
+}

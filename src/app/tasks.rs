@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{Etag, Task, TaskFields, TaskId, TaskName, TaskPatch, UserId};
 use crate::error::AppError;
+use crate::events::{Cause, EventKind, Outbox, task_event};
 use crate::listing::Cursor;
 use crate::store::{Database, from_micros, tasks, to_micros};
 
@@ -18,6 +19,7 @@ pub fn now() -> DateTime<Utc> {
 #[derive(Debug, Clone)]
 pub struct Tasks {
     db: Database,
+    outbox: Outbox,
 }
 
 fn not_found(name: &TaskName) -> AppError {
@@ -51,8 +53,8 @@ fn cross_check(fields: &TaskFields) -> Result<(), AppError> {
 }
 
 impl Tasks {
-    pub fn new(db: Database) -> Self {
-        Self { db }
+    pub fn new(db: Database, outbox: Outbox) -> Self {
+        Self { db, outbox }
     }
 
     pub fn db(&self) -> &Database {
@@ -74,7 +76,7 @@ impl Tasks {
         }
         let now = now();
         let id = TaskId::new_v7();
-        let task = Task {
+        let mut task = Task {
             id,
             user: user.clone(),
             fields,
@@ -85,11 +87,16 @@ impl Tasks {
             version: 1,
             create_time: now,
             update_time: now,
+            series_anchor: None,
         };
+        task.series_anchor = task.fields.due_time;
         let txn = self.db.begin_write().await?;
         match tasks::insert(&txn, &task, request_id).await {
             Ok(()) => {
+                let event = task_event(EventKind::TaskCreated, &task, &Cause::User, Vec::new());
+                self.outbox.enqueue(&txn, event).await?;
                 txn.commit().await?;
+                self.outbox.wake();
                 Ok(task)
             }
             Err(err) if request_id.is_some() && is_unique_violation(&err) => {
@@ -129,9 +136,18 @@ impl Tasks {
                 let mut fields = task.fields.clone();
                 fields.apply(patch);
                 cross_check(&fields)?;
-                let changed = fields != task.fields;
+                let changed = changed_fields(&task.fields, &fields);
+                if changed.is_empty() {
+                    return Ok(None);
+                }
+                if fields.due_time != task.fields.due_time
+                    || fields.recurrence != task.fields.recurrence
+                {
+                    // Editing when or how a task recurs re-anchors its series.
+                    task.series_anchor = fields.due_time;
+                }
                 task.fields = fields;
-                Ok(changed)
+                Ok(Some((EventKind::TaskUpdated, changed)))
             },
             tags_changed,
         )
@@ -145,11 +161,11 @@ impl Tasks {
             None,
             |task| {
                 if task.completed {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 task.completed = true;
                 task.complete_time = Some(now());
-                Ok(true)
+                Ok(Some((EventKind::TaskCompleted, Vec::new())))
             },
             false,
         )
@@ -163,11 +179,11 @@ impl Tasks {
             None,
             |task| {
                 if !task.completed {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 task.completed = false;
                 task.complete_time = None;
-                Ok(true)
+                Ok(Some((EventKind::TaskReopened, Vec::new())))
             },
             false,
         )
@@ -183,17 +199,23 @@ impl Tasks {
         if !tasks::delete(&txn, name).await? {
             return Err(not_found(name));
         }
+        let mut gone = current;
+        gone.update_time = now().max(gone.update_time);
+        let event = task_event(EventKind::TaskDeleted, &gone, &Cause::User, Vec::new());
+        self.outbox.enqueue(&txn, event).await?;
         txn.commit().await?;
+        self.outbox.wake();
         Ok(())
     }
 
-    /// Reads the task with its row locked, lets `change` edit it (returning whether anything
-    /// changed), and writes it back with a new version in the same transaction.
+    /// Reads the task with its row locked, lets `change` edit it (returning the event that
+    /// reports the change, or `None` when nothing changed), and writes it back with a new
+    /// version and its event in the same transaction.
     async fn modify(
         &self,
         name: &TaskName,
         etag: Option<Etag>,
-        change: impl FnOnce(&mut Task) -> Result<bool, AppError>,
+        change: impl FnOnce(&mut Task) -> Result<Option<(EventKind, Vec<String>)>, AppError>,
         tags_changed: bool,
     ) -> Result<Task, AppError> {
         let txn = self.db.begin_write().await?;
@@ -202,9 +224,9 @@ impl Tasks {
             .ok_or_else(|| not_found(name))?;
         check_etag(etag, &current)?;
         let mut next = current.clone();
-        if !change(&mut next)? {
+        let Some((kind, changed)) = change(&mut next)? else {
             return Ok(current);
-        }
+        };
         next.version = current.version + 1;
         // Strictly later than before, even if the clock stepped back.
         next.update_time = now().max(current.update_time + chrono::Duration::microseconds(1));
@@ -213,9 +235,30 @@ impl Tasks {
                 "task {name} changed while it was being updated; retry"
             )));
         }
+        let event = task_event(kind, &next, &Cause::User, changed);
+        self.outbox.enqueue(&txn, event).await?;
         txn.commit().await?;
+        self.outbox.wake();
         Ok(next)
     }
+}
+
+/// The mask paths whose values differ between `before` and `after`.
+fn changed_fields(before: &TaskFields, after: &TaskFields) -> Vec<String> {
+    let checks = [
+        ("title", before.title != after.title),
+        ("description", before.description != after.description),
+        ("priority", before.priority != after.priority),
+        ("tags", before.tags != after.tags),
+        ("due_time", before.due_time != after.due_time),
+        ("time_zone", before.time_zone != after.time_zone),
+        ("recurrence", before.recurrence != after.recurrence),
+    ];
+    checks
+        .into_iter()
+        .filter(|(_, changed)| *changed)
+        .map(|(path, _)| path.to_owned())
+        .collect()
 }
 
 fn is_unique_violation(err: &sea_orm::DbErr) -> bool {

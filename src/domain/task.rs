@@ -235,6 +235,8 @@ pub struct Task {
     pub version: i64,
     pub create_time: DateTime<Utc>,
     pub update_time: DateTime<Utc>,
+    /// For a recurring task: the due time its series keeps its day and time of day from.
+    pub series_anchor: Option<DateTime<Utc>>,
 }
 
 impl Task {

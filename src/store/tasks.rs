@@ -114,7 +114,10 @@ pub async fn find_by_request(
     Ok(tasks.pop())
 }
 
-async fn insert_tags(conn: &impl ConnectionTrait, task: &Task) -> Result<(), sea_orm::DbErr> {
+pub(crate) async fn insert_tags(
+    conn: &impl ConnectionTrait,
+    task: &Task,
+) -> Result<(), sea_orm::DbErr> {
     if task.fields.tags.is_empty() {
         return Ok(());
     }
@@ -134,7 +137,7 @@ async fn insert_tags(conn: &impl ConnectionTrait, task: &Task) -> Result<(), sea
     Ok(())
 }
 
-fn active_model(task: &Task) -> task::ActiveModel {
+pub(crate) fn active_model(task: &Task) -> task::ActiveModel {
     let f = &task.fields;
     task::ActiveModel {
         id: Set(task.id.as_uuid()),
@@ -153,6 +156,7 @@ fn active_model(task: &Task) -> task::ActiveModel {
         request_id: Set(None),
         create_time_us: Set(to_micros(task.create_time)),
         update_time_us: Set(to_micros(task.update_time)),
+        series_anchor_us: Set(task.series_anchor.map(to_micros)),
     }
 }
 
@@ -209,5 +213,6 @@ fn to_domain(row: task::Model, tags: Vec<String>) -> Result<Task, AppError> {
         version: row.version,
         create_time: from_micros(row.create_time_us),
         update_time: from_micros(row.update_time_us),
+        series_anchor: row.series_anchor_us.map(from_micros),
     })
 }

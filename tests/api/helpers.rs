@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use sea_orm::ConnectionTrait;
-use taskflow::config::{DatabaseConfig, Secret, ServeConfig};
+use taskflow::config::{DaprConfig, DatabaseConfig, EventsConfig, Secret, ServeConfig, SinkChoice};
 use taskflow::proto::v1::{self as pb, task_service_client::TaskServiceClient};
 use taskflow::startup::Application;
 use tokio::sync::oneshot;
@@ -274,6 +274,15 @@ pub fn test_config(database_url: &str) -> ServeConfig {
         jwt_issuer: None,
         jwt_audience: None,
         shutdown_grace_seconds: 5,
+        callback_listen: "127.0.0.1:0".into(),
+        callback_max_message_bytes: 16 * 1024 * 1024,
+        events: EventsConfig {
+            event_sink: SinkChoice::Local,
+            relay_poll_ms: 100,
+            relay_backoff_max_ms: 200,
+            ..EventsConfig::default()
+        },
+        dapr: DaprConfig::default(),
     }
 }
 
@@ -345,4 +354,10 @@ pub fn assert_invalid(status: &Status, field: &str) {
         "expected a violation of {field}, got {fields:?} ({})",
         status.message()
     );
+}
+
+/// The task use cases on `db`, outside any server (to inspect what a server wrote).
+pub fn tasks_on(db: taskflow::store::Database) -> taskflow::app::Tasks {
+    let outbox = taskflow::events::Outbox::new(std::sync::Arc::new(EventsConfig::default()));
+    taskflow::app::Tasks::new(db, outbox)
 }

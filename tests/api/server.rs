@@ -158,7 +158,7 @@ async fn stopping_loses_no_acknowledged_write(backend: Backend) {
     let db = taskflow::store::Database::connect(&url, 1)
         .await
         .expect("reopen");
-    let tasks = taskflow::app::Tasks::new(db);
+    let tasks = crate::helpers::tasks_on(db);
     for name in &acknowledged {
         let name = taskflow::domain::TaskName::parse(name).expect("a name");
         tasks.get(&name).await.expect("acknowledged task persisted");
@@ -181,6 +181,7 @@ async fn start_binary(dir: &Path, args: &[&str]) -> (tokio::process::Child, Stri
         .env_remove("TASKFLOW_JWT_SECRET")
         .env("TASKFLOW_LOG_FORMAT", "json")
         .env("TASKFLOW_LISTEN", "127.0.0.1:0")
+        .env("TASKFLOW_CALLBACK_LISTEN", "127.0.0.1:0")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
@@ -284,7 +285,7 @@ async fn the_migrate_command_creates_the_schema() {
 }
 
 async fn create_probe(db: taskflow::store::Database) -> taskflow::domain::Task {
-    let tasks = taskflow::app::Tasks::new(db);
+    let tasks = crate::helpers::tasks_on(db);
     let user = taskflow::domain::UserId::parse("alice").expect("user");
     let fields = taskflow::domain::TaskFields {
         title: "probe".into(),

@@ -1,4 +1,7 @@
 //! One SeaORM entity per table.
 
+pub mod dead_letter;
+pub mod outbox;
+pub mod processed_event;
 pub mod task;
 pub mod task_tag;

@@ -23,6 +23,8 @@ pub struct Model {
     pub request_id: Option<String>,
     pub create_time_us: i64,
     pub update_time_us: i64,
+    /// The due time a recurring series keeps its day and time of day from.
+    pub series_anchor_us: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

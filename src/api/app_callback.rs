@@ -1,0 +1,259 @@
+//! Dapr's `AppCallback`, `AppCallbackAlpha` and `AppCallbackHealthCheck`, served on their own
+//! port for the sidecar: topic subscriptions and deliveries (answered SUCCESS, RETRY or DROP
+//! on purpose), and clear refusals for what taskflow does not offer.
+
+use std::sync::Arc;
+
+use dapr::dapr::proto::common::v1::{InvokeRequest, InvokeResponse};
+use dapr::dapr::proto::runtime::v1::{
+    self as dapr_pb, app_callback_alpha_server::AppCallbackAlpha,
+    app_callback_health_check_server::AppCallbackHealthCheck, app_callback_server::AppCallback,
+    topic_event_bulk_request_entry::Event as BulkEvent,
+    topic_event_response::TopicEventResponseStatus,
+};
+use tonic::{Request, Response, Status, metadata::MetadataMap};
+
+use crate::config::Secret;
+use crate::events::{IncomingEvent, Subscriber, Verdict};
+
+/// The callback service; one `Arc` serves all three gRPC services.
+#[derive(Debug)]
+pub struct AppCallbackApi {
+    subscriber: Arc<Subscriber>,
+    app_token: Option<Secret>,
+}
+
+impl AppCallbackApi {
+    pub fn new(subscriber: Arc<Subscriber>, app_token: Option<Secret>) -> Self {
+        Self {
+            subscriber,
+            app_token,
+        }
+    }
+
+    /// With `APP_API_TOKEN` set, a callback must carry it as `dapr-api-token`.
+    fn authorize(&self, metadata: &MetadataMap) -> Result<(), Status> {
+        let Some(expected) = &self.app_token else {
+            return Ok(());
+        };
+        let given = metadata
+            .get("dapr-api-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if constant_time_eq(given.as_bytes(), expected.expose().as_bytes()) {
+            Ok(())
+        } else {
+            Err(Status::unauthenticated("missing or wrong dapr-api-token"))
+        }
+    }
+
+    fn subscriptions(&self) -> dapr_pb::ListTopicSubscriptionsResponse {
+        let config = self.subscriber.outbox().config();
+        let subscription = |topic: &str, dead_letter: &str| dapr_pb::TopicSubscription {
+            pubsub_name: config.pubsub_name.clone(),
+            topic: topic.to_owned(),
+            dead_letter_topic: dead_letter.to_owned(),
+            ..Default::default()
+        };
+        dapr_pb::ListTopicSubscriptionsResponse {
+            subscriptions: vec![
+                subscription(&config.tasks_topic, &config.dead_letter_topic),
+                subscription(&config.reminders_topic, &config.dead_letter_topic),
+                subscription(&config.dead_letter_topic, ""),
+            ],
+        }
+    }
+
+    async fn bulk(
+        &self,
+        request: Request<dapr_pb::TopicEventBulkRequest>,
+    ) -> Result<Response<dapr_pb::TopicEventBulkResponse>, Status> {
+        self.authorize(request.metadata())?;
+        let bulk = request.into_inner();
+        let mut statuses = Vec::with_capacity(bulk.entries.len());
+        for entry in bulk.entries {
+            let verdict = match entry.event {
+                Some(BulkEvent::CloudEvent(ce)) => {
+                    let event = IncomingEvent {
+                        id: ce.id,
+                        event_type: ce.r#type,
+                        topic: bulk.topic.clone(),
+                        data_content_type: ce.data_content_type,
+                        data: ce.data,
+                        partition_key: key_of(&entry.metadata),
+                    };
+                    self.subscriber.handle(&event).await
+                }
+                Some(BulkEvent::Bytes(_)) => Verdict::Drop("raw payloads are not supported".into()),
+                None => Verdict::Drop("the entry carries no event".into()),
+            };
+            statuses.push(dapr_pb::TopicEventBulkResponseEntry {
+                entry_id: entry.entry_id,
+                status: status_of(&verdict) as i32,
+            });
+        }
+        Ok(Response::new(dapr_pb::TopicEventBulkResponse { statuses }))
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The message key of a delivery: `partitionkey` (our own metadata, lowercased by daprd)
+/// or Kafka's `__key`.
+fn key_of<'a>(
+    metadata: impl IntoIterator<Item = (&'a String, &'a String)> + Copy,
+) -> Option<String> {
+    let find = |wanted: &str| {
+        metadata
+            .into_iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(wanted))
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+    };
+    find("partitionkey").or_else(|| find("__key"))
+}
+
+fn key_from_grpc(metadata: &MetadataMap) -> Option<String> {
+    ["partitionkey", "__key"].into_iter().find_map(|k| {
+        metadata
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    })
+}
+
+fn status_of(verdict: &Verdict) -> TopicEventResponseStatus {
+    match verdict {
+        Verdict::Success => TopicEventResponseStatus::Success,
+        Verdict::Retry(_) => TopicEventResponseStatus::Retry,
+        Verdict::Drop(_) => TopicEventResponseStatus::Drop,
+    }
+}
+
+#[tonic::async_trait]
+impl AppCallback for AppCallbackApi {
+    async fn on_invoke(
+        &self,
+        request: Request<InvokeRequest>,
+    ) -> Result<Response<InvokeResponse>, Status> {
+        self.authorize(request.metadata())?;
+        Err(Status::unimplemented(format!(
+            "taskflow offers no service invocation (method {:?}); use the TaskService API",
+            request.get_ref().method
+        )))
+    }
+
+    async fn list_topic_subscriptions(
+        &self,
+        _: Request<()>,
+    ) -> Result<Response<dapr_pb::ListTopicSubscriptionsResponse>, Status> {
+        Ok(Response::new(self.subscriptions()))
+    }
+
+    async fn on_topic_event(
+        &self,
+        request: Request<dapr_pb::TopicEventRequest>,
+    ) -> Result<Response<dapr_pb::TopicEventResponse>, Status> {
+        self.authorize(request.metadata())?;
+        let partition_key = key_from_grpc(request.metadata());
+        let req = request.into_inner();
+        let event = IncomingEvent {
+            id: req.id,
+            event_type: req.r#type,
+            topic: req.topic,
+            data_content_type: req.data_content_type,
+            data: req.data,
+            partition_key,
+        };
+        let verdict = self.subscriber.handle(&event).await;
+        Ok(Response::new(dapr_pb::TopicEventResponse {
+            status: status_of(&verdict) as i32,
+        }))
+    }
+
+    async fn list_input_bindings(
+        &self,
+        _: Request<()>,
+    ) -> Result<Response<dapr_pb::ListInputBindingsResponse>, Status> {
+        Ok(Response::new(dapr_pb::ListInputBindingsResponse::default()))
+    }
+
+    async fn on_binding_event(
+        &self,
+        request: Request<dapr_pb::BindingEventRequest>,
+    ) -> Result<Response<dapr_pb::BindingEventResponse>, Status> {
+        self.authorize(request.metadata())?;
+        Err(Status::unimplemented(format!(
+            "taskflow declares no input bindings (got {:?})",
+            request.get_ref().name
+        )))
+    }
+
+    async fn on_bulk_topic_event(
+        &self,
+        request: Request<dapr_pb::TopicEventBulkRequest>,
+    ) -> Result<Response<dapr_pb::TopicEventBulkResponse>, Status> {
+        self.bulk(request).await
+    }
+
+    async fn on_job_event(
+        &self,
+        request: Request<dapr_pb::JobEventRequest>,
+    ) -> Result<Response<dapr_pb::JobEventResponse>, Status> {
+        self.authorize(request.metadata())?;
+        // NotFound counts as done for the scheduler: taskflow has scheduled no such job.
+        Err(Status::not_found(format!(
+            "no job {:?}",
+            request.get_ref().name
+        )))
+    }
+}
+
+#[tonic::async_trait]
+impl AppCallbackAlpha for AppCallbackApi {
+    async fn on_bulk_topic_event_alpha1(
+        &self,
+        request: Request<dapr_pb::TopicEventBulkRequest>,
+    ) -> Result<Response<dapr_pb::TopicEventBulkResponse>, Status> {
+        self.bulk(request).await
+    }
+
+    async fn on_job_event_alpha1(
+        &self,
+        request: Request<dapr_pb::JobEventRequest>,
+    ) -> Result<Response<dapr_pb::JobEventResponse>, Status> {
+        AppCallback::on_job_event(self, request).await
+    }
+}
+
+#[tonic::async_trait]
+impl AppCallbackHealthCheck for AppCallbackApi {
+    async fn health_check(
+        &self,
+        _: Request<()>,
+    ) -> Result<Response<dapr_pb::HealthCheckResponse>, Status> {
+        Ok(Response::new(dapr_pb::HealthCheckResponse {}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    #[test]
+    fn keys_come_from_partitionkey_or_kafka_key() {
+        let meta = HashMap::from([("__key".to_owned(), "bob".to_owned())]);
+        assert_eq!(super::key_of(&meta), Some("bob".into()));
+        let meta = HashMap::from([
+            ("partitionKey".to_owned(), "alice".to_owned()),
+            ("__key".to_owned(), "bob".to_owned()),
+        ]);
+        assert_eq!(super::key_of(&meta), Some("alice".into()));
+        assert!(super::constant_time_eq(b"abc", b"abc"));
+        assert!(!super::constant_time_eq(b"abc", b"abd"));
+        assert!(!super::constant_time_eq(b"abc", b"ab"));
+    }
+}

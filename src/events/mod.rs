@@ -1,0 +1,21 @@
+//! Events: the transactional outbox, the relay that publishes it (through the Dapr sidecar or
+//! in-process), and the subscriber that reacts to deliveries.
+
+mod breaker;
+mod catalog;
+pub mod dapr_sink;
+pub mod decode;
+pub mod envelope;
+pub mod handlers;
+pub mod outbox;
+pub mod payloads;
+pub mod relay;
+pub mod sidecar;
+pub mod sink;
+pub mod subscriber;
+
+pub use catalog::EventKind;
+pub use envelope::IncomingEvent;
+pub use outbox::{NewEvent, Outbox};
+pub use payloads::{Cause, task_event};
+pub use subscriber::{Subscriber, Verdict};

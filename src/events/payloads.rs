@@ -1,0 +1,79 @@
+//! Building event payloads from domain values.
+
+use prost::Message;
+use uuid::Uuid;
+
+use super::{EventKind, NewEvent};
+use crate::api::convert::{task_out, timestamp_out};
+use crate::domain::Task;
+use crate::proto::events::v1 as ev;
+
+/// Who caused a change, and which event led to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause {
+    /// A user's API call.
+    User,
+    /// taskflow, handling the event with this id.
+    Automation { causation_id: String },
+}
+
+fn context(task: &Task, cause: &Cause) -> ev::EventContext {
+    let (origin, causation_id) = match cause {
+        Cause::User => (ev::Origin::User, String::new()),
+        Cause::Automation { causation_id } => (ev::Origin::Automation, causation_id.clone()),
+    };
+    ev::EventContext {
+        user_id: task.user.as_str().to_owned(),
+        occur_time: Some(timestamp_out(task.update_time)),
+        origin: origin as i32,
+        causation_id,
+    }
+}
+
+/// The event that reports `kind` happening to `task` (its state after the change).
+pub fn task_event(
+    kind: EventKind,
+    task: &Task,
+    cause: &Cause,
+    changed_fields: Vec<String>,
+) -> NewEvent {
+    let context = Some(context(task, cause));
+    let snapshot = Some(task_out(task));
+    let payload = match kind {
+        EventKind::TaskCreated => ev::TaskCreated {
+            context,
+            task: snapshot,
+        }
+        .encode_to_vec(),
+        EventKind::TaskUpdated => ev::TaskUpdated {
+            context,
+            task: snapshot,
+            changed_fields,
+        }
+        .encode_to_vec(),
+        EventKind::TaskCompleted => ev::TaskCompleted {
+            context,
+            task: snapshot,
+        }
+        .encode_to_vec(),
+        EventKind::TaskReopened => ev::TaskReopened {
+            context,
+            task: snapshot,
+        }
+        .encode_to_vec(),
+        EventKind::TaskDeleted => ev::TaskDeleted {
+            context,
+            name: task.name().to_string(),
+            task: snapshot,
+        }
+        .encode_to_vec(),
+        EventKind::ReminderScheduled | EventKind::ReminderTriggered => Vec::new(),
+    };
+    NewEvent {
+        kind,
+        user: task.user.clone(),
+        subject: task.name().to_string(),
+        payload,
+        id: Uuid::now_v7(),
+    }
+}

@@ -1,0 +1,207 @@
+//! The outbox relay: publishes committed events in commit order, in batches, marks them
+//! published, and backs off (exponentially, with jitter) while the sink fails. Nothing is
+//! lost and no API call waits for it. On PostgreSQL one replica at a time is the relay (a
+//! session advisory lock); on SQLite there is one process per database.
+
+use std::{sync::Arc, time::Duration};
+
+use sea_orm::sqlx::{self, Connection, Postgres, pool::PoolConnection};
+use tokio::sync::{Notify, watch};
+
+use super::outbox::{mark_failed, mark_published, unpublished};
+use super::sink::EventSink;
+use crate::config::EventsConfig;
+use crate::error::AppError;
+use crate::store::{Backend, Database, to_micros};
+
+/// The advisory-lock key of the relay ("taskflow" in ASCII).
+pub const RELAY_LOCK_KEY: i64 = 0x7461_736b_666c_6f77;
+
+const BACKOFF_START: Duration = Duration::from_millis(100);
+
+#[derive(Debug, Clone, Copy)]
+pub struct RelaySettings {
+    pub batch_size: u64,
+    pub poll: Duration,
+    pub backoff_max: Duration,
+}
+
+impl From<&EventsConfig> for RelaySettings {
+    fn from(config: &EventsConfig) -> Self {
+        Self {
+            batch_size: config.relay_batch_size.clamp(1, 10_000),
+            poll: Duration::from_millis(config.relay_poll_ms.max(1)),
+            backoff_max: Duration::from_millis(config.relay_backoff_max_ms.max(1)),
+        }
+    }
+}
+
+pub struct Relay {
+    db: Database,
+    sink: Arc<dyn EventSink>,
+    waker: Arc<Notify>,
+    settings: RelaySettings,
+    /// The connection holding the leader lock (PostgreSQL).
+    leader: Option<PoolConnection<Postgres>>,
+    published: watch::Sender<u64>,
+}
+
+/// What one round of the relay did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Round {
+    /// Published this many events (0: nothing was waiting).
+    Published(usize),
+    /// The sink failed after publishing this many.
+    Failed(usize),
+    /// Another replica is the relay.
+    Standby,
+}
+
+impl Relay {
+    pub fn new(
+        db: Database,
+        sink: Arc<dyn EventSink>,
+        waker: Arc<Notify>,
+        settings: RelaySettings,
+    ) -> Self {
+        Self {
+            db,
+            sink,
+            waker,
+            settings,
+            leader: None,
+            published: watch::channel(0).0,
+        }
+    }
+
+    /// A running count of events this relay published.
+    pub fn progress(&self) -> watch::Receiver<u64> {
+        self.published.subscribe()
+    }
+
+    /// Holds (or takes) the relay lock. SQLite needs none.
+    async fn lead(&mut self) -> Result<bool, AppError> {
+        if self.db.backend() == Backend::Sqlite {
+            return Ok(true);
+        }
+        if let Some(conn) = self.leader.as_mut() {
+            // The lock lives as long as this session: check the session is alive.
+            if sqlx::query("SELECT 1").execute(&mut **conn).await.is_ok() {
+                return Ok(true);
+            }
+            tracing::warn!("lost the relay lock's connection; trying to lead again");
+            self.leader = None;
+        }
+        let pool = self.db.conn().get_postgres_connection_pool();
+        let mut conn = pool.acquire().await.map_err(|e| {
+            AppError::from(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(
+                e.into(),
+            )))
+        })?;
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(RELAY_LOCK_KEY)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| {
+                AppError::from(sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(
+                    e.into(),
+                )))
+            })?;
+        if locked {
+            tracing::info!("this replica is now the outbox relay");
+            // Keep the connection out of the pool for as long as we lead.
+            self.leader = Some(conn);
+        }
+        Ok(locked)
+    }
+
+    /// One batch: read, publish, mark. Tests drive the relay with this.
+    pub async fn run_once(&mut self) -> Result<Round, AppError> {
+        if !self.lead().await? {
+            return Ok(Round::Standby);
+        }
+        let batch = unpublished(self.db.conn(), self.settings.batch_size).await?;
+        if batch.is_empty() {
+            return Ok(Round::Published(0));
+        }
+        let result = self.sink.publish(&batch).await;
+        let count = result.published.min(batch.len());
+        let (done, rest) = batch.split_at(count);
+        let now = to_micros(crate::app::now());
+        let done_seqs: Vec<i64> = done.iter().map(|r| r.seq).collect();
+        mark_published(self.db.conn(), &done_seqs, now).await?;
+        self.published.send_modify(|n| *n += count as u64);
+        match result.error {
+            None => Ok(Round::Published(count)),
+            Some(error) => {
+                let failed: Vec<i64> = rest.iter().take(1).map(|r| r.seq).collect();
+                mark_failed(self.db.conn(), &failed, &error).await?;
+                tracing::debug!(sink = self.sink.name(), %error, published = count, "publishing stopped");
+                Ok(Round::Failed(count))
+            }
+        }
+    }
+
+    /// Publishes until `shutdown` turns true.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let mut backoff = BACKOFF_START;
+        let mut failing = false;
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let pause = match self.run_once().await {
+                Ok(Round::Published(n)) if n > 0 => {
+                    if failing {
+                        tracing::info!(sink = self.sink.name(), "publishing again");
+                        failing = false;
+                    }
+                    backoff = BACKOFF_START;
+                    continue;
+                }
+                Ok(Round::Published(_)) | Ok(Round::Standby) => self.settings.poll,
+                Ok(Round::Failed(_)) | Err(_) => {
+                    if !failing {
+                        tracing::warn!(
+                            sink = self.sink.name(),
+                            "cannot publish events; retrying with backoff (nothing is lost)"
+                        );
+                        failing = true;
+                    }
+                    let pause = jitter(backoff);
+                    backoff = (backoff * 2).min(self.settings.backoff_max);
+                    pause
+                }
+            };
+            tokio::select! {
+                () = self.waker.notified(), if !failing => {}
+                () = tokio::time::sleep(pause) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        if let Some(conn) = self.leader.take() {
+            // Closing the session releases the lock at once.
+            let _ = conn.detach().close_hard().await;
+        }
+    }
+}
+
+/// A pause between half and all of `base`, so replicas do not retry in step.
+fn jitter(base: Duration) -> Duration {
+    let random = uuid::Uuid::new_v4().as_u128() as u64;
+    let half = base / 2;
+    half + Duration::from_nanos(random % (half.as_nanos() as u64).max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn jitter_stays_within_half_and_full() {
+        for _ in 0..100 {
+            let pause = super::jitter(Duration::from_millis(200));
+            assert!(pause >= Duration::from_millis(100) && pause <= Duration::from_millis(200));
+        }
+    }
+}

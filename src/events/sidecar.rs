@@ -1,0 +1,147 @@
+//! The one client of the Dapr sidecar, shared by the relay and the reminder scheduler: a
+//! deadline on every call, the `dapr-api-token` when configured, and a circuit breaker so a
+//! dead sidecar costs nothing per call and is logged once.
+
+use std::{sync::Arc, time::Duration};
+
+use dapr::dapr::proto::runtime::v1::{self as dapr_pb, dapr_client::DaprClient};
+use tonic::{Code, Request, Status, metadata::AsciiMetadataValue, transport::Channel};
+
+use super::breaker::Breaker;
+use crate::config::DaprConfig;
+use crate::error::AppError;
+
+/// Why a call to the sidecar did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum SidecarError {
+    #[error("the sidecar circuit is open after repeated failures")]
+    CircuitOpen,
+    #[error("the sidecar answered {}: {}", .0.code(), .0.message())]
+    Status(Status),
+}
+
+impl SidecarError {
+    pub fn is_unimplemented(&self) -> bool {
+        matches!(self, Self::Status(s) if s.code() == Code::Unimplemented)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Sidecar {
+    client: DaprClient<Channel>,
+    token: Option<AsciiMetadataValue>,
+    timeout: Duration,
+    breaker: Arc<Breaker>,
+}
+
+/// Failures that say the sidecar (or what is behind it) is not working, as opposed to a
+/// refusal of this one request.
+fn is_outage(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::Unknown
+            | Code::Internal
+            | Code::ResourceExhausted
+    )
+}
+
+impl Sidecar {
+    /// A client that connects on first use and reconnects by itself.
+    pub fn connect_lazy(endpoint: &str, config: &DaprConfig) -> Result<Self, AppError> {
+        let timeout = Duration::from_millis(config.dapr_timeout_ms.max(1));
+        let channel = Channel::from_shared(endpoint.to_owned())
+            .map_err(|e| {
+                AppError::FailedPrecondition(format!("invalid Dapr endpoint {endpoint:?}: {e}"))
+            })?
+            .connect_timeout(timeout)
+            .timeout(timeout)
+            .tcp_nodelay(true)
+            .connect_lazy();
+        let token = match &config.dapr_api_token {
+            Some(secret) => Some(AsciiMetadataValue::try_from(secret.expose()).map_err(|_| {
+                AppError::FailedPrecondition("DAPR_API_TOKEN must be printable ASCII".into())
+            })?),
+            None => None,
+        };
+        Ok(Self {
+            client: DaprClient::new(channel).max_decoding_message_size(16 * 1024 * 1024),
+            token,
+            timeout,
+            breaker: Arc::new(Breaker::new(
+                "dapr-sidecar",
+                5,
+                Duration::from_millis(500),
+                Duration::from_secs(30),
+            )),
+        })
+    }
+
+    fn request<T>(&self, message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        request.set_timeout(self.timeout);
+        if let Some(token) = &self.token {
+            request
+                .metadata_mut()
+                .insert("dapr-api-token", token.clone());
+        }
+        request
+    }
+
+    /// Runs one call through the circuit breaker.
+    async fn call<T, F, Fut>(&self, call: F) -> Result<T, SidecarError>
+    where
+        F: FnOnce(DaprClient<Channel>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, Status>>,
+    {
+        if !self.breaker.allow() {
+            return Err(SidecarError::CircuitOpen);
+        }
+        match call(self.client.clone()).await {
+            Ok(response) => {
+                self.breaker.record_success();
+                Ok(response.into_inner())
+            }
+            Err(status) => {
+                if is_outage(status.code()) {
+                    self.breaker.record_failure(status.message());
+                } else {
+                    self.breaker.record_success();
+                }
+                Err(SidecarError::Status(status))
+            }
+        }
+    }
+
+    pub async fn publish_event(
+        &self,
+        message: dapr_pb::PublishEventRequest,
+    ) -> Result<(), SidecarError> {
+        let request = self.request(message);
+        self.call(|mut c| async move { c.publish_event(request).await })
+            .await
+    }
+
+    /// Bulk publish through the stable RPC, or the `Alpha1` one on older sidecars.
+    pub async fn bulk_publish(
+        &self,
+        message: dapr_pb::BulkPublishRequest,
+        alpha: bool,
+    ) -> Result<dapr_pb::BulkPublishResponse, SidecarError> {
+        let request = self.request(message);
+        if alpha {
+            // Deprecated upstream, and still the only bulk call of daprd 1.16.
+            #[allow(deprecated)]
+            self.call(|mut c| async move { c.bulk_publish_event_alpha1(request).await })
+                .await
+        } else {
+            self.call(|mut c| async move { c.bulk_publish_event(request).await })
+                .await
+        }
+    }
+
+    pub fn circuit_open(&self) -> bool {
+        self.breaker.is_open()
+    }
+}

@@ -1,0 +1,210 @@
+//! The subscriber: decides what each delivered event is, runs its handler exactly once (the
+//! handler and the `processed_events` record share one transaction), and answers whether
+//! the delivery succeeded, should be retried, or must be dropped to the dead-letter topic.
+
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, sea_query::OnConflict};
+
+use super::decode::{Payload, decode};
+use super::envelope::IncomingEvent;
+use super::{EventKind, Outbox, handlers};
+use crate::domain::{TaskName, UserId};
+use crate::error::AppError;
+use crate::store::{Database, entity::dead_letter, entity::processed_event, to_micros};
+
+/// The largest event payload handled; larger ones are dropped.
+pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
+/// The consumer name under which handled events are recorded.
+pub const CONSUMER: &str = "taskflow";
+/// The consumer name under which dead letters are recorded.
+pub const DEAD_LETTER_CONSUMER: &str = "taskflow-dead-letters";
+
+/// What a delivery comes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Handled now or before.
+    Success,
+    /// A transient fault (the database is unavailable): deliver it again later.
+    Retry(String),
+    /// It can never be handled (malformed, unknown, not ours): send it to the dead-letter topic.
+    Drop(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Subscriber {
+    db: Database,
+    outbox: Outbox,
+}
+
+impl Subscriber {
+    pub fn new(db: Database, outbox: Outbox) -> Self {
+        Self { db, outbox }
+    }
+
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// Handles one delivery. Never panics; every refusal is logged with its reason.
+    #[tracing::instrument(skip_all, fields(event_id = %event.id, event_type = %event.event_type, topic = %event.topic))]
+    pub async fn handle(&self, event: &IncomingEvent) -> Verdict {
+        let config = self.outbox.config();
+        if event.topic == config.dead_letter_topic {
+            return match self
+                .dead_letter(event, "delivered to the dead-letter topic")
+                .await
+            {
+                Ok(()) => Verdict::Success,
+                Err(err) => Verdict::Retry(err.to_string()),
+            };
+        }
+        let verdict = match self.check(event) {
+            Ok((kind, payload, user)) => match self.apply(event, kind, &payload, &user).await {
+                Ok(()) => Verdict::Success,
+                Err(err) if err.is_transient() => Verdict::Retry(err.to_string()),
+                Err(err @ (AppError::InvalidArgument(_) | AppError::NotFound(_))) => {
+                    Verdict::Drop(format!("cannot be applied: {err}"))
+                }
+                Err(err) => Verdict::Retry(err.to_string()),
+            },
+            Err(reason) => Verdict::Drop(reason),
+        };
+        match &verdict {
+            Verdict::Success => tracing::debug!("event handled"),
+            Verdict::Retry(reason) => tracing::warn!(reason = %reason, "event will be retried"),
+            Verdict::Drop(reason) => {
+                tracing::warn!(reason = %reason, "event dropped to the dead-letter topic")
+            }
+        }
+        verdict
+    }
+
+    /// Everything that can be checked without the database.
+    fn check(&self, event: &IncomingEvent) -> Result<(EventKind, Payload, UserId), String> {
+        let config = self.outbox.config();
+        if event.topic != config.tasks_topic && event.topic != config.reminders_topic {
+            return Err(format!("not subscribed to topic {:?}", event.topic));
+        }
+        if event.id.is_empty() || event.id.len() > 128 {
+            return Err("the event id must be 1 to 128 characters".into());
+        }
+        if event.data.len() > MAX_EVENT_BYTES {
+            return Err(format!(
+                "oversized: {} bytes, at most {MAX_EVENT_BYTES}",
+                event.data.len()
+            ));
+        }
+        let kind = EventKind::from_type(&event.event_type)
+            .ok_or_else(|| format!("unknown event type {:?}", event.event_type))?;
+        if kind.topic(config) != event.topic {
+            return Err(format!(
+                "{} does not belong on topic {:?}",
+                kind.as_type(),
+                event.topic
+            ));
+        }
+        let payload = decode(kind, &event.data_content_type, &event.data)?;
+        let user = payload
+            .context()
+            .ok_or("the payload has no context")
+            .map(|c| c.user_id.as_str())
+            .and_then(|id| UserId::parse(id).map_err(|_| "the payload's user id is invalid"))?;
+        if let Some(key) = &event.partition_key
+            && key != user.as_str()
+        {
+            return Err(format!(
+                "the partition key {key:?} is not the payload's user {user}"
+            ));
+        }
+        let name = payload.task_name().ok_or("the payload names no task")?;
+        let name = TaskName::parse(name).map_err(|e| format!("invalid task name: {e}"))?;
+        if name.user != user {
+            return Err(format!("task {name} does not belong to user {user}"));
+        }
+        Ok((kind, payload, user))
+    }
+
+    async fn apply(
+        &self,
+        event: &IncomingEvent,
+        kind: EventKind,
+        payload: &Payload,
+        user: &UserId,
+    ) -> Result<(), AppError> {
+        let txn = self.db.begin_write().await?;
+        if !record_processed(&txn, CONSUMER, &event.id, kind.as_type(), user.as_str()).await? {
+            // Delivered before: a no-op that still answers SUCCESS.
+            txn.rollback().await?;
+            return Ok(());
+        }
+        let wrote_events = handlers::dispatch(&txn, &self.outbox, &event.id, payload).await?;
+        txn.commit().await?;
+        if wrote_events {
+            self.outbox.wake();
+        }
+        Ok(())
+    }
+
+    /// Keeps a dead letter for review and raises an alert. Never re-published.
+    pub async fn dead_letter(&self, event: &IncomingEvent, reason: &str) -> Result<(), AppError> {
+        let txn = self.db.begin_write().await?;
+        let id: String = event.id.chars().take(128).collect();
+        let event_type: String = event.event_type.chars().take(255).collect();
+        let user = event.partition_key.clone().unwrap_or_default();
+        let user: String = user.chars().take(128).collect();
+        if !record_processed(&txn, DEAD_LETTER_CONSUMER, &id, &event_type, &user).await? {
+            txn.rollback().await?;
+            return Ok(());
+        }
+        let row = dead_letter::ActiveModel {
+            id: sea_orm::ActiveValue::NotSet,
+            event_id: Set(id.clone()),
+            topic: Set(event.topic.chars().take(255).collect()),
+            event_type: Set(event_type.clone()),
+            payload: Set(event.data.clone()),
+            reason: Set(reason.to_owned()),
+            received_us: Set(to_micros(crate::app::now())),
+        };
+        dead_letter::Entity::insert(row)
+            .exec_without_returning(&txn)
+            .await?;
+        txn.commit().await?;
+        tracing::error!(
+            alert = true,
+            event_id = %id,
+            event_type = %event_type,
+            topic = %event.topic,
+            reason,
+            "ALERT: dead letter kept for review"
+        );
+        Ok(())
+    }
+}
+
+/// Records that `consumer` handled `event_id`; false when it already had.
+pub async fn record_processed(
+    conn: &impl ConnectionTrait,
+    consumer: &str,
+    event_id: &str,
+    event_type: &str,
+    user_id: &str,
+) -> Result<bool, AppError> {
+    let row = processed_event::ActiveModel {
+        consumer: Set(consumer.to_owned()),
+        event_id: Set(event_id.to_owned()),
+        event_type: Set(event_type.to_owned()),
+        user_id: Set(user_id.to_owned()),
+        processed_us: Set(to_micros(crate::app::now())),
+    };
+    let inserted = processed_event::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([
+                processed_event::Column::Consumer,
+                processed_event::Column::EventId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(inserted > 0)
+}
