@@ -17,3 +17,12 @@ pub fn init(config: &LogConfig) {
         LogFormat::Pretty => builder.compact().try_init(),
     };
 }
+
+/// Logging for tests: warnings and above, captured per test by the test harness.
+pub fn init_for_tests() {
+    let _ = fmt()
+        .with_env_filter(EnvFilter::new("warn,sqlx=error"))
+        .with_test_writer()
+        .compact()
+        .try_init();
+}

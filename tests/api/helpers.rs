@@ -157,6 +157,7 @@ pub type Client = TaskServiceClient<InterceptedService<Channel, Metadata>>;
 /// A running server on its own database.
 pub struct TestApp {
     addr: std::net::SocketAddr,
+    callback_addr: std::net::SocketAddr,
     pub database_url: String,
     channel: Channel,
     stop: Option<oneshot::Sender<()>>,
@@ -184,10 +185,7 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut ServeConfig)) -> Self {
-        taskflow::telemetry::init(&taskflow::config::LogConfig {
-            log_format: taskflow::config::LogFormat::Pretty,
-            log_filter: "warn".into(),
-        });
+        taskflow::telemetry::init_for_tests();
         let (db, database_url) = TestDb::create(backend).await;
         let mut config = test_config(&database_url);
         configure(&mut config);
@@ -195,6 +193,7 @@ impl TestApp {
             .await
             .expect("the server starts");
         let addr = app.api_addr();
+        let callback_addr = app.callback_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             app.run_until(async {
@@ -211,6 +210,7 @@ impl TestApp {
             .expect("connects to the server");
         Self {
             addr,
+            callback_addr,
             database_url,
             channel,
             stop: Some(stop),
@@ -232,6 +232,23 @@ impl TestApp {
     /// A client sending `authorization: Bearer <token>`.
     pub fn bearer(&self, token: &str) -> Client {
         self.client_with(&[("authorization", &format!("Bearer {token}"))])
+    }
+
+    /// A server in Dapr mode whose sidecar is at `endpoint`, checking `app_token` on callbacks.
+    pub async fn spawn_dapr(backend: Backend, endpoint: &str, app_token: Option<&str>) -> Self {
+        let (endpoint, app_token) = (endpoint.to_owned(), app_token.map(Secret::new));
+        Self::spawn_with(backend, move |c| {
+            c.events.event_sink = SinkChoice::Dapr;
+            c.dapr.dapr_grpc_endpoint = Some(endpoint.clone());
+            c.dapr.app_api_token = app_token.clone();
+            c.dapr.dapr_timeout_ms = 1000;
+        })
+        .await
+    }
+
+    /// The address of the app callback server (what the sidecar calls).
+    pub fn callback_addr(&self) -> std::net::SocketAddr {
+        self.callback_addr
     }
 
     /// The address the API listens on.
@@ -360,4 +377,44 @@ pub fn assert_invalid(status: &Status, field: &str) {
 pub fn tasks_on(db: taskflow::store::Database) -> taskflow::app::Tasks {
     let outbox = taskflow::events::Outbox::new(std::sync::Arc::new(EventsConfig::default()));
     taskflow::app::Tasks::new(db, outbox)
+}
+
+/// Waits until `check` returns `Some`, re-checking every 20 ms, for at most 10 s.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+impl TestApp {
+    /// A second connection to the server's database, for inspecting what it wrote.
+    pub async fn db(&self) -> taskflow::store::Database {
+        taskflow::store::Database::connect(&self.database_url, 2)
+            .await
+            .expect("connects to the test database")
+    }
+}
+
+/// Every outbox row, in commit order.
+pub async fn outbox_rows(
+    db: &taskflow::store::Database,
+) -> Vec<taskflow::events::outbox::OutboxRow> {
+    use sea_orm::{EntityTrait, QueryOrder};
+    taskflow::store::entity::outbox::Entity::find()
+        .order_by_asc(taskflow::store::entity::outbox::Column::Seq)
+        .all(db.conn())
+        .await
+        .expect("reads the outbox")
 }

@@ -3,7 +3,9 @@
 mod helpers;
 
 mod auth;
+mod callback;
 mod create_get;
+mod events_local;
 mod grpcurl;
 mod listing;
 mod server;

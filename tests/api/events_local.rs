@@ -1,0 +1,308 @@
+//! Embedded mode: every change lands in the outbox with its event, the relay hands it to the
+//! in-process subscriber, and completing a recurring task creates the next occurrence.
+
+use prost::Message;
+use taskflow::proto::{events::v1 as ev, v1 as pb};
+
+use crate::both_backends;
+use crate::helpers::{
+    Backend, Client, TestApp, create, eventually, list_all, outbox_rows, titled, ts,
+};
+
+fn daily() -> pb::Recurrence {
+    pb::Recurrence {
+        frequency: pb::Frequency::Daily as i32,
+        ..Default::default()
+    }
+}
+
+async fn complete(client: &mut Client, name: &str) -> pb::Task {
+    client
+        .complete_task(pb::CompleteTaskRequest { name: name.into() })
+        .await
+        .expect("complete")
+        .into_inner()
+}
+
+/// Waits for occurrence `n` of `series` and returns it.
+async fn occurrence(client: &mut Client, user: &str, series: &str, n: i32) -> pb::Task {
+    let mut client = client.clone();
+    eventually(&format!("occurrence {n} of {series}"), || {
+        let mut client = client.clone();
+        async move {
+            list_all(&mut client, user)
+                .await
+                .into_iter()
+                .find(|t| t.series == series && t.occurrence == n)
+        }
+    })
+    .await
+}
+
+async fn every_write_publishes_exactly_one_event(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut alice = app.user("alice");
+    let task = create(&mut alice, "alice", titled("Write the report")).await;
+    alice
+        .update_task(pb::UpdateTaskRequest {
+            task: Some(pb::Task {
+                name: task.name.clone(),
+                title: "Write the annual report".into(),
+                priority: 3,
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["title".into(), "priority".into()],
+            }),
+        })
+        .await
+        .expect("update");
+    complete(&mut alice, &task.name).await;
+    complete(&mut alice, &task.name).await; // no change, no event
+    alice
+        .reopen_task(pb::ReopenTaskRequest {
+            name: task.name.clone(),
+        })
+        .await
+        .expect("reopen");
+    alice
+        .delete_task(pb::DeleteTaskRequest {
+            name: task.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .expect("delete");
+
+    let db = app.db().await;
+    let rows = eventually("all five events published", || {
+        let db = db.clone();
+        async move {
+            let rows = outbox_rows(&db).await;
+            (rows.len() == 5 && rows.iter().all(|r| r.published_us.is_some())).then_some(rows)
+        }
+    })
+    .await;
+    let types: Vec<&str> = rows.iter().map(|r| r.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "task.created",
+            "task.updated",
+            "task.completed",
+            "task.reopened",
+            "task.deleted"
+        ]
+    );
+    for row in &rows {
+        assert_eq!(row.topic, "tasks");
+        assert_eq!(row.partition_key, "alice");
+        assert_eq!(row.subject, task.name);
+        assert_eq!(
+            row.data_schema,
+            format!(
+                "taskflow.events.v1.{}",
+                match row.event_type.as_str() {
+                    "task.created" => "TaskCreated",
+                    "task.updated" => "TaskUpdated",
+                    "task.completed" => "TaskCompleted",
+                    "task.reopened" => "TaskReopened",
+                    _ => "TaskDeleted",
+                }
+            )
+        );
+    }
+    let created = ev::TaskCreated::decode(rows[0].payload.as_slice()).expect("decodes");
+    let context = created.context.expect("context");
+    assert_eq!(context.user_id, "alice");
+    assert_eq!(context.origin, ev::Origin::User as i32);
+    assert!(context.causation_id.is_empty());
+    assert_eq!(created.task.expect("snapshot").title, "Write the report");
+    let updated = ev::TaskUpdated::decode(rows[1].payload.as_slice()).expect("decodes");
+    assert_eq!(updated.changed_fields, vec!["title", "priority"]);
+    let deleted = ev::TaskDeleted::decode(rows[4].payload.as_slice()).expect("decodes");
+    assert_eq!(deleted.name, task.name);
+
+    // The subscriber recorded each one exactly once.
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let processed = taskflow::store::entity::processed_event::Entity::find()
+        .count(db.conn())
+        .await
+        .expect("count");
+    assert_eq!(processed, 5);
+}
+
+async fn completing_a_recurring_task_creates_the_next_occurrence(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut alice = app.user("alice");
+    let first = create(
+        &mut alice,
+        "alice",
+        pb::Task {
+            description: "same every day".into(),
+            priority: pb::Priority::High as i32,
+            tags: vec!["health".into()],
+            due_time: Some(ts("2027-03-27T08:00:00Z")), // 09:00 in Berlin, the day before DST
+            time_zone: "Europe/Berlin".into(),
+            recurrence: Some(daily()),
+            ..titled("Stretch")
+        },
+    )
+    .await;
+    let done = complete(&mut alice, &first.name).await;
+    let second = occurrence(&mut alice, "alice", &first.series, 2).await;
+    assert_eq!(second.title, "Stretch");
+    assert_eq!(second.description, "same every day");
+    assert_eq!(second.priority, pb::Priority::High as i32);
+    assert_eq!(second.tags, vec!["health"]);
+    assert_eq!(second.time_zone, "Europe/Berlin");
+    assert_eq!(second.recurrence, first.recurrence);
+    assert!(!second.completed);
+    assert_eq!(
+        second.due_time,
+        Some(ts("2027-03-28T07:00:00Z")),
+        "09:00 Berlin time is kept across DST"
+    );
+    assert_ne!(second.name, first.name);
+
+    // Its task.created event is marked as automation, caused by the completion.
+    let db = app.db().await;
+    let rows = eventually("the automation event", || {
+        let db = db.clone();
+        async move {
+            let rows = outbox_rows(&db).await;
+            (rows.len() == 3 && rows.iter().all(|r| r.published_us.is_some())).then_some(rows)
+        }
+    })
+    .await;
+    let completed_id = rows[1].event_id.to_string();
+    assert_eq!(rows[1].event_type, "task.completed");
+    assert_eq!(rows[2].event_type, "task.created");
+    assert_eq!(rows[2].subject, second.name);
+    let created = ev::TaskCreated::decode(rows[2].payload.as_slice()).expect("decodes");
+    let context = created.context.expect("context");
+    assert_eq!(context.origin, ev::Origin::Automation as i32);
+    assert_eq!(context.causation_id, completed_id);
+    assert_eq!(done.occurrence, 1);
+}
+
+async fn monthly_series_keep_their_day_and_weekly_ones_their_weekdays(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut alice = app.user("alice");
+    let monthly = create(
+        &mut alice,
+        "alice",
+        pb::Task {
+            due_time: Some(ts("2027-01-31T18:00:00Z")),
+            recurrence: Some(pb::Recurrence {
+                frequency: pb::Frequency::Monthly as i32,
+                ..Default::default()
+            }),
+            ..titled("Pay rent")
+        },
+    )
+    .await;
+    let mut current = monthly.clone();
+    let mut dues = Vec::new();
+    for n in 2..=4 {
+        complete(&mut alice, &current.name).await;
+        current = occurrence(&mut alice, "alice", &monthly.series, n).await;
+        dues.push(current.due_time.expect("due"));
+    }
+    assert_eq!(
+        dues,
+        vec![
+            ts("2027-02-28T18:00:00Z"),
+            ts("2027-03-31T18:00:00Z"),
+            ts("2027-04-30T18:00:00Z")
+        ],
+        "Jan 31 → Feb 28 → Mar 31 → Apr 30: no drift"
+    );
+
+    let weekly = create(
+        &mut alice,
+        "alice",
+        pb::Task {
+            due_time: Some(ts("2027-01-04T07:30:00Z")), // a Monday
+            recurrence: Some(pb::Recurrence {
+                frequency: pb::Frequency::Weekly as i32,
+                weekdays: vec![pb::DayOfWeek::Monday as i32, pb::DayOfWeek::Thursday as i32],
+                ..Default::default()
+            }),
+            ..titled("Gym")
+        },
+    )
+    .await;
+    complete(&mut alice, &weekly.name).await;
+    let next = occurrence(&mut alice, "alice", &weekly.series, 2).await;
+    assert_eq!(
+        next.due_time,
+        Some(ts("2027-01-07T07:30:00Z")),
+        "Monday → Thursday"
+    );
+    complete(&mut alice, &next.name).await;
+    let after = occurrence(&mut alice, "alice", &weekly.series, 3).await;
+    assert_eq!(
+        after.due_time,
+        Some(ts("2027-01-11T07:30:00Z")),
+        "Thursday → next Monday"
+    );
+}
+
+async fn recompleting_never_duplicates_and_count_ends_the_series(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut alice = app.user("alice");
+    let first = create(
+        &mut alice,
+        "alice",
+        pb::Task {
+            due_time: Some(ts("2027-05-01T09:00:00Z")),
+            recurrence: Some(pb::Recurrence {
+                count: Some(2),
+                ..daily()
+            }),
+            ..titled("Twice")
+        },
+    )
+    .await;
+    complete(&mut alice, &first.name).await;
+    alice
+        .reopen_task(pb::ReopenTaskRequest {
+            name: first.name.clone(),
+        })
+        .await
+        .expect("reopen");
+    complete(&mut alice, &first.name).await;
+    let second = occurrence(&mut alice, "alice", &first.series, 2).await;
+    complete(&mut alice, &second.name).await;
+
+    let db = app.db().await;
+    eventually("every event handled", || {
+        let db = db.clone();
+        async move {
+            outbox_rows(&db)
+                .await
+                .iter()
+                .all(|r| r.published_us.is_some())
+                .then_some(())
+        }
+    })
+    .await;
+    let tasks = list_all(&mut alice, "alice").await;
+    let in_series: Vec<i32> = tasks
+        .iter()
+        .filter(|t| t.series == first.series)
+        .map(|t| t.occurrence)
+        .collect();
+    assert_eq!(
+        in_series,
+        vec![1, 2],
+        "one next occurrence despite two completions; count=2 ends it"
+    );
+}
+
+both_backends!(
+    every_write_publishes_exactly_one_event,
+    completing_a_recurring_task_creates_the_next_occurrence,
+    monthly_series_keep_their_day_and_weekly_ones_their_weekdays,
+    recompleting_never_duplicates_and_count_ends_the_series,
+);
