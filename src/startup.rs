@@ -266,20 +266,14 @@ impl Application {
         }
         let _ = callback_stop_tx.send(());
         let _ = relay_stop_tx.send(true);
-        for (what, task) in [
-            ("relay", relay_task),
-            (
-                "callback server",
-                tokio::spawn(async move {
-                    if let Ok(Err(err)) = callback_task.await {
-                        tracing::warn!(%err, "the callback server stopped with an error");
-                    }
-                }),
-            ),
-        ] {
-            if tokio::time::timeout(grace, task).await.is_err() {
-                tracing::warn!(what, "did not stop in time");
+        let stopped = tokio::time::timeout(grace, async {
+            if let Ok(Err(err)) = callback_task.await {
+                tracing::warn!(%err, "the callback server stopped with an error");
             }
+            let _ = relay_task.await;
+        });
+        if stopped.await.is_err() {
+            tracing::warn!(?grace, "the relay or the callback server did not stop in time");
         }
         if let Err(err) = self.db.close().await {
             tracing::warn!(%err, "closing the database pool");
