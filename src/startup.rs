@@ -273,7 +273,10 @@ impl Application {
             let _ = relay_task.await;
         });
         if stopped.await.is_err() {
-            tracing::warn!(?grace, "the relay or the callback server did not stop in time");
+            tracing::warn!(
+                ?grace,
+                "the relay or the callback server did not stop in time"
+            );
         }
         if let Err(err) = self.db.close().await {
             tracing::warn!(%err, "closing the database pool");

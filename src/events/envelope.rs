@@ -30,7 +30,9 @@ pub fn structured(row: &OutboxRow, config: &EventsConfig) -> Value {
         "partitionkey": row.partition_key,
     });
     if let (Some(traceparent), Some(map)) = (&row.traceparent, event.as_object_mut()) {
+        // daprd fills in its own trace context unless `traceid` is present: send both.
         map.insert("traceparent".into(), Value::String(traceparent.clone()));
+        map.insert("traceid".into(), Value::String(traceparent.clone()));
     }
     event
 }

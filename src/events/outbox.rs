@@ -44,6 +44,13 @@ pub fn shard_of(key: &str) -> i16 {
     i16::try_from(hash % SHARDS).unwrap_or(0)
 }
 
+/// A W3C `traceparent` that starts a trace at this event: the trace id is the event id, so
+/// the event can be found from any span downstream.
+pub fn traceparent_for(event_id: Uuid) -> String {
+    let span = Ord::max(Uuid::new_v4().as_u128() as u64, 1);
+    format!("00-{}-{span:016x}-01", event_id.simple())
+}
+
 /// The write side of the outbox, shared by every use case that changes tasks.
 #[derive(Debug, Clone)]
 pub struct Outbox {
@@ -79,7 +86,7 @@ impl Outbox {
             subject: Set(event.subject),
             payload: Set(event.payload),
             data_schema: Set(event.kind.schema().to_owned()),
-            traceparent: Set(None),
+            traceparent: Set(Some(traceparent_for(event.id))),
             created_us: Set(to_micros(crate::app::now())),
             published_us: Set(None),
             attempts: Set(0),
@@ -160,6 +167,20 @@ pub async fn mark_failed(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn traceparents_are_well_formed() {
+        let id = uuid::Uuid::now_v7();
+        let tp = super::traceparent_for(id);
+        let parts: Vec<&str> = tp.split('-').collect();
+        assert_eq!(parts.len(), 4);
+        assert_eq!(
+            (parts[0], parts[1], parts[3]),
+            ("00", id.simple().to_string().as_str(), "01")
+        );
+        assert_eq!(parts[2].len(), 16);
+        assert_ne!(parts[2], "0000000000000000");
+    }
+
     #[test]
     fn shards_are_stable_and_in_range() {
         assert_eq!(super::shard_of("alice"), super::shard_of("alice"));

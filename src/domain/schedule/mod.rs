@@ -262,6 +262,6 @@ fn resolve(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod properties;
+#[cfg(test)]
+mod tests;

@@ -12,14 +12,8 @@ fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
         .expect("valid UTC time")
 }
 
-fn rule(
-    frequency: Frequency,
-    interval: i64,
-    weekdays: Vec<Weekday>,
-    anchor: Anchor,
-) -> Recurrence {
-    Recurrence::new(frequency, Some(interval), weekdays, None, None, anchor)
-        .expect("valid rule")
+fn rule(frequency: Frequency, interval: i64, weekdays: Vec<Weekday>, anchor: Anchor) -> Recurrence {
+    Recurrence::new(frequency, Some(interval), weekdays, None, None, anchor).expect("valid rule")
 }
 
 fn at(due: DateTime<Utc>, occurrence: u32) -> SeriesPosition {
