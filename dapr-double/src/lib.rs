@@ -1,1 +1,53 @@
-//! A stand-in for the Dapr sidecar in tests.
+//! A stand-in for the Dapr sidecar (daprd) in taskflow's tests and benchmarks.
+//!
+//! No daprd runs on our machines, so tests talk to this double over real gRPC on loopback. It
+//! behaves as `/work/shared/dapr-contract.md` (read from daprd 1.16–1.18's source) says:
+//!
+//! - **Server side** — it serves `dapr.proto.runtime.v1.Dapr` on `127.0.0.1:0` with
+//!   `PublishEvent`, `BulkPublishEvent(Alpha1)`, `ScheduleJob(Alpha1)` and `DeleteJob(Alpha1)`
+//!   (everything else answers `Unimplemented`), builds the CloudEvent envelope daprd would put
+//!   on Kafka and records each stored message as a [`Published`].
+//! - **Delivery side** — it asks the app's `ListTopicSubscriptions` once, delivers stored
+//!   messages to `OnTopicEvent` in per-key order with daprd's retry, drop and dead-letter rules,
+//!   and records each as a [`Delivery`]; it can also deliver hand-made envelopes, bulk batches,
+//!   trigger jobs and probe the app's health.
+//! - **Faults** — down, delay, failing publishes or bulk entries, bulk `Unimplemented`, and a
+//!   real stop/restart of the listening socket, switchable at run time on any clone.
+//!
+//! ```ignore
+//! let double = DaprDouble::start(DaprDoubleConfig::fast(Duration::from_millis(5))).await?;
+//! double.set_app_addr(app_addr);
+//! // point the app at double.endpoint() (DAPR_GRPC_ENDPOINT), publish…
+//! let published = double.wait_for_published(1, Duration::from_secs(5)).await?;
+//! let deliveries = double.wait_for_deliveries(1, Duration::from_secs(5)).await?;
+//! assert_eq!(deliveries[0].outcome, Outcome::Acked);
+//! ```
+
+mod app;
+mod broker;
+mod bulk;
+mod config;
+mod delivery;
+mod double;
+mod duration;
+mod envelope;
+mod error;
+mod faults;
+mod jobs;
+mod metadata;
+mod publish;
+mod record;
+mod routes;
+mod server;
+mod subscriptions;
+
+pub use config::{DaprDoubleConfig, JobRetryPolicy, RetryPolicy};
+pub use double::DaprDouble;
+pub use envelope::DEFAULT_TYPE;
+pub use error::DoubleError;
+pub use record::{
+    AppAnswer, BulkDelivery, Delivery, JobOutcome, JobTrigger, Outcome, Published, WaitTimeout,
+};
+
+/// The `dapr` crate's generated types the double's API uses (subscriptions, jobs, statuses).
+pub use dapr::dapr::proto::runtime::v1 as proto;

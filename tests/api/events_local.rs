@@ -26,7 +26,7 @@ async fn complete(client: &mut Client, name: &str) -> pb::Task {
 
 /// Waits for occurrence `n` of `series` and returns it.
 async fn occurrence(client: &mut Client, user: &str, series: &str, n: i32) -> pb::Task {
-    let mut client = client.clone();
+    let client = client.clone();
     eventually(&format!("occurrence {n} of {series}"), || {
         let mut client = client.clone();
         async move {

@@ -246,6 +246,24 @@ impl TestApp {
         .await
     }
 
+    /// A server in Dapr mode wired to `double` both ways (publishing with `DAPR_API_TOKEN`,
+    /// deliveries checked against `APP_API_TOKEN`).
+    pub async fn spawn_with_double(backend: Backend, double: &dapr_double::DaprDouble) -> Self {
+        let config = double.config();
+        let endpoint = double.endpoint();
+        let (dapr_token, app_token) = (config.dapr_api_token.clone(), config.app_api_token.clone());
+        let app = Self::spawn_with(backend, move |c| {
+            c.events.event_sink = SinkChoice::Dapr;
+            c.dapr.dapr_grpc_endpoint = Some(endpoint.clone());
+            c.dapr.dapr_api_token = dapr_token.as_deref().map(Secret::new);
+            c.dapr.app_api_token = app_token.as_deref().map(Secret::new);
+            c.dapr.dapr_timeout_ms = 1000;
+        })
+        .await;
+        double.set_app_addr(app.callback_addr());
+        app
+    }
+
     /// The address of the app callback server (what the sidecar calls).
     pub fn callback_addr(&self) -> std::net::SocketAddr {
         self.callback_addr
@@ -417,4 +435,14 @@ pub async fn outbox_rows(
         .all(db.conn())
         .await
         .expect("reads the outbox")
+}
+
+/// A sidecar double with fast retries and both tokens set.
+pub async fn double() -> dapr_double::DaprDouble {
+    let mut config = dapr_double::DaprDoubleConfig::fast(Duration::from_millis(5));
+    config.dapr_api_token = Some("dapr-token".into());
+    config.app_api_token = Some("app-token".into());
+    dapr_double::DaprDouble::start(config)
+        .await
+        .expect("the sidecar double starts")
 }

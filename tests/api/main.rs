@@ -5,6 +5,7 @@ mod helpers;
 mod auth;
 mod callback;
 mod create_get;
+mod events_dapr;
 mod events_local;
 mod grpcurl;
 mod listing;
