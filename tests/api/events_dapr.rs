@@ -11,7 +11,8 @@ use taskflow::proto::{events::v1 as ev, v1 as pb};
 
 use crate::both_backends;
 use crate::helpers::{
-    Backend, Client, TestApp, create, double, eventually, list_all, outbox_rows, titled, ts,
+    Backend, Client, LIFECYCLE_TYPES, TestApp, create, double, eventually, full_lifecycle,
+    list_all, outbox_rows, published_outbox, titled, ts,
 };
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -46,50 +47,13 @@ async fn every_write_reaches_the_sidecar_as_one_cloud_event(backend: Backend) {
     let double = double().await;
     let app = TestApp::spawn_with_double(backend, &double).await;
     let mut alice = app.user("alice");
-    let task = create(&mut alice, "alice", titled("Publish me")).await;
-    alice
-        .update_task(pb::UpdateTaskRequest {
-            task: Some(pb::Task {
-                name: task.name.clone(),
-                title: "Published".into(),
-                ..Default::default()
-            }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["title".into()],
-            }),
-        })
-        .await
-        .expect("update");
-    complete(&mut alice, &task.name).await;
-    alice
-        .reopen_task(pb::ReopenTaskRequest {
-            name: task.name.clone(),
-        })
-        .await
-        .expect("reopen");
-    alice
-        .delete_task(pb::DeleteTaskRequest {
-            name: task.name.clone(),
-            etag: String::new(),
-        })
-        .await
-        .expect("delete");
-
+    let task = full_lifecycle(&mut alice, "alice").await;
     let published = double
         .wait_for_published(5, WAIT)
         .await
         .expect("five events published");
     assert_eq!(published.len(), 5);
-    assert_eq!(
-        types(&published),
-        [
-            "task.created",
-            "task.updated",
-            "task.completed",
-            "task.reopened",
-            "task.deleted"
-        ]
-    );
+    assert_eq!(types(&published), LIFECYCLE_TYPES);
     let rows = outbox_rows(&app.db().await).await;
     for (event, row) in published.iter().zip(&rows) {
         assert_eq!(event.pubsub_name, "kafka-pubsub");
@@ -114,7 +78,10 @@ async fn every_write_reaches_the_sidecar_as_one_cloud_event(backend: Backend) {
         assert_eq!(payload(event), row.payload, "the exact payload bytes");
     }
     let updated = ev::TaskUpdated::decode(payload(&published[1]).as_slice()).expect("decodes");
-    assert_eq!(updated.task.expect("snapshot").title, "Published");
+    assert_eq!(
+        updated.task.expect("snapshot").title,
+        "Write the annual report"
+    );
 
     // Every delivery back to the app was acknowledged.
     let deliveries = double
@@ -262,17 +229,7 @@ async fn nothing_is_lost_while_the_sidecar_is_away(backend: Backend) {
             "{user}'s events arrive in the order they were committed"
         );
     }
-    eventually("the outbox is drained", || {
-        let db = db.clone();
-        async move {
-            outbox_rows(&db)
-                .await
-                .iter()
-                .all(|r| r.published_us.is_some())
-                .then_some(())
-        }
-    })
-    .await;
+    published_outbox(&db, Some(500)).await;
 }
 
 async fn older_sidecars_without_bulk_publish_get_single_publishes(backend: Backend) {

@@ -6,7 +6,8 @@ use taskflow::proto::{events::v1 as ev, v1 as pb};
 
 use crate::both_backends;
 use crate::helpers::{
-    Backend, Client, TestApp, create, eventually, list_all, outbox_rows, titled, ts,
+    Backend, Client, LIFECYCLE_TYPES, TestApp, create, eventually, full_lifecycle, list_all,
+    published_outbox, titled, ts,
 };
 
 fn daily() -> pb::Recurrence {
@@ -42,57 +43,11 @@ async fn occurrence(client: &mut Client, user: &str, series: &str, n: i32) -> pb
 async fn every_write_publishes_exactly_one_event(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let mut alice = app.user("alice");
-    let task = create(&mut alice, "alice", titled("Write the report")).await;
-    alice
-        .update_task(pb::UpdateTaskRequest {
-            task: Some(pb::Task {
-                name: task.name.clone(),
-                title: "Write the annual report".into(),
-                priority: 3,
-                ..Default::default()
-            }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["title".into(), "priority".into()],
-            }),
-        })
-        .await
-        .expect("update");
-    complete(&mut alice, &task.name).await;
-    complete(&mut alice, &task.name).await; // no change, no event
-    alice
-        .reopen_task(pb::ReopenTaskRequest {
-            name: task.name.clone(),
-        })
-        .await
-        .expect("reopen");
-    alice
-        .delete_task(pb::DeleteTaskRequest {
-            name: task.name.clone(),
-            etag: String::new(),
-        })
-        .await
-        .expect("delete");
-
+    let task = full_lifecycle(&mut alice, "alice").await;
     let db = app.db().await;
-    let rows = eventually("all five events published", || {
-        let db = db.clone();
-        async move {
-            let rows = outbox_rows(&db).await;
-            (rows.len() == 5 && rows.iter().all(|r| r.published_us.is_some())).then_some(rows)
-        }
-    })
-    .await;
+    let rows = published_outbox(&db, Some(5)).await;
     let types: Vec<&str> = rows.iter().map(|r| r.event_type.as_str()).collect();
-    assert_eq!(
-        types,
-        [
-            "task.created",
-            "task.updated",
-            "task.completed",
-            "task.reopened",
-            "task.deleted"
-        ]
-    );
+    assert_eq!(types, LIFECYCLE_TYPES);
     for row in &rows {
         assert_eq!(row.topic, "tasks");
         assert_eq!(row.partition_key, "alice");
@@ -166,14 +121,7 @@ async fn completing_a_recurring_task_creates_the_next_occurrence(backend: Backen
 
     // Its task.created event is marked as automation, caused by the completion.
     let db = app.db().await;
-    let rows = eventually("the automation event", || {
-        let db = db.clone();
-        async move {
-            let rows = outbox_rows(&db).await;
-            (rows.len() == 3 && rows.iter().all(|r| r.published_us.is_some())).then_some(rows)
-        }
-    })
-    .await;
+    let rows = published_outbox(&db, Some(3)).await;
     let completed_id = rows[1].event_id.to_string();
     assert_eq!(rows[1].event_type, "task.completed");
     assert_eq!(rows[2].event_type, "task.created");
@@ -276,17 +224,7 @@ async fn recompleting_never_duplicates_and_count_ends_the_series(backend: Backen
     complete(&mut alice, &second.name).await;
 
     let db = app.db().await;
-    eventually("every event handled", || {
-        let db = db.clone();
-        async move {
-            outbox_rows(&db)
-                .await
-                .iter()
-                .all(|r| r.published_us.is_some())
-                .then_some(())
-        }
-    })
-    .await;
+    published_outbox(&db, None).await;
     let tasks = list_all(&mut alice, "alice").await;
     let in_series: Vec<i32> = tasks
         .iter()

@@ -446,3 +446,68 @@ pub async fn double() -> dapr_double::DaprDouble {
         .await
         .expect("the sidecar double starts")
 }
+
+/// Waits until the outbox holds `count` events (any number with `None`), all published.
+pub async fn published_outbox(
+    db: &taskflow::store::Database,
+    count: Option<usize>,
+) -> Vec<taskflow::events::outbox::OutboxRow> {
+    eventually("the outbox to be published", || async {
+        let rows = outbox_rows(db).await;
+        let complete = count.is_none_or(|n| rows.len() == n);
+        (complete && rows.iter().all(|r| r.published_us.is_some())).then_some(rows)
+    })
+    .await
+}
+
+/// Creates, updates (title and priority), completes twice, reopens and deletes one task of
+/// `user`: five changes, so five events. Returns the task as created.
+pub async fn full_lifecycle(client: &mut Client, user: &str) -> pb::Task {
+    let task = create(client, user, titled("Write the report")).await;
+    client
+        .update_task(pb::UpdateTaskRequest {
+            task: Some(pb::Task {
+                name: task.name.clone(),
+                title: "Write the annual report".into(),
+                priority: pb::Priority::High as i32,
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["title".into(), "priority".into()],
+            }),
+        })
+        .await
+        .expect("update");
+    for _ in 0..2 {
+        // The second completion changes nothing and publishes nothing.
+        client
+            .complete_task(pb::CompleteTaskRequest {
+                name: task.name.clone(),
+            })
+            .await
+            .expect("complete");
+    }
+    client
+        .reopen_task(pb::ReopenTaskRequest {
+            name: task.name.clone(),
+        })
+        .await
+        .expect("reopen");
+    client
+        .delete_task(pb::DeleteTaskRequest {
+            name: task.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .expect("delete");
+    task
+}
+
+/// The CloudEvent types of a full lifecycle, in order.
+pub const LIFECYCLE_TYPES: [&str; 5] = [
+    "task.created",
+    "task.updated",
+    "task.completed",
+    "task.reopened",
+    "task.deleted",
+];
