@@ -18,10 +18,12 @@ pub fn init(config: &LogConfig) {
     };
 }
 
-/// Logging for tests: warnings and above, captured per test by the test harness.
+/// Logging for tests: warnings and above (or `TASKFLOW_TEST_LOG`), captured per test by the
+/// test harness.
 pub fn init_for_tests() {
+    let filter = std::env::var("TASKFLOW_TEST_LOG").unwrap_or_else(|_| "warn,sqlx=error".into());
     let _ = fmt()
-        .with_env_filter(EnvFilter::new("warn,sqlx=error"))
+        .with_env_filter(EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("warn")))
         .with_test_writer()
         .compact()
         .try_init();

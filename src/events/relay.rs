@@ -148,6 +148,7 @@ impl Relay {
         let mut failing = false;
         loop {
             if *shutdown.borrow() {
+                tracing::debug!("the relay is stopping");
                 break;
             }
             let pause = match self.run_once().await {
@@ -179,10 +180,18 @@ impl Relay {
                 _ = shutdown.changed() => {}
             }
         }
-        if let Some(conn) = self.leader.take() {
-            // Closing the session releases the lock at once.
-            let _ = conn.detach().close_hard().await;
+        if let Some(mut conn) = self.leader.take() {
+            tracing::debug!("releasing the relay lock");
+            let released = sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(RELAY_LOCK_KEY)
+                .execute(&mut *conn)
+                .await;
+            if released.is_err() {
+                // Closing the session releases the lock too.
+                let _ = conn.detach().close_hard().await;
+            }
         }
+        tracing::debug!("the relay stopped");
     }
 }
 

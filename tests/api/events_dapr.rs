@@ -308,3 +308,85 @@ both_backends!(
     failing_publishes_are_retried_not_lost,
     dropped_deliveries_reach_the_dead_letter_topic,
 );
+
+/// Two replicas on one PostgreSQL database: one relay at a time (an advisory lock), every
+/// event published once in commit order, and the other replica takes over when it stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_one_relay_and_fail_over() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let double = double().await;
+    double.set_auto_deliver(false);
+    let first = TestApp::spawn_with_double(Backend::Postgres, &double).await;
+    let second = first.replica(crate::helpers::wired_to(&double)).await;
+    let (mut via_first, mut via_second) = (first.user("alice"), second.user("alice"));
+    let mut names = Vec::new();
+    for i in 0..20 {
+        let client = if i % 2 == 0 {
+            &mut via_first
+        } else {
+            &mut via_second
+        };
+        names.push(
+            create(client, "alice", titled(&format!("replicated {i}")))
+                .await
+                .name,
+        );
+    }
+    let published = double
+        .wait_for_published(20, WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("published once: {} of 20", e.got.len()));
+    let subjects: Vec<String> = published
+        .iter()
+        .map(|p| {
+            p.cloud_event["subject"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(subjects, names, "in commit order, across both replicas");
+
+    let db = first.db().await;
+    let holders = db
+        .conn()
+        .query_one_raw(Statement::from_string(
+            db.db_backend(),
+            format!(
+                "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted \
+                 AND ((classid::bigint << 32) | objid::bigint) = {}",
+                taskflow::events::relay::RELAY_LOCK_KEY
+            ),
+        ))
+        .await
+        .expect("query")
+        .expect("a row")
+        .try_get::<i64>("", "n")
+        .expect("a count");
+    assert_eq!(holders, 1, "exactly one relay holds the lock");
+
+    // Whichever replica led, stopping the first one leaves the second publishing.
+    let _db = first.stop().await;
+    for i in 20..25 {
+        names.push(
+            create(&mut via_second, "alice", titled(&format!("replicated {i}")))
+                .await
+                .name,
+        );
+    }
+    let published = double
+        .wait_for_published(25, WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("the survivor publishes: {} of 25", e.got.len()));
+    let mut subjects: Vec<String> = published
+        .iter()
+        .map(|p| {
+            p.cloud_event["subject"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    subjects.dedup();
+    assert_eq!(subjects, names);
+}

@@ -185,8 +185,21 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut ServeConfig)) -> Self {
-        taskflow::telemetry::init_for_tests();
         let (db, database_url) = TestDb::create(backend).await;
+        Self::start(Some(db), database_url, configure).await
+    }
+
+    /// Another replica of this server: same database, its own ports and relay.
+    pub async fn replica(&self, configure: impl FnOnce(&mut ServeConfig)) -> Self {
+        Self::start(None, self.database_url.clone(), configure).await
+    }
+
+    async fn start(
+        db: Option<TestDb>,
+        database_url: String,
+        configure: impl FnOnce(&mut ServeConfig),
+    ) -> Self {
+        taskflow::telemetry::init_for_tests();
         let mut config = test_config(&database_url);
         configure(&mut config);
         let app = Application::build(&config)
@@ -215,7 +228,7 @@ impl TestApp {
             channel,
             stop: Some(stop),
             server: Some(server),
-            db: Some(db),
+            db,
         }
     }
 
@@ -249,17 +262,7 @@ impl TestApp {
     /// A server in Dapr mode wired to `double` both ways (publishing with `DAPR_API_TOKEN`,
     /// deliveries checked against `APP_API_TOKEN`).
     pub async fn spawn_with_double(backend: Backend, double: &dapr_double::DaprDouble) -> Self {
-        let config = double.config();
-        let endpoint = double.endpoint();
-        let (dapr_token, app_token) = (config.dapr_api_token.clone(), config.app_api_token.clone());
-        let app = Self::spawn_with(backend, move |c| {
-            c.events.event_sink = SinkChoice::Dapr;
-            c.dapr.dapr_grpc_endpoint = Some(endpoint.clone());
-            c.dapr.dapr_api_token = dapr_token.as_deref().map(Secret::new);
-            c.dapr.app_api_token = app_token.as_deref().map(Secret::new);
-            c.dapr.dapr_timeout_ms = 1000;
-        })
-        .await;
+        let app = Self::spawn_with(backend, wired_to(double)).await;
         double.set_app_addr(app.callback_addr());
         app
     }
@@ -511,3 +514,18 @@ pub const LIFECYCLE_TYPES: [&str; 5] = [
     "task.reopened",
     "task.deleted",
 ];
+
+/// Configures a server to publish through `double` (with its `DAPR_API_TOKEN`) and to expect
+/// its `APP_API_TOKEN` on deliveries.
+pub fn wired_to(double: &dapr_double::DaprDouble) -> impl FnOnce(&mut ServeConfig) + use<> {
+    let config = double.config();
+    let endpoint = double.endpoint();
+    let (dapr_token, app_token) = (config.dapr_api_token.clone(), config.app_api_token.clone());
+    move |c: &mut ServeConfig| {
+        c.events.event_sink = SinkChoice::Dapr;
+        c.dapr.dapr_grpc_endpoint = Some(endpoint);
+        c.dapr.dapr_api_token = dapr_token.as_deref().map(Secret::new);
+        c.dapr.app_api_token = app_token.as_deref().map(Secret::new);
+        c.dapr.dapr_timeout_ms = 1000;
+    }
+}
