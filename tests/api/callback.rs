@@ -271,7 +271,7 @@ async fn malformed_unknown_foreign_and_oversized_events_are_dropped(backend: Bac
                 "m10",
                 "task.completed",
                 "application/protobuf",
-                vec![0; 2 * 1024 * 1024],
+                vec![0; 5 * 1024 * 1024],
             ),
             None,
         ),

@@ -300,7 +300,44 @@ async fn dropped_deliveries_reach_the_dead_letter_topic(backend: Backend) {
     assert_eq!(letters[0].topic, "tasks-dlq");
 }
 
+async fn entries_the_sidecar_fails_are_sent_again(backend: Backend) {
+    let double = double().await;
+    double.set_auto_deliver(false);
+    double.fail_bulk_entries(2);
+    let app = TestApp::spawn_with_double(backend, &double).await;
+    let mut alice = app.user("alice");
+    let mut names = Vec::new();
+    for i in 0..4 {
+        names.push(
+            create(&mut alice, "alice", titled(&format!("entry {i}")))
+                .await
+                .name,
+        );
+    }
+    let db = app.db().await;
+    published_outbox(&db, Some(4)).await;
+    let mut subjects: Vec<String> = double
+        .published()
+        .iter()
+        .map(|p| {
+            p.cloud_event["subject"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    subjects.sort();
+    subjects.dedup();
+    let mut expected = names.clone();
+    expected.sort();
+    assert_eq!(
+        subjects, expected,
+        "every event made it despite failed entries"
+    );
+}
+
 both_backends!(
+    entries_the_sidecar_fails_are_sent_again,
     every_write_reaches_the_sidecar_as_one_cloud_event,
     recurring_tasks_come_back_through_the_callback_port,
     nothing_is_lost_while_the_sidecar_is_away,
