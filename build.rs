@@ -3,7 +3,11 @@
 
 use std::{env, fs, io, path::PathBuf};
 
-const PROTOS: &[&str] = &["taskflow/v1/tasks.proto", "taskflow/events/v1/events.proto"];
+const PROTOS: &[&str] = &[
+    "taskflow/v1/tasks.proto",
+    "taskflow/v1/notifications.proto",
+    "taskflow/events/v1/events.proto",
+];
 
 fn main() -> io::Result<()> {
     println!("cargo:rerun-if-changed=proto");

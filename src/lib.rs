@@ -8,6 +8,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod listing;
+pub mod notifications;
 pub mod proto;
 pub mod startup;
 pub mod store;

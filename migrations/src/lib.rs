@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_tasks;
 mod m20261125_000002_create_events;
+mod m20261125_000003_create_reminders_notifications;
 
 /// Applies taskflow's migrations in order.
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_create_tasks::Migration),
             Box::new(m20261125_000002_create_events::Migration),
+            Box::new(m20261125_000003_create_reminders_notifications::Migration),
         ]
     }
 }

@@ -49,7 +49,28 @@ pub fn task_out(task: &Task) -> pb::Task {
         create_time: Some(timestamp_out(task.create_time)),
         update_time: Some(timestamp_out(task.update_time)),
         etag: task.etag().to_string(),
+        remind_before: f.remind_before.map(duration_out),
     }
+}
+
+pub fn duration_out(d: chrono::Duration) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: d.num_seconds(),
+        nanos: d.subsec_nanos(),
+    }
+}
+
+/// A protobuf duration at microsecond precision.
+pub fn duration_in(d: &prost_types::Duration) -> Result<chrono::Duration, String> {
+    if !(-999_999_999..=999_999_999).contains(&d.nanos) || (d.seconds > 0 && d.nanos < 0) || (d.seconds < 0 && d.nanos > 0) {
+        return Err("is not a valid duration".to_owned());
+    }
+    let micros = d
+        .seconds
+        .checked_mul(1_000_000)
+        .and_then(|s| s.checked_add(i64::from(d.nanos / 1000)))
+        .ok_or("is out of range")?;
+    Ok(chrono::Duration::microseconds(micros))
 }
 
 fn recurrence_out(rule: &Recurrence) -> pb::Recurrence {
@@ -167,6 +188,7 @@ pub const UPDATABLE: &[&str] = &[
     "due_time",
     "time_zone",
     "recurrence",
+    "remind_before",
 ];
 
 /// Reads the fields named in `paths` from `task` into a patch, checking each one.
@@ -197,6 +219,17 @@ pub fn patch_in(task: &pb::Task, paths: &[&str], prefix: &str, v: &mut Violation
             }
             "time_zone" => {
                 patch.time_zone = v.check(&field("time_zone"), parse_time_zone(&task.time_zone))
+            }
+            "remind_before" => {
+                patch.remind_before = match &task.remind_before {
+                    Some(d) => v
+                        .check(
+                            &field("remind_before"),
+                            duration_in(d).and_then(crate::domain::parse_remind_before),
+                        )
+                        .map(Some),
+                    None => Some(None),
+                };
             }
             "recurrence" => {
                 patch.recurrence = match &task.recurrence {
@@ -240,6 +273,9 @@ pub fn populated_paths(task: &pb::Task) -> Vec<&'static str> {
     }
     if task.recurrence.is_some() {
         paths.push("recurrence");
+    }
+    if task.remind_before.is_some() {
+        paths.push("remind_before");
     }
     paths
 }

@@ -253,6 +253,7 @@ fn changed_fields(before: &TaskFields, after: &TaskFields) -> Vec<String> {
         ("due_time", before.due_time != after.due_time),
         ("time_zone", before.time_zone != after.time_zone),
         ("recurrence", before.recurrence != after.recurrence),
+        ("remind_before", before.remind_before != after.remind_before),
     ];
     checks
         .into_iter()

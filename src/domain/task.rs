@@ -116,6 +116,19 @@ pub fn parse_tags(raw: &[String]) -> Result<Vec<String>, String> {
     Ok(tags)
 }
 
+/// The longest reminder lead accepted.
+pub const REMIND_BEFORE_MAX_DAYS: i64 = 366;
+
+/// A reminder lead: zero (no reminder) up to a year.
+pub fn parse_remind_before(lead: chrono::Duration) -> Result<chrono::Duration, String> {
+    if lead < chrono::Duration::zero() || lead > chrono::Duration::days(REMIND_BEFORE_MAX_DAYS) {
+        return Err(format!(
+            "must be between 0 (no reminder) and {REMIND_BEFORE_MAX_DAYS} days"
+        ));
+    }
+    Ok(lead)
+}
+
 /// A time zone: empty (UTC) or an IANA name such as `Europe/Berlin`.
 pub fn parse_time_zone(raw: &str) -> Result<String, String> {
     if raw.is_empty() {
@@ -136,6 +149,9 @@ pub struct TaskFields {
     pub due_time: Option<DateTime<Utc>>,
     pub time_zone: String,
     pub recurrence: Option<Recurrence>,
+    /// How long before the due time the reminder fires: `None` is the server's default lead,
+    /// zero is no reminder.
+    pub remind_before: Option<chrono::Duration>,
 }
 
 impl TaskFields {
@@ -163,6 +179,7 @@ impl TaskFields {
             due_time,
             time_zone,
             recurrence,
+            remind_before,
         } = patch;
         if let Some(v) = title {
             self.title = v;
@@ -185,6 +202,9 @@ impl TaskFields {
         if let Some(v) = recurrence {
             self.recurrence = v;
         }
+        if let Some(v) = remind_before {
+            self.remind_before = v;
+        }
     }
 }
 
@@ -198,6 +218,7 @@ pub struct TaskPatch {
     pub due_time: Option<Option<DateTime<Utc>>>,
     pub time_zone: Option<String>,
     pub recurrence: Option<Option<Recurrence>>,
+    pub remind_before: Option<Option<chrono::Duration>>,
 }
 
 /// A strong entity tag computed from the task's version: `"<version>"`.

@@ -157,6 +157,7 @@ pub(crate) fn active_model(task: &Task) -> task::ActiveModel {
         create_time_us: Set(to_micros(task.create_time)),
         update_time_us: Set(to_micros(task.update_time)),
         series_anchor_us: Set(task.series_anchor.map(to_micros)),
+        remind_before_us: Set(f.remind_before.and_then(|d| d.num_microseconds())),
     }
 }
 
@@ -205,6 +206,7 @@ fn to_domain(row: task::Model, tags: Vec<String>) -> Result<Task, AppError> {
             due_time: row.due_time_us.map(from_micros),
             time_zone: row.time_zone,
             recurrence,
+            remind_before: row.remind_before_us.map(chrono::Duration::microseconds),
         },
         completed: row.completed,
         complete_time: row.complete_time_us.map(from_micros),

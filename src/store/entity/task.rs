@@ -25,6 +25,8 @@ pub struct Model {
     pub update_time_us: i64,
     /// The due time a recurring series keeps its day and time of day from.
     pub series_anchor_us: Option<i64>,
+    /// The task's own reminder lead in microseconds; NULL is the default, 0 no reminder.
+    pub remind_before_us: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,48 @@
+//! In-app notifications: stored once (a dedupe key), listed, marked read, and pushed live to
+//! the user's watchers through the [`Hub`].
+
+mod hub;
+pub mod store;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::domain::{TaskName, UserId};
+
+pub use hub::Hub;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Reminder,
+}
+
+/// A stored notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub id: Uuid,
+    pub user: UserId,
+    pub task: TaskName,
+    pub kind: Kind,
+    pub title: String,
+    pub body: String,
+    pub create_time: DateTime<Utc>,
+    pub read_time: Option<DateTime<Utc>>,
+}
+
+impl Notification {
+    /// `users/{user}/notifications/{id}`.
+    pub fn name(&self) -> String {
+        format!("users/{}/notifications/{}", self.user, self.id)
+    }
+}
+
+/// A notification to write, unless one with the same `dedupe_key` exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewNotification {
+    pub user: UserId,
+    pub task: TaskName,
+    pub kind: Kind,
+    pub title: String,
+    pub body: String,
+    pub dedupe_key: String,
+}

@@ -1,0 +1,27 @@
+//! `reminders`: at most one per task — when it fires, for which due time, and its state.
+
+use sea_orm::entity::prelude::*;
+
+/// `state` values.
+pub const SCHEDULED: i16 = 0;
+pub const FIRED: i16 = 1;
+pub const CANCELLED: i16 = 2;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "reminders")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub task_id: Uuid,
+    pub user_id: String,
+    pub fire_at_us: i64,
+    /// The task's due time this reminder was scheduled for; a changed due time makes it stale.
+    pub due_at_us: i64,
+    pub state: i16,
+    pub fired_us: Option<i64>,
+    pub updated_us: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
