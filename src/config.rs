@@ -138,6 +138,10 @@ pub struct ServeConfig {
     /// Largest message the callback server accepts, in bytes (match the sidecar's max-body-size).
     #[arg(long, env = "TASKFLOW_CALLBACK_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub callback_max_message_bytes: usize,
+    /// How long before its due time a task's reminder fires by default, in seconds (tasks due
+    /// sooner get none unless they set their own `remind_before`).
+    #[arg(long, env = "TASKFLOW_REMINDER_LEAD_SECONDS", default_value_t = 86_400)]
+    pub reminder_lead_seconds: u64,
     #[command(flatten)]
     pub events: EventsConfig,
     #[command(flatten)]

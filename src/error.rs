@@ -43,6 +43,9 @@ pub enum AppError {
     /// A dependency (the database) cannot be reached; the call may be retried.
     #[error("unavailable: {0}")]
     Unavailable(#[source] sea_orm::DbErr),
+    /// The Dapr sidecar could not do what was asked; it may succeed later.
+    #[error("sidecar: {0}")]
+    Sidecar(String),
     /// A database fault that is not the caller's doing.
     #[error("database error: {0}")]
     Database(#[source] sea_orm::DbErr),
@@ -78,13 +81,14 @@ impl AppError {
             Self::Aborted(_) => "ETAG_MISMATCH",
             Self::FailedPrecondition(_) => "FAILED_PRECONDITION",
             Self::Unavailable(_) => "DATABASE_UNAVAILABLE",
+            Self::Sidecar(_) => "SIDECAR_UNAVAILABLE",
             Self::Database(_) | Self::Internal(_) => "INTERNAL",
         }
     }
 
     /// True for faults that go away by themselves (a retry may succeed).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Unavailable(_))
+        matches!(self, Self::Unavailable(_) | Self::Sidecar(_))
     }
 }
 
@@ -126,6 +130,13 @@ impl From<AppError> for Status {
                 (
                     Code::Unavailable,
                     "the database is unavailable; retry later".to_owned(),
+                )
+            }
+            AppError::Sidecar(cause) => {
+                tracing::warn!(error = %cause, "sidecar unavailable");
+                (
+                    Code::Unavailable,
+                    "the sidecar is unavailable; retry later".to_owned(),
                 )
             }
             AppError::Database(_) | AppError::Internal(_) => {

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -10,6 +11,7 @@ pub mod events;
 pub mod listing;
 pub mod notifications;
 pub mod proto;
+pub mod reminders;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

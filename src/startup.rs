@@ -16,9 +16,10 @@ use dapr::dapr::proto::runtime::v1::{
 };
 use tokio::sync::watch;
 
-use crate::api::{AppCallbackApi, TaskApi};
+use crate::api::{AppCallbackApi, NotificationApi, TaskApi};
 use crate::app::Tasks;
 use crate::auth::Authenticator;
+use crate::clock::{Clock, SystemClock};
 use crate::config::{ServeConfig, SinkChoice};
 use crate::error::AppError;
 use crate::events::dapr_sink::DaprSink;
@@ -26,11 +27,21 @@ use crate::events::relay::{Relay, RelaySettings};
 use crate::events::sidecar::Sidecar;
 use crate::events::sink::{EventSink, LocalSink};
 use crate::events::{Outbox, Subscriber};
-use crate::proto::{self, v1::task_service_server::TaskServiceServer};
+use crate::notifications::Hub;
+use crate::proto::{
+    self,
+    v1::{
+        notification_service_server::NotificationServiceServer,
+        task_service_server::TaskServiceServer,
+    },
+};
+use crate::reminders::{DaprJobs, ReminderScheduler, Reminders, TableScheduler};
 use crate::store::Database;
 
 /// The fully qualified name of the task service, as health checks know it.
 pub const TASK_SERVICE_NAME: &str = "taskflow.v1.TaskService";
+/// The fully qualified name of the notification service, as health checks know it.
+pub const NOTIFICATION_SERVICE_NAME: &str = "taskflow.v1.NotificationService";
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +76,8 @@ pub struct Application {
     subscriber: Arc<Subscriber>,
     app_token: Option<crate::config::Secret>,
     relay: Relay,
+    hub: Hub,
+    reminders: Reminders,
 }
 
 async fn bind(
@@ -107,6 +120,14 @@ impl Application {
     /// Connects to the database, applies migrations and binds the API port (port 0 picks a
     /// free one; [`Application::api_addr`] tells which).
     pub async fn build(config: &ServeConfig) -> Result<Self, StartupError> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// [`Application::build`] with the clock reminders go by (tests move a manual one).
+    pub async fn build_with_clock(
+        config: &ServeConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartupError> {
         let auth = match &config.jwt_secret {
             Some(secret) => Authenticator::jwt(
                 secret,
@@ -127,18 +148,39 @@ impl Application {
 
         let events = Arc::new(config.events.clone());
         let outbox = Outbox::new(events.clone());
-        let subscriber = Arc::new(Subscriber::new(db.clone(), outbox.clone()));
+        let hub = Hub::new(db.clone());
         let dapr_endpoint = config.dapr.endpoint();
-        let sink: Arc<dyn EventSink> = match (config.events.event_sink, dapr_endpoint) {
-            (SinkChoice::Local, _) | (SinkChoice::Auto, None) => {
-                Arc::new(LocalSink::new(subscriber.clone()))
-            }
+        let sidecar = match (config.events.event_sink, dapr_endpoint) {
+            (SinkChoice::Local, _) | (SinkChoice::Auto, None) => None,
             (SinkChoice::Dapr | SinkChoice::Auto, endpoint) => {
                 let endpoint = endpoint.unwrap_or_else(|| "http://127.0.0.1:50001".to_owned());
-                let sidecar = Sidecar::connect_lazy(&endpoint, &config.dapr)?;
-                tracing::info!(%endpoint, pubsub = %events.pubsub_name, "publishing events through the Dapr sidecar");
-                Arc::new(DaprSink::new(sidecar, events.clone()))
+                tracing::info!(%endpoint, pubsub = %events.pubsub_name, "publishing events and scheduling reminders through the Dapr sidecar");
+                Some(Sidecar::connect_lazy(&endpoint, &config.dapr)?)
             }
+        };
+        let scheduler: Arc<dyn ReminderScheduler> = match &sidecar {
+            Some(sidecar) => Arc::new(DaprJobs::new(sidecar.clone())),
+            None => Arc::new(TableScheduler),
+        };
+        let lead = chrono::Duration::seconds(
+            i64::try_from(config.reminder_lead_seconds).unwrap_or(i64::MAX / 1_000_000),
+        );
+        let reminders = Reminders::new(
+            db.clone(),
+            outbox.clone(),
+            hub.clone(),
+            clock,
+            lead,
+            scheduler,
+        );
+        let subscriber = Arc::new(Subscriber::new(
+            db.clone(),
+            outbox.clone(),
+            reminders.clone(),
+        ));
+        let sink: Arc<dyn EventSink> = match sidecar {
+            None => Arc::new(LocalSink::new(subscriber.clone())),
+            Some(sidecar) => Arc::new(DaprSink::new(sidecar, events.clone())),
         };
         let relay = Relay::new(
             db.clone(),
@@ -159,6 +201,8 @@ impl Application {
             subscriber,
             app_token: config.dapr.app_api_token.clone(),
             relay,
+            hub,
+            reminders,
         })
     }
 
@@ -173,6 +217,16 @@ impl Application {
     /// The address the sidecar calls back on (AppCallback).
     pub fn callback_addr(&self) -> SocketAddr {
         self.callback_addr
+    }
+
+    /// The reminder engine (tests fire due reminders with it directly).
+    pub fn reminders(&self) -> Reminders {
+        self.reminders.clone()
+    }
+
+    /// The live fan-out of new notifications.
+    pub fn hub(&self) -> Hub {
+        self.hub.clone()
     }
 
     /// A running count of events the relay has published.
@@ -190,6 +244,9 @@ impl Application {
         health
             .set_service_status(TASK_SERVICE_NAME, ServingStatus::Serving)
             .await;
+        health
+            .set_service_status(NOTIFICATION_SERVICE_NAME, ServingStatus::Serving)
+            .await;
         let reflection = |builder: tonic_reflection::server::Builder<'static>| {
             builder
                 .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
@@ -205,6 +262,12 @@ impl Application {
 
         let tasks = TaskServiceServer::with_interceptor(
             TaskApi::new(Tasks::new(self.db.clone(), self.outbox.clone())),
+            self.auth.interceptor(),
+        );
+        let (watch_stop_tx, watch_stop_rx) = watch::channel(false);
+        let listener_task = self.hub.listen(watch_stop_rx.clone()).await;
+        let notifications = NotificationServiceServer::with_interceptor(
+            NotificationApi::new(self.db.clone(), self.hub.clone(), watch_stop_rx),
             self.auth.interceptor(),
         );
 
@@ -230,6 +293,10 @@ impl Application {
         tracing::info!(callback_addr = %self.callback_addr, "serving the Dapr app callback");
 
         let (relay_stop_tx, relay_stop_rx) = watch::channel(false);
+        let reminder_task = self
+            .reminders
+            .fires_locally()
+            .then(|| tokio::spawn(self.reminders.clone().run_local(relay_stop_rx.clone())));
         let relay_task = tokio::spawn(self.relay.run(relay_stop_rx));
 
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -239,6 +306,7 @@ impl Application {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(tasks)
+            .add_service(notifications)
             .serve_with_incoming_shutdown(incoming(self.listener), async {
                 let _ = stop_rx.await;
             });
@@ -247,6 +315,7 @@ impl Application {
         tokio::select! {
             result = &mut server => {
                 let _ = relay_stop_tx.send(true);
+                let _ = watch_stop_tx.send(true);
                 let _ = callback_stop_tx.send(());
                 return result.map_err(StartupError::from);
             }
@@ -257,8 +326,13 @@ impl Application {
             .set_service_status(TASK_SERVICE_NAME, ServingStatus::NotServing)
             .await;
         health
+            .set_service_status(NOTIFICATION_SERVICE_NAME, ServingStatus::NotServing)
+            .await;
+        health
             .set_service_status("", ServingStatus::NotServing)
             .await;
+        // Open watches end now, so that they do not hold up the drain.
+        let _ = watch_stop_tx.send(true);
         let _ = stop_tx.send(());
         match tokio::time::timeout(grace, server).await {
             Ok(result) => result?,
@@ -271,6 +345,12 @@ impl Application {
                 tracing::warn!(%err, "the callback server stopped with an error");
             }
             let _ = relay_task.await;
+            if let Some(listener_task) = listener_task {
+                let _ = listener_task.await;
+            }
+            if let Some(task) = reminder_task {
+                let _ = task.await;
+            }
         });
         if stopped.await.is_err() {
             tracing::warn!(

@@ -14,6 +14,7 @@ pub(crate) struct Faults {
     bulk_unimplemented: AtomicBool,
     fail_bulk_entries: AtomicU64,
     bulk_failures_fail_call: AtomicBool,
+    stable_jobs_unimplemented: AtomicBool,
 }
 
 impl Faults {
@@ -39,6 +40,10 @@ impl Faults {
         take_one(&self.fail_bulk_entries)
     }
 
+    pub(crate) fn stable_jobs_unimplemented(&self) -> bool {
+        self.stable_jobs_unimplemented.load(Ordering::SeqCst)
+    }
+
     pub(crate) fn bulk_failures_fail_call(&self) -> bool {
         self.bulk_failures_fail_call.load(Ordering::SeqCst)
     }
@@ -55,6 +60,15 @@ impl DaprDouble {
     /// use [`stop`](Self::stop) for connection refused).
     pub fn set_down(&self, down: bool) {
         self.shared.faults.down.store(down, Ordering::SeqCst);
+    }
+
+    /// While `true`, the stable `ScheduleJob`/`DeleteJob` answer `Unimplemented`, as on daprd
+    /// 1.16 and 1.17, whose only Jobs API is the `*Alpha1` calls.
+    pub fn set_stable_jobs_unimplemented(&self, unimplemented: bool) {
+        self.shared
+            .faults
+            .stable_jobs_unimplemented
+            .store(unimplemented, Ordering::SeqCst);
     }
 
     /// Sleeps this long before answering every call (`Duration::ZERO` turns it off).

@@ -127,6 +127,9 @@ impl Service<http::Request<Body>> for DaprService {
                         .await
                     }
                 }
+                "ScheduleJob" | "DeleteJob" if shared.faults.stable_jobs_unimplemented() => {
+                    Status::unimplemented(format!("{method} arrived in daprd 1.18")).into_http()
+                }
                 "ScheduleJob" | "ScheduleJobAlpha1" => {
                     unary(
                         req,

@@ -13,8 +13,15 @@ use dapr::dapr::proto::runtime::v1::{
 };
 use tonic::{Request, Response, Status, metadata::MetadataMap};
 
+use prost::Message;
+
+use super::convert::timestamp_in;
 use crate::config::Secret;
+use crate::domain::TaskName;
 use crate::events::{IncomingEvent, Subscriber, Verdict};
+use crate::proto::events::v1 as ev;
+use crate::reminders::Fired;
+use crate::reminders::scheduler::{JOB_DATA_TYPE, job_name};
 
 /// The callback service; one `Arc` serves all three gRPC services.
 #[derive(Debug)]
@@ -93,6 +100,46 @@ impl AppCallbackApi {
             });
         }
         Ok(Response::new(dapr_pb::TopicEventBulkResponse { statuses }))
+    }
+}
+
+impl AppCallbackApi {
+    /// A reminder job's trigger. `NotFound` tells the scheduler the job is done for good (its
+    /// task is gone, or it is no job of ours); `Unavailable` makes it retry.
+    async fn job(&self, job: dapr_pb::JobEventRequest) -> Result<(), Status> {
+        let gone = |why: &str| {
+            tracing::warn!(job = %job.name, why, "job trigger ignored");
+            Status::not_found(format!("job {:?}: {why}", job.name))
+        };
+        let data = job
+            .data
+            .as_ref()
+            .ok_or_else(|| gone("it carries no data"))?;
+        if data.type_url != JOB_DATA_TYPE {
+            return Err(gone("it is not a taskflow reminder"));
+        }
+        let scheduled = ev::ReminderScheduled::decode(data.value.as_slice())
+            .map_err(|_| gone("its data is not a ReminderScheduled message"))?;
+        let name = TaskName::parse(&scheduled.task).map_err(|_| gone("it names no task"))?;
+        if job_name(&name) != job.name {
+            return Err(gone("its name does not match its task"));
+        }
+        let time = |t: &Option<prost_types::Timestamp>| {
+            t.as_ref()
+                .and_then(|t| timestamp_in(t).ok())
+                .ok_or_else(|| gone("its times are missing"))
+        };
+        let (due_at, fire_at) = (time(&scheduled.due_time)?, time(&scheduled.fire_time)?);
+        match self
+            .subscriber
+            .reminders()
+            .fire(&name, due_at, fire_at)
+            .await
+        {
+            Ok(Fired::TaskGone) => Err(Status::not_found(format!("task {name} no longer exists"))),
+            Ok(_) => Ok(()),
+            Err(err) => Err(Status::from(err)),
+        }
     }
 }
 
@@ -204,11 +251,8 @@ impl AppCallback for AppCallbackApi {
         request: Request<dapr_pb::JobEventRequest>,
     ) -> Result<Response<dapr_pb::JobEventResponse>, Status> {
         self.authorize(request.metadata())?;
-        // NotFound counts as done for the scheduler: taskflow has scheduled no such job.
-        Err(Status::not_found(format!(
-            "no job {:?}",
-            request.get_ref().name
-        )))
+        self.job(request.into_inner()).await?;
+        Ok(Response::new(dapr_pb::JobEventResponse {}))
     }
 }
 

@@ -62,7 +62,10 @@ pub fn duration_out(d: chrono::Duration) -> prost_types::Duration {
 
 /// A protobuf duration at microsecond precision.
 pub fn duration_in(d: &prost_types::Duration) -> Result<chrono::Duration, String> {
-    if !(-999_999_999..=999_999_999).contains(&d.nanos) || (d.seconds > 0 && d.nanos < 0) || (d.seconds < 0 && d.nanos > 0) {
+    if !(-999_999_999..=999_999_999).contains(&d.nanos)
+        || (d.seconds > 0 && d.nanos < 0)
+        || (d.seconds < 0 && d.nanos > 0)
+    {
         return Err("is not a valid duration".to_owned());
     }
     let micros = d

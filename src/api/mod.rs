@@ -2,7 +2,9 @@
 
 mod app_callback;
 pub(crate) mod convert;
+mod notifications;
 mod tasks;
 
 pub use app_callback::AppCallbackApi;
+pub use notifications::{NotificationApi, notification_out};
 pub use tasks::TaskApi;

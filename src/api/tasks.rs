@@ -32,7 +32,7 @@ fn owned_name(caller: &UserId, raw: &str, field: &str) -> Result<TaskName, AppEr
 }
 
 /// Parses `users/{user}` in `field` and checks it is the caller.
-fn owned_parent(caller: &UserId, raw: &str, field: &str) -> Result<UserId, AppError> {
+pub(super) fn owned_parent(caller: &UserId, raw: &str, field: &str) -> Result<UserId, AppError> {
     let user = parse_parent(raw).map_err(|e| AppError::invalid(field, e))?;
     ensure_owner(caller, &user)?;
     Ok(user)

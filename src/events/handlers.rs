@@ -10,6 +10,7 @@ use crate::api::convert::task_in;
 use crate::domain::{SeriesPosition, Task, TaskId, TaskName, next_due, zone};
 use crate::error::AppError;
 use crate::proto::events::v1 as ev;
+use crate::reminders::Reminders;
 use crate::store::{entity::task as task_entity, tasks};
 
 /// The namespace of the ids of generated occurrences: `uuidv5(namespace, "{series}/{n}")`.
@@ -23,19 +24,34 @@ pub fn occurrence_id(series: Uuid, occurrence: i32) -> TaskId {
     ))
 }
 
-/// Runs the handler of `payload` on `txn`. Returns whether it wrote events to the outbox.
+/// Runs the handlers of `payload` on `txn`. Returns whether they wrote events to the outbox.
 pub async fn dispatch(
     txn: &impl ConnectionTrait,
     outbox: &Outbox,
+    reminders: &Reminders,
     event_id: &str,
     payload: &Payload,
 ) -> Result<bool, AppError> {
-    match payload {
-        Payload::TaskCompleted(completed) => {
-            next_occurrence(txn, outbox, event_id, completed).await
-        }
-        _ => Ok(false),
+    let mut wrote = false;
+    if let Payload::TaskCompleted(completed) = payload {
+        wrote |= next_occurrence(txn, outbox, event_id, completed).await?;
     }
+    let reminder_may_change = match payload {
+        Payload::TaskCreated(_)
+        | Payload::TaskCompleted(_)
+        | Payload::TaskReopened(_)
+        | Payload::TaskDeleted(_) => true,
+        Payload::TaskUpdated(updated) => updated
+            .changed_fields
+            .iter()
+            .any(|f| f == "due_time" || f == "remind_before"),
+        Payload::ReminderScheduled(_) | Payload::ReminderTriggered(_) => false,
+    };
+    if reminder_may_change && let Some(name) = payload.task_name() {
+        let name = TaskName::parse(name).map_err(|e| AppError::invalid("task.name", e))?;
+        wrote |= reminders.sync(txn, &name, event_id).await?;
+    }
+    Ok(wrote)
 }
 
 /// Creates the next instance of a completed recurring task, at most once per occurrence.

@@ -141,6 +141,45 @@ impl Sidecar {
         }
     }
 
+    /// `ScheduleJob`, or `ScheduleJobAlpha1` on sidecars older than 1.18.
+    pub async fn schedule_job(
+        &self,
+        message: dapr_pb::ScheduleJobRequest,
+        alpha: bool,
+    ) -> Result<(), SidecarError> {
+        let request = self.request(message);
+        if alpha {
+            // Deprecated upstream, and the only Jobs API of daprd 1.16 and 1.17.
+            #[allow(deprecated)]
+            self.call(|mut c| async move { c.schedule_job_alpha1(request).await })
+                .await
+                .map(|_| ())
+        } else {
+            self.call(|mut c| async move { c.schedule_job(request).await })
+                .await
+                .map(|_| ())
+        }
+    }
+
+    /// `DeleteJob`, or `DeleteJobAlpha1` on sidecars older than 1.18.
+    pub async fn delete_job(
+        &self,
+        message: dapr_pb::DeleteJobRequest,
+        alpha: bool,
+    ) -> Result<(), SidecarError> {
+        let request = self.request(message);
+        if alpha {
+            #[allow(deprecated)]
+            self.call(|mut c| async move { c.delete_job_alpha1(request).await })
+                .await
+                .map(|_| ())
+        } else {
+            self.call(|mut c| async move { c.delete_job(request).await })
+                .await
+                .map(|_| ())
+        }
+    }
+
     pub fn circuit_open(&self) -> bool {
         self.breaker.is_open()
     }

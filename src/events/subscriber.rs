@@ -9,6 +9,7 @@ use super::envelope::IncomingEvent;
 use super::{EventKind, Outbox, handlers};
 use crate::domain::{TaskName, UserId};
 use crate::error::AppError;
+use crate::reminders::Reminders;
 use crate::store::{Database, entity::dead_letter, entity::processed_event, to_micros};
 
 /// The largest event payload handled; larger ones are dropped.
@@ -33,11 +34,20 @@ pub enum Verdict {
 pub struct Subscriber {
     db: Database,
     outbox: Outbox,
+    reminders: Reminders,
 }
 
 impl Subscriber {
-    pub fn new(db: Database, outbox: Outbox) -> Self {
-        Self { db, outbox }
+    pub fn new(db: Database, outbox: Outbox, reminders: Reminders) -> Self {
+        Self {
+            db,
+            outbox,
+            reminders,
+        }
+    }
+
+    pub fn reminders(&self) -> &Reminders {
+        &self.reminders
     }
 
     pub fn outbox(&self) -> &Outbox {
@@ -136,10 +146,12 @@ impl Subscriber {
             txn.rollback().await?;
             return Ok(());
         }
-        let wrote_events = handlers::dispatch(&txn, &self.outbox, &event.id, payload).await?;
+        let wrote_events =
+            handlers::dispatch(&txn, &self.outbox, &self.reminders, &event.id, payload).await?;
         txn.commit().await?;
         if wrote_events {
             self.outbox.wake();
+            self.reminders.changed();
         }
         Ok(())
     }

@@ -2,7 +2,10 @@
 //! the user's watchers through the [`Hub`].
 
 mod hub;
+mod listener;
+mod name;
 pub mod store;
+mod watcher;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -10,6 +13,9 @@ use uuid::Uuid;
 use crate::domain::{TaskName, UserId};
 
 pub use hub::Hub;
+pub use name::NotificationName;
+pub use store::Position;
+pub use watcher::{WATCH_BUFFER, watch};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -32,7 +38,15 @@ pub struct Notification {
 impl Notification {
     /// `users/{user}/notifications/{id}`.
     pub fn name(&self) -> String {
-        format!("users/{}/notifications/{}", self.user, self.id)
+        self.resource_name().to_string()
+    }
+
+    /// The name as a value.
+    pub fn resource_name(&self) -> NotificationName {
+        NotificationName {
+            user: self.user.clone(),
+            id: self.id,
+        }
     }
 }
 

@@ -1,7 +1,11 @@
 //! Writing and reading notification rows.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, sea_query::OnConflict};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, OnConflict},
+};
 use uuid::Uuid;
 
 use super::{Kind, NewNotification, Notification};
@@ -73,4 +77,163 @@ pub fn to_domain(row: notification::Model) -> Result<Notification, AppError> {
         create_time: from_micros(row.create_us),
         read_time: row.read_us.map(from_micros),
     })
+}
+
+/// Where a notification sits in creation order: by create time, then by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Position {
+    pub create_us: i64,
+    pub id: Uuid,
+}
+
+impl Position {
+    /// Before every notification.
+    pub const FIRST: Self = Self {
+        create_us: i64::MIN,
+        id: Uuid::nil(),
+    };
+
+    pub fn of(notification: &Notification) -> Self {
+        Self {
+            create_us: to_micros(notification.create_time),
+            id: notification.id,
+        }
+    }
+
+    /// The position just after every notification created at or before `time`.
+    pub fn after_time(time: DateTime<Utc>) -> Self {
+        Self {
+            create_us: to_micros(time),
+            id: Uuid::max(),
+        }
+    }
+
+    /// Rows strictly after this position.
+    fn later(&self) -> Condition {
+        Condition::any()
+            .add(notification::Column::CreateUs.gt(self.create_us))
+            .add(
+                Condition::all()
+                    .add(notification::Column::CreateUs.eq(self.create_us))
+                    .add(notification::Column::Id.gt(self.id)),
+            )
+    }
+
+    /// Rows strictly before this position.
+    fn earlier(&self) -> Condition {
+        Condition::any()
+            .add(notification::Column::CreateUs.lt(self.create_us))
+            .add(
+                Condition::all()
+                    .add(notification::Column::CreateUs.eq(self.create_us))
+                    .add(notification::Column::Id.lt(self.id)),
+            )
+    }
+}
+
+fn all_to_domain(rows: Vec<notification::Model>) -> Result<Vec<Notification>, AppError> {
+    rows.into_iter().map(to_domain).collect()
+}
+
+/// One page of `user`'s notifications, newest first, strictly before `before`; with the
+/// position of the last one when more follow.
+pub async fn page(
+    conn: &impl ConnectionTrait,
+    user: &UserId,
+    unread_only: bool,
+    before: Option<Position>,
+    limit: u64,
+) -> Result<(Vec<Notification>, Option<Position>), AppError> {
+    let mut select =
+        notification::Entity::find().filter(notification::Column::UserId.eq(user.as_str()));
+    if unread_only {
+        select = select.filter(notification::Column::ReadUs.is_null());
+    }
+    if let Some(before) = before {
+        select = select.filter(before.earlier());
+    }
+    let mut rows = select
+        .order_by_desc(notification::Column::CreateUs)
+        .order_by_desc(notification::Column::Id)
+        .limit(limit + 1)
+        .all(conn)
+        .await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let notifications = all_to_domain(rows)?;
+    let next = if more {
+        notifications.last().map(Position::of)
+    } else {
+        None
+    };
+    Ok((notifications, next))
+}
+
+/// Up to `limit` notifications strictly after `after`, oldest first: of `user`, or of every
+/// user with `None`.
+pub async fn after(
+    conn: &impl ConnectionTrait,
+    user: Option<&UserId>,
+    after: Position,
+    limit: u64,
+) -> Result<Vec<Notification>, AppError> {
+    let mut select = notification::Entity::find().filter(after.later());
+    if let Some(user) = user {
+        select = select.filter(notification::Column::UserId.eq(user.as_str()));
+    }
+    let rows = select
+        .order_by_asc(notification::Column::CreateUs)
+        .order_by_asc(notification::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?;
+    all_to_domain(rows)
+}
+
+/// The position of `user`'s newest notification, if any.
+pub async fn latest(
+    conn: &impl ConnectionTrait,
+    user: &UserId,
+) -> Result<Option<Position>, AppError> {
+    let (mut newest, _) = page(conn, user, false, None, 1).await?;
+    Ok(newest.pop().as_ref().map(Position::of))
+}
+
+/// The notification with this id, whoever it belongs to.
+pub async fn by_id(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<Notification>, AppError> {
+    notification::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .map(to_domain)
+        .transpose()
+}
+
+/// Marks `user`'s notification `id` read at `now` unless it already is, and returns it
+/// (`None` when `user` has no such notification). Marking again changes nothing.
+pub async fn mark_read(
+    conn: &impl ConnectionTrait,
+    user: &UserId,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<Notification>, AppError> {
+    let owned = || {
+        Condition::all()
+            .add(notification::Column::Id.eq(id))
+            .add(notification::Column::UserId.eq(user.as_str()))
+    };
+    notification::Entity::update_many()
+        .col_expr(notification::Column::ReadUs, Expr::value(to_micros(now)))
+        .filter(owned())
+        .filter(notification::Column::ReadUs.is_null())
+        .exec(conn)
+        .await?;
+    notification::Entity::find()
+        .filter(owned())
+        .one(conn)
+        .await?
+        .map(to_domain)
+        .transpose()
 }

@@ -10,7 +10,7 @@ fn grpcurl_program() -> String {
     std::env::var("GRPCURL").unwrap_or_else(|_| "grpcurl".to_owned())
 }
 
-async fn grpcurl(args: &[&str]) -> Output {
+pub(crate) async fn grpcurl(args: &[&str]) -> Output {
     let program = grpcurl_program();
     tokio::process::Command::new(&program)
         .args(args)
@@ -24,7 +24,7 @@ async fn grpcurl(args: &[&str]) -> Output {
         })
 }
 
-fn stdout_json(output: &Output) -> serde_json::Value {
+pub(crate) fn stdout_json(output: &Output) -> serde_json::Value {
     assert!(
         output.status.success(),
         "grpcurl failed: {}",

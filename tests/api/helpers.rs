@@ -1,7 +1,9 @@
 //! Spawns a real taskflow server on a free loopback port, each test on a fresh database of
 //! its own (a SQLite file, or a new PostgreSQL database), and gives typed clients per user.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
+
+use taskflow::clock::{Clock, SystemClock};
 
 use sea_orm::ConnectionTrait;
 use taskflow::config::{DaprConfig, DatabaseConfig, EventsConfig, Secret, ServeConfig, SinkChoice};
@@ -156,8 +158,10 @@ pub type Client = TaskServiceClient<InterceptedService<Channel, Metadata>>;
 
 /// A running server on its own database.
 pub struct TestApp {
+    reminders: taskflow::reminders::Reminders,
     addr: std::net::SocketAddr,
     callback_addr: std::net::SocketAddr,
+    hub: taskflow::notifications::Hub,
     pub database_url: String,
     channel: Channel,
     stop: Option<oneshot::Sender<()>>,
@@ -186,27 +190,51 @@ impl TestApp {
 
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut ServeConfig)) -> Self {
         let (db, database_url) = TestDb::create(backend).await;
-        Self::start(Some(db), database_url, configure).await
+        Self::start(Some(db), database_url, Arc::new(SystemClock), configure).await
+    }
+
+    /// A server whose reminders go by `clock`.
+    pub async fn spawn_with_clock(
+        backend: Backend,
+        clock: Arc<dyn Clock>,
+        configure: impl FnOnce(&mut ServeConfig),
+    ) -> Self {
+        let (db, database_url) = TestDb::create(backend).await;
+        Self::start(Some(db), database_url, clock, configure).await
     }
 
     /// Another replica of this server: same database, its own ports and relay.
     pub async fn replica(&self, configure: impl FnOnce(&mut ServeConfig)) -> Self {
-        Self::start(None, self.database_url.clone(), configure).await
+        Self::start(
+            None,
+            self.database_url.clone(),
+            Arc::new(SystemClock),
+            configure,
+        )
+        .await
+    }
+
+    /// A server started again on the database of a stopped one.
+    pub async fn resume(db: TestDb, database_url: String, clock: Arc<dyn Clock>) -> Self {
+        Self::start(Some(db), database_url, clock, |_| {}).await
     }
 
     async fn start(
         db: Option<TestDb>,
         database_url: String,
+        clock: Arc<dyn Clock>,
         configure: impl FnOnce(&mut ServeConfig),
     ) -> Self {
         taskflow::telemetry::init_for_tests();
         let mut config = test_config(&database_url);
         configure(&mut config);
-        let app = Application::build(&config)
+        let app = Application::build_with_clock(&config, clock)
             .await
             .expect("the server starts");
+        let reminders = app.reminders();
         let addr = app.api_addr();
         let callback_addr = app.callback_addr();
+        let hub = app.hub();
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             app.run_until(async {
@@ -222,8 +250,10 @@ impl TestApp {
             .await
             .expect("connects to the server");
         Self {
+            reminders,
             addr,
             callback_addr,
+            hub,
             database_url,
             channel,
             stop: Some(stop),
@@ -272,6 +302,16 @@ impl TestApp {
         self.callback_addr
     }
 
+    /// The server's reminder engine.
+    pub fn reminders(&self) -> &taskflow::reminders::Reminders {
+        &self.reminders
+    }
+
+    /// This server's notification hub (each replica has its own).
+    pub fn hub(&self) -> taskflow::notifications::Hub {
+        self.hub.clone()
+    }
+
     /// The address the API listens on.
     pub fn addr(&self) -> std::net::SocketAddr {
         self.addr
@@ -312,6 +352,7 @@ pub fn test_config(database_url: &str) -> ServeConfig {
         jwt_issuer: None,
         jwt_audience: None,
         shutdown_grace_seconds: 5,
+        reminder_lead_seconds: 24 * 3600,
         callback_listen: "127.0.0.1:0".into(),
         callback_max_message_bytes: 16 * 1024 * 1024,
         events: EventsConfig {

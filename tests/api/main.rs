@@ -9,6 +9,8 @@ mod events_dapr;
 mod events_local;
 mod grpcurl;
 mod listing;
+mod notifications;
+mod reminders;
 mod server;
 mod update;
 mod validation;

@@ -1,0 +1,161 @@
+//! `taskflow.v1.NotificationService`.
+
+use std::pin::Pin;
+
+use tokio::sync::watch;
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Request, Response, Status};
+
+use super::convert::{timestamp_in, timestamp_out};
+use super::tasks::owned_parent;
+use crate::app::now;
+use crate::auth::{caller, ensure_owner};
+use crate::domain::UserId;
+use crate::error::AppError;
+use crate::listing::{Cursor, CursorValue, PageToken, page_size};
+use crate::notifications::{self, Hub, Kind, Notification, NotificationName, Position, store};
+use crate::proto::v1::{self as pb, notification_service_server::NotificationService};
+use crate::store::Database;
+
+/// The gRPC face of in-app notifications.
+#[derive(Debug, Clone)]
+pub struct NotificationApi {
+    db: Database,
+    hub: Hub,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl NotificationApi {
+    /// Serves the notifications in `db`, live through `hub`; open watches end when
+    /// `shutdown` turns true.
+    pub fn new(db: Database, hub: Hub, shutdown: watch::Receiver<bool>) -> Self {
+        Self { db, hub, shutdown }
+    }
+}
+
+pub fn notification_out(notification: &Notification) -> pb::Notification {
+    pb::Notification {
+        name: notification.name(),
+        task: notification.task.to_string(),
+        kind: match notification.kind {
+            Kind::Reminder => pb::NotificationKind::Reminder,
+        } as i32,
+        title: notification.title.clone(),
+        body: notification.body.clone(),
+        create_time: Some(timestamp_out(notification.create_time)),
+        read_time: notification.read_time.map(timestamp_out),
+    }
+}
+
+/// What a page token of ListNotifications is tied to.
+fn fingerprint(user: &UserId, unread_only: bool) -> [&str; 3] {
+    [
+        "notifications",
+        user.as_str(),
+        if unread_only { "unread" } else { "all" },
+    ]
+}
+
+fn bad_token() -> AppError {
+    AppError::invalid("page_token", "is not a page token issued by this service")
+}
+
+fn position_in(cursor: &Cursor) -> Result<Position, AppError> {
+    match cursor.values.as_slice() {
+        [CursorValue::Int(create_us)] => Ok(Position {
+            create_us: *create_us,
+            id: cursor.id,
+        }),
+        _ => Err(bad_token()),
+    }
+}
+
+fn cursor_out(position: Position) -> Cursor {
+    Cursor {
+        values: vec![CursorValue::Int(position.create_us)],
+        id: position.id,
+    }
+}
+
+type NotificationStream =
+    Pin<Box<dyn Stream<Item = Result<pb::Notification, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl NotificationService for NotificationApi {
+    #[tracing::instrument(skip_all)]
+    async fn list_notifications(
+        &self,
+        request: Request<pb::ListNotificationsRequest>,
+    ) -> Result<Response<pb::ListNotificationsResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let user = owned_parent(&caller, &req.parent, "parent")?;
+        let limit = page_size(req.page_size).map_err(|e| AppError::invalid("page_size", e))?;
+        let fingerprint = fingerprint(&user, req.unread_only);
+        let before = if req.page_token.is_empty() {
+            None
+        } else {
+            let token = PageToken::decode(&req.page_token, &fingerprint)
+                .map_err(|e| AppError::invalid("page_token", e))?;
+            Some(position_in(&token.cursor)?)
+        };
+        let (page, next) =
+            store::page(self.db.conn(), &user, req.unread_only, before, limit).await?;
+        Ok(Response::new(pb::ListNotificationsResponse {
+            notifications: page.iter().map(notification_out).collect(),
+            next_page_token: next
+                .map(|position| PageToken::new(cursor_out(position), &fingerprint).encode())
+                .unwrap_or_default(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn mark_notification_read(
+        &self,
+        request: Request<pb::MarkNotificationReadRequest>,
+    ) -> Result<Response<pb::Notification>, Status> {
+        let caller = caller(&request)?;
+        let name = NotificationName::parse(&request.get_ref().name)
+            .map_err(|e| AppError::invalid("name", e))?;
+        ensure_owner(&caller, &name.user)?;
+        let notification = store::mark_read(self.db.conn(), &name.user, name.id, now())
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("notification {name}")))?;
+        Ok(Response::new(notification_out(&notification)))
+    }
+
+    type WatchNotificationsStream = NotificationStream;
+
+    #[tracing::instrument(skip_all)]
+    async fn watch_notifications(
+        &self,
+        request: Request<pb::WatchNotificationsRequest>,
+    ) -> Result<Response<Self::WatchNotificationsStream>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let user = owned_parent(&caller, &req.parent, "parent")?;
+        let since = req
+            .since
+            .as_ref()
+            .map(timestamp_in)
+            .transpose()
+            .map_err(|e| AppError::invalid("since", e))?;
+        let watched = notifications::watch(
+            self.db.clone(),
+            &self.hub,
+            user,
+            since,
+            self.shutdown.clone(),
+        )
+        .await?;
+        // The watcher's stream ends by itself only when the server shuts down.
+        let ended = tokio_stream::once(Err(Status::unavailable(
+            "the server is shutting down: watch again, with `since` set to the create_time \
+             of the last notification received",
+        )));
+        let stream = watched
+            .map(|item| item.map(|n| notification_out(&n)).map_err(Status::from))
+            .chain(ended);
+        Ok(Response::new(Box::pin(stream)))
+    }
+}

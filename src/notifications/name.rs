@@ -1,0 +1,70 @@
+//! `users/{user}/notifications/{notification}`: the resource name of a notification.
+
+use std::fmt;
+
+use uuid::Uuid;
+
+use crate::domain::UserId;
+
+/// A parsed notification name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NotificationName {
+    pub user: UserId,
+    pub id: Uuid,
+}
+
+impl NotificationName {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let shape =
+            || format!("must look like users/{{user}}/notifications/{{notification}}, got {raw:?}");
+        let mut parts = raw.split('/');
+        let (Some("users"), Some(user), Some("notifications"), Some(id), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(shape());
+        };
+        let user = UserId::parse(user)?;
+        let id = Uuid::try_parse(id)
+            .map_err(|_| format!("the notification id in {raw:?} is not a UUID"))?;
+        Ok(Self { user, id })
+    }
+}
+
+impl fmt::Display for NotificationName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "users/{}/notifications/{}",
+            self.user,
+            self.id.hyphenated()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NotificationName;
+
+    #[test]
+    fn names_round_trip_and_reject_other_shapes() {
+        let raw = "users/bob/notifications/0190f3a5-6c1e-7f00-8000-000000000001";
+        let name = NotificationName::parse(raw).expect("a valid name");
+        assert_eq!(name.user.as_str(), "bob");
+        assert_eq!(name.to_string(), raw);
+        for bad in [
+            "",
+            "users/bob",
+            "users/bob/notifications",
+            "users/bob/notifications/not-a-uuid",
+            "users/bob/tasks/0190f3a5-6c1e-7f00-8000-000000000001",
+            "users/bob/notifications/0190f3a5-6c1e-7f00-8000-000000000001/x",
+            "users/b b/notifications/0190f3a5-6c1e-7f00-8000-000000000001",
+        ] {
+            assert!(NotificationName::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

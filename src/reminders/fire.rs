@@ -1,0 +1,143 @@
+//! Firing one reminder: check it is still current, write the notification and the
+//! `reminder.triggered` event in one transaction, at most once.
+
+use chrono::{DateTime, Utc};
+use sea_orm::ConnectionTrait;
+
+use super::{LATE_AFTER, Reminders, context, store};
+use crate::api::convert::timestamp_out;
+use crate::domain::{TaskName, zone};
+use crate::error::AppError;
+use crate::events::{EventKind, NewEvent};
+use crate::notifications::{Kind, NewNotification, Notification, store as notifications};
+use crate::proto::events::v1 as ev;
+use crate::store::{from_micros, tasks, to_micros};
+
+/// What a trigger came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fired {
+    /// A notification was written (and is announced once committed).
+    Notified(Box<Notification>),
+    /// The trigger was stale (task completed, due time moved) or already handled.
+    Nothing,
+    /// The task no longer exists.
+    TaskGone,
+}
+
+impl Reminders {
+    /// Fires the reminder of `name` scheduled for `due_at` at `fire_at`, in its own transaction
+    /// (the path of a Dapr job trigger).
+    pub async fn fire(
+        &self,
+        name: &TaskName,
+        due_at: DateTime<Utc>,
+        fire_at: DateTime<Utc>,
+    ) -> Result<Fired, AppError> {
+        let txn = self.db.begin_write().await?;
+        let fired = self.fire_in(&txn, name, due_at, fire_at).await?;
+        txn.commit().await?;
+        self.announce(&fired);
+        Ok(fired)
+    }
+
+    /// Announces what a committed firing wrote.
+    pub(super) fn announce(&self, fired: &Fired) {
+        if let Fired::Notified(notification) = fired {
+            self.hub.committed(notification);
+            self.outbox.wake();
+        }
+    }
+
+    pub(super) async fn fire_in(
+        &self,
+        txn: &impl ConnectionTrait,
+        name: &TaskName,
+        due_at: DateTime<Utc>,
+        fire_at: DateTime<Utc>,
+    ) -> Result<Fired, AppError> {
+        let now = self.clock.now();
+        let current = store::lock(txn, name).await?;
+        let Some(task) = tasks::find(txn, name, true).await? else {
+            store::cancel(txn, name, now).await?;
+            return Ok(Fired::TaskGone);
+        };
+        let matches_row = current.as_ref().is_some_and(|r| {
+            r.due_at_us == to_micros(due_at) && r.state == crate::store::entity::reminder::SCHEDULED
+        });
+        if task.completed || task.fields.due_time != Some(due_at) || !matches_row {
+            tracing::debug!(task = %name, "stale or repeated reminder trigger ignored");
+            return Ok(Fired::Nothing);
+        }
+        let late = now - fire_at > LATE_AFTER;
+        let local_due = due_at.with_timezone(&zone(&task.fields.time_zone));
+        let new = NewNotification {
+            user: name.user.clone(),
+            task: name.clone(),
+            kind: Kind::Reminder,
+            title: format!("Reminder: {}", task.fields.title),
+            body: format!("Due {}", local_due.format("%a %-d %b %Y, %H:%M %Z")),
+            dedupe_key: format!("reminder/{}/{}", name.task, to_micros(due_at)),
+        };
+        store::mark_fired(txn, name, now).await?;
+        let Some(notification) = notifications::record(txn, new, now).await? else {
+            return Ok(Fired::Nothing);
+        };
+        self.hub.notify_in_txn(txn, &notification).await?;
+        let triggered = ev::ReminderTriggered {
+            context: context(name, now, ""),
+            task: name.to_string(),
+            fire_time: Some(timestamp_out(fire_at)),
+            due_time: Some(timestamp_out(due_at)),
+            late,
+        };
+        self.outbox
+            .enqueue(
+                txn,
+                NewEvent {
+                    kind: EventKind::ReminderTriggered,
+                    user: name.user.clone(),
+                    subject: name.to_string(),
+                    payload: prost::Message::encode_to_vec(&triggered),
+                    id: uuid::Uuid::now_v7(),
+                },
+            )
+            .await?;
+        tracing::info!(task = %name, late, "reminder fired");
+        Ok(Fired::Notified(Box::new(notification)))
+    }
+
+    /// Fires every armed reminder whose time has come (the local loop's step); returns how
+    /// many notifications it wrote.
+    pub async fn fire_due(&self) -> Result<usize, AppError> {
+        let now = self.clock.now();
+        let txn = self.db.begin_write().await?;
+        let rows = store::claim_due(&txn, now, 64).await?;
+        let mut fired = Vec::new();
+        for row in rows {
+            let user = crate::domain::UserId::parse(&row.user_id).map_err(|_| {
+                AppError::Internal(format!("reminder {} has an invalid user", row.task_id))
+            })?;
+            let name = TaskName {
+                user,
+                task: crate::domain::TaskId::from_uuid(row.task_id),
+            };
+            fired.push(
+                self.fire_in(
+                    &txn,
+                    &name,
+                    from_micros(row.due_at_us),
+                    from_micros(row.fire_at_us),
+                )
+                .await?,
+            );
+        }
+        txn.commit().await?;
+        for f in &fired {
+            self.announce(f);
+        }
+        Ok(fired
+            .iter()
+            .filter(|f| matches!(f, Fired::Notified(_)))
+            .count())
+    }
+}

@@ -1,0 +1,137 @@
+//! Where armed reminders wait for their time: the `reminders` table, watched by an in-process
+//! loop (embedded mode), or Dapr's Jobs API (cluster mode), which calls back `OnJobEvent`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use dapr::dapr::proto::runtime::v1 as dapr_pb;
+use prost::Message;
+
+use crate::domain::TaskName;
+use crate::error::AppError;
+use crate::events::sidecar::{Sidecar, SidecarError};
+use crate::proto::events::v1 as ev;
+
+/// The `type_url` of a job's data: the reminder as scheduled.
+pub const JOB_DATA_TYPE: &str = "type.googleapis.com/taskflow.events.v1.ReminderScheduled";
+
+/// The job name of a task's reminder: one job per task, overwritten on reschedule.
+pub fn job_name(task: &TaskName) -> String {
+    format!("reminder-{}", task.task)
+}
+
+#[tonic::async_trait]
+pub trait ReminderScheduler: Send + Sync + std::fmt::Debug + 'static {
+    /// Arms the reminder described by `scheduled` (replacing any earlier one of its task).
+    async fn schedule(
+        &self,
+        task: &TaskName,
+        scheduled: &ev::ReminderScheduled,
+    ) -> Result<(), AppError>;
+    /// Disarms a task's reminder; disarming a missing one is fine.
+    async fn cancel(&self, task: &TaskName) -> Result<(), AppError>;
+    /// Whether the in-process loop must fire reminders from the table.
+    fn fires_locally(&self) -> bool;
+}
+
+/// Embedded mode: the `reminders` row is the schedule; the local loop fires it.
+#[derive(Debug, Default)]
+pub struct TableScheduler;
+
+#[tonic::async_trait]
+impl ReminderScheduler for TableScheduler {
+    async fn schedule(&self, _: &TaskName, _: &ev::ReminderScheduled) -> Result<(), AppError> {
+        Ok(())
+    }
+
+    async fn cancel(&self, _: &TaskName) -> Result<(), AppError> {
+        Ok(())
+    }
+
+    fn fires_locally(&self) -> bool {
+        true
+    }
+}
+
+/// Cluster mode: Dapr's Jobs API through the shared sidecar client; the stable calls first,
+/// the `*Alpha1` ones on sidecars older than 1.18.
+#[derive(Debug)]
+pub struct DaprJobs {
+    sidecar: Sidecar,
+    alpha: AtomicBool,
+}
+
+impl DaprJobs {
+    pub fn new(sidecar: Sidecar) -> Self {
+        Self {
+            sidecar,
+            alpha: AtomicBool::new(false),
+        }
+    }
+}
+
+fn unavailable(err: SidecarError) -> AppError {
+    AppError::Sidecar(err.to_string())
+}
+
+#[tonic::async_trait]
+impl ReminderScheduler for DaprJobs {
+    async fn schedule(
+        &self,
+        task: &TaskName,
+        scheduled: &ev::ReminderScheduled,
+    ) -> Result<(), AppError> {
+        let fire_at = scheduled
+            .fire_time
+            .as_ref()
+            .and_then(|t| {
+                chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
+            })
+            .ok_or_else(|| AppError::Internal("a scheduled reminder without a fire time".into()))?;
+        let request = dapr_pb::ScheduleJobRequest {
+            job: Some(dapr_pb::Job {
+                name: job_name(task),
+                due_time: Some(fire_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                data: Some(prost_types::Any {
+                    type_url: JOB_DATA_TYPE.to_owned(),
+                    value: scheduled.encode_to_vec(),
+                }),
+                ..Default::default()
+            }),
+            overwrite: true,
+        };
+        loop {
+            let alpha = self.alpha.load(Ordering::Relaxed);
+            match self.sidecar.schedule_job(request.clone(), alpha).await {
+                Ok(()) => return Ok(()),
+                Err(err) if err.is_unimplemented() && !alpha => {
+                    tracing::info!("the sidecar has no stable Jobs API; using ScheduleJobAlpha1");
+                    self.alpha.store(true, Ordering::Relaxed);
+                }
+                Err(err) => return Err(unavailable(err)),
+            }
+        }
+    }
+
+    async fn cancel(&self, task: &TaskName) -> Result<(), AppError> {
+        let request = dapr_pb::DeleteJobRequest {
+            name: job_name(task),
+        };
+        loop {
+            let alpha = self.alpha.load(Ordering::Relaxed);
+            match self.sidecar.delete_job(request.clone(), alpha).await {
+                Ok(()) => return Ok(()),
+                Err(SidecarError::Status(status)) if status.code() == tonic::Code::NotFound => {
+                    return Ok(());
+                }
+                Err(err) if err.is_unimplemented() && !alpha => {
+                    self.alpha.store(true, Ordering::Relaxed);
+                }
+                Err(err) => return Err(unavailable(err)),
+            }
+        }
+    }
+
+    fn fires_locally(&self) -> bool {
+        false
+    }
+}

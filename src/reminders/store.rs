@@ -1,0 +1,140 @@
+//! Reading and writing `reminders` rows.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{LockBehavior, LockType, OnConflict},
+};
+
+use crate::domain::TaskName;
+use crate::error::AppError;
+use crate::store::entity::reminder::{self, CANCELLED, FIRED, SCHEDULED};
+use crate::store::to_micros;
+
+pub use reminder::Model as ReminderRow;
+
+/// Arms (or re-arms) the reminder of a task.
+pub async fn schedule(
+    conn: &impl ConnectionTrait,
+    task: &TaskName,
+    fire_at: DateTime<Utc>,
+    due_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let row = reminder::ActiveModel {
+        task_id: Set(task.task.as_uuid()),
+        user_id: Set(task.user.as_str().to_owned()),
+        fire_at_us: Set(to_micros(fire_at)),
+        due_at_us: Set(to_micros(due_at)),
+        state: Set(SCHEDULED),
+        fired_us: Set(None),
+        updated_us: Set(to_micros(now)),
+    };
+    reminder::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(reminder::Column::TaskId)
+                .update_columns([
+                    reminder::Column::FireAtUs,
+                    reminder::Column::DueAtUs,
+                    reminder::Column::State,
+                    reminder::Column::FiredUs,
+                    reminder::Column::UpdatedUs,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+/// The reminder of a task, if it has one.
+pub async fn find(
+    conn: &impl ConnectionTrait,
+    task: &TaskName,
+) -> Result<Option<ReminderRow>, AppError> {
+    Ok(reminder::Entity::find_by_id(task.task.as_uuid())
+        .filter(reminder::Column::UserId.eq(task.user.as_str()))
+        .one(conn)
+        .await?)
+}
+
+/// The reminder of a task, locked until the transaction ends. Firing locks the reminder
+/// before the task, in the same order as the scheduler's claim, so triggers never deadlock.
+pub async fn lock(
+    conn: &impl ConnectionTrait,
+    task: &TaskName,
+) -> Result<Option<ReminderRow>, AppError> {
+    Ok(reminder::Entity::find_by_id(task.task.as_uuid())
+        .filter(reminder::Column::UserId.eq(task.user.as_str()))
+        .lock_exclusive()
+        .one(conn)
+        .await?)
+}
+
+/// Cancels a task's armed reminder; true when there was one.
+pub async fn cancel(
+    conn: &impl ConnectionTrait,
+    task: &TaskName,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    set_state(conn, task, SCHEDULED, CANCELLED, now).await
+}
+
+/// Marks an armed reminder fired; true when it was armed.
+pub async fn mark_fired(
+    conn: &impl ConnectionTrait,
+    task: &TaskName,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    set_state(conn, task, SCHEDULED, FIRED, now).await
+}
+
+async fn set_state(
+    conn: &impl ConnectionTrait,
+    task: &TaskName,
+    from: i16,
+    to: i16,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    let mut update = reminder::Entity::update_many()
+        .col_expr(reminder::Column::State, to.into())
+        .col_expr(reminder::Column::UpdatedUs, to_micros(now).into());
+    if to == FIRED {
+        update = update.col_expr(reminder::Column::FiredUs, to_micros(now).into());
+    }
+    let result = update
+        .filter(reminder::Column::TaskId.eq(task.task.as_uuid()))
+        .filter(reminder::Column::UserId.eq(task.user.as_str()))
+        .filter(reminder::Column::State.eq(from))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// Armed reminders whose time has come, oldest first, locked for this transaction (other
+/// replicas skip them on PostgreSQL; SQLite's write transaction excludes them anyway).
+pub async fn claim_due(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<ReminderRow>, AppError> {
+    Ok(reminder::Entity::find()
+        .filter(reminder::Column::State.eq(SCHEDULED))
+        .filter(reminder::Column::FireAtUs.lte(to_micros(now)))
+        .order_by_asc(reminder::Column::FireAtUs)
+        .limit(limit)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .all(conn)
+        .await?)
+}
+
+/// When the next armed reminder fires.
+pub async fn next_fire_at(conn: &impl ConnectionTrait) -> Result<Option<i64>, AppError> {
+    Ok(reminder::Entity::find()
+        .filter(reminder::Column::State.eq(SCHEDULED))
+        .order_by_asc(reminder::Column::FireAtUs)
+        .one(conn)
+        .await?
+        .map(|r| r.fire_at_us))
+}

@@ -1,0 +1,516 @@
+//! Reminders: armed from task events, fired at due − lead by the local loop (driven by a manual
+//! clock) or by Dapr jobs (the sidecar double), into one notification and one event.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use prost::Message;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use taskflow::clock::{Clock, ManualClock};
+use taskflow::domain::TaskName;
+use taskflow::proto::{events::v1 as ev, v1 as pb};
+use taskflow::reminders::Fired;
+use taskflow::store::entity::{notification, reminder};
+
+use crate::both_backends;
+use crate::helpers::{
+    Backend, Client, TestApp, create, double, eventually, outbox_rows, published_outbox, titled,
+    wired_to,
+};
+
+fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0),
+    }
+}
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+async fn clocked(backend: Backend) -> (TestApp, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(taskflow::app::now()));
+    let app = TestApp::spawn_with_clock(backend, clock.clone(), |_| {}).await;
+    (app, clock)
+}
+
+async fn due_task(
+    client: &mut Client,
+    title: &str,
+    due: DateTime<Utc>,
+    remind_before: Option<Duration>,
+) -> pb::Task {
+    create(
+        client,
+        "alice",
+        pb::Task {
+            due_time: Some(timestamp(due)),
+            remind_before: remind_before.map(|d| prost_types::Duration {
+                seconds: d.num_seconds(),
+                nanos: 0,
+            }),
+            ..titled(title)
+        },
+    )
+    .await
+}
+
+async fn reminder_of(app: &TestApp, task: &pb::Task) -> Option<reminder::Model> {
+    let id = TaskName::parse(&task.name).expect("a name").task.as_uuid();
+    reminder::Entity::find_by_id(id)
+        .one(app.db().await.conn())
+        .await
+        .expect("read")
+}
+
+async fn notifications_of(app: &TestApp, task: &pb::Task) -> Vec<notification::Model> {
+    let id = TaskName::parse(&task.name).expect("a name").task.as_uuid();
+    notification::Entity::find()
+        .filter(notification::Column::TaskId.eq(id))
+        .all(app.db().await.conn())
+        .await
+        .expect("read")
+}
+
+/// Waits until every event so far is handled (so reminders are armed or cancelled).
+async fn settled(app: &TestApp) {
+    published_outbox(&app.db().await, None).await;
+}
+
+async fn fires_a_day_ahead_into_one_notification_and_event(backend: Backend) {
+    let (app, clock) = clocked(backend).await;
+    let mut alice = app.user("alice");
+    let now = clock.now();
+    let due = now + Duration::hours(30);
+    let task = due_task(&mut alice, "File the report", due, None).await;
+    settled(&app).await;
+    let armed = reminder_of(&app, &task).await.expect("armed");
+    assert_eq!(armed.fire_at_us, micros(due - Duration::hours(24)));
+    assert_eq!(armed.state, reminder::SCHEDULED);
+    let rows = outbox_rows(&app.db().await).await;
+    let scheduled = rows
+        .iter()
+        .find(|r| r.event_type == "reminder.scheduled")
+        .expect("reminder.scheduled");
+    assert_eq!(scheduled.topic, "reminders");
+    let payload = ev::ReminderScheduled::decode(scheduled.payload.as_slice()).expect("decodes");
+    assert_eq!(
+        payload.fire_time,
+        Some(timestamp(due - Duration::hours(24)))
+    );
+
+    clock.advance(Duration::hours(5));
+    assert_eq!(
+        app.reminders().fire_due().await.expect("step"),
+        0,
+        "not yet"
+    );
+    assert!(notifications_of(&app, &task).await.is_empty());
+
+    clock.advance(Duration::hours(1) + Duration::seconds(1));
+    let fired = eventually("the notification", || async {
+        let n = notifications_of(&app, &task).await;
+        (!n.is_empty()).then_some(n)
+    })
+    .await;
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].title, "Reminder: File the report");
+    assert_eq!(fired[0].user_id, "alice");
+    let rows = published_outbox(&app.db().await, None).await;
+    let triggered: Vec<ev::ReminderTriggered> = rows
+        .iter()
+        .filter(|r| r.event_type == "reminder.triggered")
+        .map(|r| ev::ReminderTriggered::decode(r.payload.as_slice()).expect("decodes"))
+        .collect();
+    assert_eq!(triggered.len(), 1);
+    assert!(!triggered[0].late);
+    assert_eq!(triggered[0].task, task.name);
+    assert_eq!(
+        reminder_of(&app, &task).await.expect("row").state,
+        reminder::FIRED
+    );
+}
+
+async fn lead_rules_decide_whether_and_when(backend: Backend) {
+    let (app, clock) = clocked(backend).await;
+    let mut alice = app.user("alice");
+    let now = clock.now();
+    let soon = due_task(&mut alice, "soon", now + Duration::hours(20), None).await;
+    let own = due_task(
+        &mut alice,
+        "own lead",
+        now + Duration::hours(2),
+        Some(Duration::hours(1)),
+    )
+    .await;
+    let none = due_task(
+        &mut alice,
+        "no reminder",
+        now + Duration::hours(48),
+        Some(Duration::zero()),
+    )
+    .await;
+    let undated = create(&mut alice, "alice", titled("undated")).await;
+    settled(&app).await;
+    assert!(
+        reminder_of(&app, &soon).await.is_none(),
+        "due sooner than the default lead"
+    );
+    assert_eq!(
+        reminder_of(&app, &own).await.expect("armed").fire_at_us,
+        micros(now + Duration::hours(1))
+    );
+    assert!(reminder_of(&app, &none).await.is_none(), "remind_before 0");
+    assert!(reminder_of(&app, &undated).await.is_none());
+    assert_eq!(
+        own.remind_before,
+        Some(prost_types::Duration {
+            seconds: 3600,
+            nanos: 0
+        })
+    );
+}
+
+async fn completing_or_deleting_cancels_and_reopening_rearms(backend: Backend) {
+    let (app, clock) = clocked(backend).await;
+    let mut alice = app.user("alice");
+    let due = clock.now() + Duration::hours(30);
+    let done = due_task(&mut alice, "done", due, None).await;
+    let gone = due_task(&mut alice, "gone", due, None).await;
+    settled(&app).await;
+    alice
+        .complete_task(pb::CompleteTaskRequest {
+            name: done.name.clone(),
+        })
+        .await
+        .expect("complete");
+    alice
+        .delete_task(pb::DeleteTaskRequest {
+            name: gone.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .expect("delete");
+    settled(&app).await;
+    assert_eq!(
+        reminder_of(&app, &done).await.expect("row").state,
+        reminder::CANCELLED
+    );
+    assert_eq!(
+        reminder_of(&app, &gone).await.expect("row").state,
+        reminder::CANCELLED
+    );
+
+    clock.advance(Duration::hours(7));
+    assert_eq!(app.reminders().fire_due().await.expect("step"), 0);
+    assert!(
+        notifications_of(&app, &done).await.is_empty()
+            && notifications_of(&app, &gone).await.is_empty()
+    );
+
+    alice
+        .reopen_task(pb::ReopenTaskRequest {
+            name: done.name.clone(),
+        })
+        .await
+        .expect("reopen");
+    settled(&app).await;
+    // Reopened 7 h later, the task is due in 23 h: less than the default lead, so no reminder.
+    assert_eq!(
+        reminder_of(&app, &done).await.expect("row").state,
+        reminder::CANCELLED
+    );
+    // With its own lead it is armed again.
+    alice
+        .update_task(pb::UpdateTaskRequest {
+            task: Some(pb::Task {
+                name: done.name.clone(),
+                remind_before: Some(prost_types::Duration {
+                    seconds: 3600,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["remind_before".into()],
+            }),
+        })
+        .await
+        .expect("update");
+    settled(&app).await;
+    let rearmed = reminder_of(&app, &done).await.expect("row");
+    assert_eq!(rearmed.state, reminder::SCHEDULED);
+    assert_eq!(rearmed.fire_at_us, micros(due - Duration::hours(1)));
+}
+
+async fn moving_the_due_time_moves_the_reminder(backend: Backend) {
+    let (app, clock) = clocked(backend).await;
+    let mut alice = app.user("alice");
+    let now = clock.now();
+    let task = due_task(&mut alice, "moving", now + Duration::hours(30), None).await;
+    settled(&app).await;
+    let later = now + Duration::hours(50);
+    alice
+        .update_task(pb::UpdateTaskRequest {
+            task: Some(pb::Task {
+                name: task.name.clone(),
+                due_time: Some(timestamp(later)),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["due_time".into()],
+            }),
+        })
+        .await
+        .expect("update");
+    settled(&app).await;
+    assert_eq!(
+        reminder_of(&app, &task).await.expect("row").fire_at_us,
+        micros(later - Duration::hours(24))
+    );
+
+    clock.advance(Duration::hours(7)); // past the old time
+    assert_eq!(app.reminders().fire_due().await.expect("step"), 0);
+    // A trigger for the old due time (a stale job) does nothing either.
+    let name = TaskName::parse(&task.name).expect("name");
+    let stale = app
+        .reminders()
+        .fire(&name, now + Duration::hours(30), now + Duration::hours(6))
+        .await
+        .expect("stale trigger");
+    assert_eq!(stale, Fired::Nothing);
+
+    clock.advance(Duration::hours(20)); // past the new time
+    let fired = eventually("the moved reminder", || async {
+        let n = notifications_of(&app, &task).await;
+        (!n.is_empty()).then_some(n)
+    })
+    .await;
+    assert_eq!(fired.len(), 1);
+}
+
+async fn a_repeated_trigger_gives_one_notification(backend: Backend) {
+    let (app, clock) = clocked(backend).await;
+    let mut alice = app.user("alice");
+    let due = clock.now() + Duration::hours(30);
+    let task = due_task(&mut alice, "once", due, None).await;
+    settled(&app).await;
+    clock.advance(Duration::hours(6));
+    let name = TaskName::parse(&task.name).expect("name");
+    let fire_at = due - Duration::hours(24);
+    let (first, second) = tokio::join!(
+        app.reminders().fire(&name, due, fire_at),
+        app.reminders().fire(&name, due, fire_at)
+    );
+    // The scheduler's own loop races these triggers too: at most one of them notifies.
+    let outcomes = [first.expect("first"), second.expect("second")];
+    assert!(
+        outcomes
+            .iter()
+            .filter(|f| matches!(f, Fired::Notified(_)))
+            .count()
+            <= 1,
+        "{outcomes:?}"
+    );
+    let third = app
+        .reminders()
+        .fire(&name, due, fire_at)
+        .await
+        .expect("third");
+    assert_eq!(third, Fired::Nothing);
+    assert_eq!(app.reminders().fire_due().await.expect("step"), 0);
+    assert_eq!(
+        notifications_of(&app, &task).await.len(),
+        1,
+        "exactly one notification"
+    );
+}
+
+async fn reminders_missed_while_down_fire_late_at_start(backend: Backend) {
+    let (app, clock) = clocked(backend).await;
+    let mut alice = app.user("alice");
+    let due = clock.now() + Duration::hours(30);
+    let task = due_task(&mut alice, "missed", due, None).await;
+    settled(&app).await;
+    let url = app.database_url.clone();
+    let db = app.stop().await.expect("the database outlives the server");
+
+    // Ten hours pass while nothing runs; then the service starts again on the same database.
+    clock.advance(Duration::hours(10));
+    let restarted = TestApp::resume(db, url, clock.clone()).await;
+    let fired = eventually("the late reminder", || async {
+        let n = notifications_of(&restarted, &task).await;
+        (!n.is_empty()).then_some(n)
+    })
+    .await;
+    assert_eq!(fired.len(), 1);
+    let rows = published_outbox(&restarted.db().await, None).await;
+    let triggered = rows
+        .iter()
+        .find(|r| r.event_type == "reminder.triggered")
+        .map(|r| ev::ReminderTriggered::decode(r.payload.as_slice()).expect("decodes"))
+        .expect("reminder.triggered");
+    assert!(triggered.late, "it fired 4 hours after its time");
+}
+
+both_backends!(
+    fires_a_day_ahead_into_one_notification_and_event,
+    lead_rules_decide_whether_and_when,
+    completing_or_deleting_cancels_and_reopening_rearms,
+    moving_the_due_time_moves_the_reminder,
+    a_repeated_trigger_gives_one_notification,
+    reminders_missed_while_down_fire_late_at_start,
+    dapr_jobs_schedule_overwrite_delete_and_call_back,
+);
+
+async fn dapr_jobs_schedule_overwrite_delete_and_call_back(backend: Backend) {
+    let double = double().await;
+    double.set_auto_deliver(true);
+    let clock = Arc::new(ManualClock::new(taskflow::app::now()));
+    let app = TestApp::spawn_with_clock(backend, clock.clone(), wired_to(&double)).await;
+    double.set_app_addr(app.callback_addr());
+    let mut alice = app.user("alice");
+    let now = clock.now();
+    let due = now + Duration::hours(30);
+    let task = due_task(&mut alice, "jobbed", due, None).await;
+    let name = TaskName::parse(&task.name).expect("name");
+    let job_name = format!("reminder-{}", name.task);
+    let job = eventually("the job", || async { double.job(&job_name) }).await;
+    assert_eq!(
+        job.due_time.as_deref(),
+        Some(
+            (due - Duration::hours(24))
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                .as_str()
+        )
+    );
+    let data = job.data.clone().expect("job data");
+    assert_eq!(
+        data.type_url,
+        "type.googleapis.com/taskflow.events.v1.ReminderScheduled"
+    );
+    assert_eq!(
+        ev::ReminderScheduled::decode(data.value.as_slice())
+            .expect("decodes")
+            .task,
+        task.name
+    );
+
+    // Moving the due time overwrites the job.
+    let later = now + Duration::hours(40);
+    alice
+        .update_task(pb::UpdateTaskRequest {
+            task: Some(pb::Task {
+                name: task.name.clone(),
+                due_time: Some(timestamp(later)),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["due_time".into()],
+            }),
+        })
+        .await
+        .expect("update");
+    let expected = (later - Duration::hours(24)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    eventually("the overwritten job", || async {
+        double
+            .job(&job_name)
+            .filter(|j| j.due_time.as_deref() == Some(expected.as_str()))
+    })
+    .await;
+
+    // The sidecar calls back at the due time: one notification.
+    clock.advance(Duration::hours(17));
+    let trigger = double.trigger_job_now(&job_name).await.expect("triggered");
+    assert_eq!(
+        trigger.outcome,
+        dapr_double::JobOutcome::Succeeded,
+        "{trigger:?}"
+    );
+    assert_eq!(notifications_of(&app, &task).await.len(), 1);
+
+    // Completing deletes the job; a trigger for a deleted task's job is NotFound (done).
+    let other = due_task(&mut alice, "other", now + Duration::hours(60), None).await;
+    let other_job = format!(
+        "reminder-{}",
+        TaskName::parse(&other.name).expect("name").task
+    );
+    eventually("the other job", || async { double.job(&other_job) }).await;
+    alice
+        .complete_task(pb::CompleteTaskRequest {
+            name: other.name.clone(),
+        })
+        .await
+        .expect("complete");
+    eventually("the job deleted", || async {
+        double.job(&other_job).is_none().then_some(())
+    })
+    .await;
+
+    // A job whose task no longer exists is answered NotFound, which the scheduler counts as done.
+    let stray =
+        TaskName::parse(&format!("users/alice/tasks/{}", uuid::Uuid::now_v7())).expect("name");
+    let scheduled = ev::ReminderScheduled {
+        context: None,
+        task: stray.to_string(),
+        fire_time: Some(timestamp(now)),
+        due_time: Some(timestamp(due)),
+    };
+    let mut callback =
+        dapr::dapr::proto::runtime::v1::app_callback_client::AppCallbackClient::connect(format!(
+            "http://{}",
+            app.callback_addr()
+        ))
+        .await
+        .expect("connects");
+    let mut request = tonic::Request::new(dapr::dapr::proto::runtime::v1::JobEventRequest {
+        name: format!("reminder-{}", stray.task),
+        data: Some(prost_types::Any {
+            type_url: "type.googleapis.com/taskflow.events.v1.ReminderScheduled".into(),
+            value: scheduled.encode_to_vec(),
+        }),
+        method: format!("job/reminder-{}", stray.task),
+        ..Default::default()
+    });
+    request
+        .metadata_mut()
+        .insert("dapr-api-token", "app-token".parse().expect("ascii"));
+    let status = callback
+        .on_job_event(request)
+        .await
+        .expect_err("no such task");
+    assert_eq!(status.code(), tonic::Code::NotFound);
+}
+
+/// Sidecars older than 1.18 have only the `*Alpha1` Jobs calls: reminders still get scheduled
+/// and cancelled there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn older_sidecars_get_the_alpha_jobs_calls() {
+    let double = double().await;
+    double.set_stable_jobs_unimplemented(true);
+    let clock = Arc::new(ManualClock::new(taskflow::app::now()));
+    let app = TestApp::spawn_with_clock(Backend::Sqlite, clock.clone(), wired_to(&double)).await;
+    double.set_app_addr(app.callback_addr());
+    let mut alice = app.user("alice");
+    let task = due_task(&mut alice, "alpha", clock.now() + Duration::hours(30), None).await;
+    let job_name = format!(
+        "reminder-{}",
+        TaskName::parse(&task.name).expect("name").task
+    );
+    eventually("the job through ScheduleJobAlpha1", || async {
+        double.job(&job_name)
+    })
+    .await;
+    alice
+        .delete_task(pb::DeleteTaskRequest {
+            name: task.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .expect("delete");
+    eventually("the job deleted through DeleteJobAlpha1", || async {
+        double.job(&job_name).is_none().then_some(())
+    })
+    .await;
+}
