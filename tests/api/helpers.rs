@@ -214,6 +214,15 @@ impl TestApp {
         .await
     }
 
+    /// Another replica whose reminders go by `clock`.
+    pub async fn replica_with_clock(
+        &self,
+        clock: Arc<dyn Clock>,
+        configure: impl FnOnce(&mut ServeConfig),
+    ) -> Self {
+        Self::start(None, self.database_url.clone(), clock, configure).await
+    }
+
     /// A server started again on the database of a stopped one.
     pub async fn resume(db: TestDb, database_url: String, clock: Arc<dyn Clock>) -> Self {
         Self::start(Some(db), database_url, clock, |_| {}).await

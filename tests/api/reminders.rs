@@ -362,6 +362,7 @@ both_backends!(
     a_repeated_trigger_gives_one_notification,
     reminders_missed_while_down_fire_late_at_start,
     dapr_jobs_schedule_overwrite_delete_and_call_back,
+    a_fired_reminder_reaches_the_owners_watcher_live,
 );
 
 async fn dapr_jobs_schedule_overwrite_delete_and_call_back(backend: Backend) {
@@ -513,4 +514,94 @@ async fn older_sidecars_get_the_alpha_jobs_calls() {
         double.job(&job_name).is_none().then_some(())
     })
     .await;
+}
+
+/// The whole path a user sees: a watcher is open, the reminder's time comes, and the
+/// notification arrives on the stream — for its owner only.
+async fn a_fired_reminder_reaches_the_owners_watcher_live(backend: Backend) {
+    use taskflow::proto::v1::notification_service_client::NotificationServiceClient;
+    let (app, clock) = clocked(backend).await;
+    let mut alice = app.user("alice");
+    let task = due_task(
+        &mut alice,
+        "Call the bank",
+        clock.now() + Duration::hours(30),
+        None,
+    )
+    .await;
+    settled(&app).await;
+    let watch = |user: &str| {
+        NotificationServiceClient::with_interceptor(
+            app.channel(),
+            crate::helpers::Metadata::new(&[("x-user-id", user)]),
+        )
+    };
+    let mut stream = watch("alice")
+        .watch_notifications(pb::WatchNotificationsRequest {
+            parent: "users/alice".into(),
+            since: None,
+        })
+        .await
+        .expect("watching")
+        .into_inner();
+    let mut bobs = watch("bob")
+        .watch_notifications(pb::WatchNotificationsRequest {
+            parent: "users/bob".into(),
+            since: None,
+        })
+        .await
+        .expect("bob watching")
+        .into_inner();
+    clock.advance(Duration::hours(7));
+    let live = tokio::time::timeout(std::time::Duration::from_secs(10), stream.message())
+        .await
+        .expect("arrives in time")
+        .expect("a message")
+        .expect("a notification");
+    assert_eq!(live.task, task.name);
+    assert_eq!(live.kind, pb::NotificationKind::Reminder as i32);
+    assert_eq!(live.title, "Reminder: Call the bank");
+    let quiet = tokio::time::timeout(std::time::Duration::from_millis(300), bobs.message()).await;
+    assert!(quiet.is_err(), "bob's watcher gets nothing: {quiet:?}");
+}
+
+
+/// Two replicas with the same clock: the due reminder fires exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_fire_a_reminder_once() {
+    let clock = Arc::new(ManualClock::new(taskflow::app::now()));
+    let first = TestApp::spawn_with_clock(Backend::Postgres, clock.clone(), |_| {}).await;
+    let second = first.replica_with_clock(clock.clone(), |_| {}).await;
+    let mut alice = first.user("alice");
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        tasks.push(
+            due_task(
+                &mut alice,
+                &format!("r{i}"),
+                clock.now() + Duration::hours(30),
+                None,
+            )
+            .await,
+        );
+    }
+    settled(&first).await;
+    clock.advance(Duration::hours(7));
+    let (a, b) = tokio::join!(first.reminders().fire_due(), second.reminders().fire_due());
+    assert!(a.expect("first") + b.expect("second") <= 10);
+    for task in &tasks {
+        let fired = eventually("the reminder", || async {
+            let n = notifications_of(&first, task).await;
+            (!n.is_empty()).then_some(n)
+        })
+        .await;
+        assert_eq!(fired.len(), 1);
+    }
+    let rows = published_outbox(&first.db().await, None).await;
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.event_type == "reminder.triggered")
+            .count(),
+        10
+    );
 }
