@@ -11,6 +11,7 @@ mod grpcurl;
 mod listing;
 mod notifications;
 mod reminders;
+mod reminders_jobs;
 mod server;
 mod update;
 mod validation;

@@ -1,0 +1,48 @@
+//! Waiting for what the server does in the background, with a deadline.
+
+#[allow(unused_imports)]
+use super::*;
+
+/// Waits until `check` returns `Some`, re-checking every 20 ms, for at most 10 s.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Every outbox row, in commit order.
+pub async fn outbox_rows(
+    db: &taskflow::store::Database,
+) -> Vec<taskflow::events::outbox::OutboxRow> {
+    use sea_orm::{EntityTrait, QueryOrder};
+    taskflow::store::entity::outbox::Entity::find()
+        .order_by_asc(taskflow::store::entity::outbox::Column::Seq)
+        .all(db.conn())
+        .await
+        .expect("reads the outbox")
+}
+
+/// Waits until the outbox holds `count` events (any number with `None`), all published.
+pub async fn published_outbox(
+    db: &taskflow::store::Database,
+    count: Option<usize>,
+) -> Vec<taskflow::events::outbox::OutboxRow> {
+    eventually("the outbox to be published", || async {
+        let rows = outbox_rows(db).await;
+        let complete = count.is_none_or(|n| rows.len() == n);
+        (complete && rows.iter().all(|r| r.published_us.is_some())).then_some(rows)
+    })
+    .await
+}
