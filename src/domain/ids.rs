@@ -79,25 +79,39 @@ pub struct TaskName {
 
 impl TaskName {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let shape = || format!("must look like users/{{user}}/tasks/{{task}}, got {raw:?}");
-        let mut parts = raw.split('/');
-        let (Some("users"), Some(user), Some("tasks"), Some(task), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return Err(shape());
-        };
-        let user = UserId::parse(user)?;
-        let task =
-            Uuid::try_parse(task).map_err(|_| format!("the task id in {raw:?} is not a UUID"))?;
+        let (user, task) = parse_user_resource(raw, "tasks", "task")?;
         Ok(Self {
             user,
             task: TaskId(task),
         })
     }
+}
+
+/// Parses `users/{user}/{collection}/{uuid}`; `singular` names the id in messages.
+pub fn parse_user_resource(
+    raw: &str,
+    collection: &str,
+    singular: &str,
+) -> Result<(UserId, Uuid), String> {
+    let shape =
+        || format!("must look like users/{{user}}/{collection}/{{{singular}}}, got {raw:?}");
+    let mut parts = raw.split('/');
+    let (Some("users"), Some(user), Some(found), Some(id), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return Err(shape());
+    };
+    if found != collection {
+        return Err(shape());
+    }
+    let user = UserId::parse(user)?;
+    let id =
+        Uuid::try_parse(id).map_err(|_| format!("the {singular} id in {raw:?} is not a UUID"))?;
+    Ok((user, id))
 }
 
 impl fmt::Display for TaskName {

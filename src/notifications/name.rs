@@ -4,7 +4,7 @@ use std::fmt;
 
 use uuid::Uuid;
 
-use crate::domain::UserId;
+use crate::domain::{UserId, parse_user_resource};
 
 /// A parsed notification name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -15,21 +15,7 @@ pub struct NotificationName {
 
 impl NotificationName {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let shape =
-            || format!("must look like users/{{user}}/notifications/{{notification}}, got {raw:?}");
-        let mut parts = raw.split('/');
-        let (Some("users"), Some(user), Some("notifications"), Some(id), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return Err(shape());
-        };
-        let user = UserId::parse(user)?;
-        let id = Uuid::try_parse(id)
-            .map_err(|_| format!("the notification id in {raw:?} is not a UUID"))?;
+        let (user, id) = parse_user_resource(raw, "notifications", "notification")?;
         Ok(Self { user, id })
     }
 }
