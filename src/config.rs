@@ -135,6 +135,13 @@ pub struct ServeConfig {
         default_value = "127.0.0.1:50052"
     )]
     pub callback_listen: String,
+    /// Address of the Prometheus metrics endpoint (`/metrics`).
+    #[arg(
+        long,
+        env = "TASKFLOW_METRICS_LISTEN",
+        default_value = "127.0.0.1:9464"
+    )]
+    pub metrics_listen: String,
     /// Largest message the callback server accepts, in bytes (match the sidecar's max-body-size).
     #[arg(long, env = "TASKFLOW_CALLBACK_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub callback_max_message_bytes: usize,

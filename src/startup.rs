@@ -69,6 +69,8 @@ pub struct Application {
     callback_listener: TcpListener,
     callback_addr: SocketAddr,
     callback_max_message_bytes: usize,
+    metrics_listener: TcpListener,
+    metrics_addr: SocketAddr,
     db: Database,
     auth: Authenticator,
     grace: Duration,
@@ -138,6 +140,7 @@ impl Application {
         };
         let (listener, addr) = bind(&config.listen, auth.is_development()).await?;
         let (callback_listener, callback_addr) = bind(&config.callback_listen, false).await?;
+        let (metrics_listener, metrics_addr) = bind(&config.metrics_listen, false).await?;
 
         let db = Database::connect(
             config.database.database_url.expose(),
@@ -194,6 +197,8 @@ impl Application {
             callback_listener,
             callback_addr,
             callback_max_message_bytes: config.callback_max_message_bytes,
+            metrics_listener,
+            metrics_addr,
             db,
             auth,
             grace: Duration::from_secs(config.shutdown_grace_seconds),
@@ -227,6 +232,11 @@ impl Application {
     /// The live fan-out of new notifications.
     pub fn hub(&self) -> Hub {
         self.hub.clone()
+    }
+
+    /// Where Prometheus scrapes `/metrics`.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_addr
     }
 
     /// A running count of events the relay has published.
@@ -297,11 +307,23 @@ impl Application {
             .reminders
             .fires_locally()
             .then(|| tokio::spawn(self.reminders.clone().run_local(relay_stop_rx.clone())));
+        let mut metrics_stop = relay_stop_rx.clone();
+        let metrics_task = tokio::spawn(crate::metrics::serve(
+            self.metrics_listener,
+            self.db.clone(),
+            self.hub.clone(),
+            async move {
+                let _ = metrics_stop.changed().await;
+            },
+        ));
+        tracing::info!(metrics_addr = %self.metrics_addr, "serving Prometheus metrics at /metrics");
         let relay_task = tokio::spawn(self.relay.run(relay_stop_rx));
 
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let grace = self.grace;
         let server = Server::builder()
+            .layer(crate::metrics::RpcMetricsLayer)
+            .layer(crate::tracecontext::TraceContextLayer)
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -345,6 +367,7 @@ impl Application {
                 tracing::warn!(%err, "the callback server stopped with an error");
             }
             let _ = relay_task.await;
+            let _ = metrics_task.await;
             if let Some(listener_task) = listener_task {
                 let _ = listener_task.await;
             }

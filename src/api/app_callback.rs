@@ -86,8 +86,9 @@ impl AppCallbackApi {
                         event_type: ce.r#type,
                         topic: bulk.topic.clone(),
                         data_content_type: ce.data_content_type,
-                        data: ce.data,
                         partition_key: key_of(&entry.metadata),
+                        traceparent: extension(ce.extensions.as_ref(), "traceparent"),
+                        data: ce.data,
                     };
                     self.subscriber.handle(&event).await
                 }
@@ -172,6 +173,14 @@ fn key_from_grpc(metadata: &MetadataMap) -> Option<String> {
     })
 }
 
+/// A string attribute of a delivered CloudEvent's extensions.
+fn extension(extensions: Option<&prost_types::Struct>, name: &str) -> Option<String> {
+    match extensions?.fields.get(name)?.kind.as_ref()? {
+        prost_types::value::Kind::StringValue(value) if !value.is_empty() => Some(value.clone()),
+        _ => None,
+    }
+}
+
 fn status_of(verdict: &Verdict) -> TopicEventResponseStatus {
     match verdict {
         Verdict::Success => TopicEventResponseStatus::Success,
@@ -206,8 +215,14 @@ impl AppCallback for AppCallbackApi {
     ) -> Result<Response<dapr_pb::TopicEventResponse>, Status> {
         self.authorize(request.metadata())?;
         let partition_key = key_from_grpc(request.metadata());
+        let header_trace = request
+            .metadata()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let req = request.into_inner();
         let event = IncomingEvent {
+            traceparent: extension(req.extensions.as_ref(), "traceparent").or(header_trace),
             id: req.id,
             event_type: req.r#type,
             topic: req.topic,

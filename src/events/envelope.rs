@@ -47,6 +47,8 @@ pub struct IncomingEvent {
     pub data: Vec<u8>,
     /// The message key the event travelled under, when known.
     pub partition_key: Option<String>,
+    /// The W3C trace context it carries, when it has one.
+    pub traceparent: Option<String>,
 }
 
 impl IncomingEvent {
@@ -59,6 +61,7 @@ impl IncomingEvent {
             data_content_type: PROTOBUF.to_owned(),
             data: row.payload.clone(),
             partition_key: Some(row.partition_key.clone()),
+            traceparent: row.traceparent.clone(),
         }
     }
 }

@@ -44,11 +44,14 @@ pub fn shard_of(key: &str) -> i16 {
     i16::try_from(hash % SHARDS).unwrap_or(0)
 }
 
-/// A W3C `traceparent` that starts a trace at this event: the trace id is the event id, so
-/// the event can be found from any span downstream.
+/// The W3C `traceparent` of an event: a new span in the trace of the work that wrote it, or,
+/// without one, a new trace whose id is the event id (so the event can be found from any span
+/// downstream).
 pub fn traceparent_for(event_id: Uuid) -> String {
     let span = Ord::max(Uuid::new_v4().as_u128() as u64, 1);
-    format!("00-{}-{span:016x}-01", event_id.simple())
+    let trace =
+        crate::tracecontext::current_trace_id().unwrap_or_else(|| event_id.simple().to_string());
+    format!("00-{trace}-{span:016x}-01")
 }
 
 /// The write side of the outbox, shared by every use case that changes tasks.

@@ -131,9 +131,13 @@ impl Relay {
         let done_seqs: Vec<i64> = done.iter().map(|r| r.seq).collect();
         mark_published(self.db.conn(), &done_seqs, now).await?;
         self.published.send_modify(|n| *n += count as u64);
+        crate::metrics::metrics()
+            .events_published
+            .inc_by(count as u64);
         match result.error {
             None => Ok(Round::Published(count)),
             Some(error) => {
+                crate::metrics::metrics().events_failed.inc();
                 let failed: Vec<i64> = rest.iter().take(1).map(|r| r.seq).collect();
                 mark_failed(self.db.conn(), &failed, &error).await?;
                 tracing::debug!(sink = self.sink.name(), %error, published = count, "publishing stopped");

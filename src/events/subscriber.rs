@@ -55,7 +55,12 @@ impl Subscriber {
     }
 
     /// Handles one delivery. Never panics; every refusal is logged with its reason.
-    #[tracing::instrument(skip_all, fields(event_id = %event.id, event_type = %event.event_type, topic = %event.topic))]
+    #[tracing::instrument(skip_all, fields(
+        event_id = %event.id,
+        event_type = %event.event_type,
+        topic = %event.topic,
+        traceparent = event.traceparent.as_deref().unwrap_or_default(),
+    ))]
     pub async fn handle(&self, event: &IncomingEvent) -> Verdict {
         let config = self.outbox.config();
         if event.topic == config.dead_letter_topic {
@@ -68,7 +73,12 @@ impl Subscriber {
             };
         }
         let verdict = match self.check(event) {
-            Ok((kind, payload, user)) => match self.apply(event, kind, &payload, &user).await {
+            Ok((kind, payload, user)) => match crate::tracecontext::scope(
+                event.traceparent.as_deref(),
+                self.apply(event, kind, &payload, &user),
+            )
+            .await
+            {
                 Ok(()) => Verdict::Success,
                 Err(err) if err.is_transient() => Verdict::Retry(err.to_string()),
                 Err(err @ (AppError::InvalidArgument(_) | AppError::NotFound(_))) => {
@@ -78,6 +88,11 @@ impl Subscriber {
             },
             Err(reason) => Verdict::Drop(reason),
         };
+        crate::metrics::metrics().delivery(match &verdict {
+            Verdict::Success => "success",
+            Verdict::Retry(_) => "retry",
+            Verdict::Drop(_) => "drop",
+        });
         match &verdict {
             Verdict::Success => tracing::debug!("event handled"),
             Verdict::Retry(reason) => tracing::warn!(reason = %reason, "event will be retried"),

@@ -43,6 +43,7 @@ impl Reminders {
     /// Announces what a committed firing wrote.
     pub(super) fn announce(&self, fired: &Fired) {
         if let Fired::Notified(notification) = fired {
+            crate::metrics::metrics().reminders_fired.inc();
             self.hub.committed(notification);
             self.outbox.wake();
         }

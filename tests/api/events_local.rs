@@ -250,3 +250,63 @@ both_backends!(
     monthly_series_keep_their_day_and_weekly_ones_their_weekdays,
     recompleting_never_duplicates_and_count_ends_the_series,
 );
+
+/// The caller's W3C trace continues into the events its call publishes, and from a delivered
+/// event into the events its handler publishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_context_flows_from_calls_into_events() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let mut traced = app.client_with(&[
+        ("x-user-id", "alice"),
+        ("traceparent", &format!("00-{trace}-00f067aa0ba902b7-01")),
+    ]);
+    let task = create(
+        &mut traced,
+        "alice",
+        pb::Task {
+            recurrence: Some(daily()),
+            ..titled("traced")
+        },
+    )
+    .await;
+    traced
+        .complete_task(pb::CompleteTaskRequest {
+            name: task.name.clone(),
+        })
+        .await
+        .expect("complete");
+    let db = app.db().await;
+    let rows: Vec<_> = published_outbox(&db, None)
+        .await
+        .into_iter()
+        .filter(|r| r.topic == "tasks")
+        .collect();
+    assert_eq!(rows.len(), 3, "created, completed, and the next occurrence");
+    for row in &rows {
+        let traceparent = row.traceparent.clone().expect("a traceparent");
+        assert_eq!(
+            traceparent.split('-').nth(1),
+            Some(trace),
+            "{} keeps the caller's trace",
+            row.event_type
+        );
+    }
+    let spans: std::collections::HashSet<_> = rows.iter().map(|r| r.traceparent.clone()).collect();
+    assert_eq!(spans.len(), 3, "each event is a span of its own");
+
+    // Without a traceparent, an event starts its own trace, named by its id.
+    let mut plain = app.user("bob");
+    create(&mut plain, "bob", titled("untraced")).await;
+    let rows = published_outbox(&db, None).await;
+    let bobs = rows
+        .iter()
+        .find(|r| r.partition_key == "bob")
+        .expect("bob's event");
+    assert_eq!(
+        bobs.traceparent
+            .as_deref()
+            .and_then(|t| t.split('-').nth(1)),
+        Some(bobs.event_id.simple().to_string().as_str())
+    );
+}

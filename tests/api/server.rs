@@ -182,6 +182,7 @@ async fn start_binary(dir: &Path, args: &[&str]) -> (tokio::process::Child, Stri
         .env("TASKFLOW_LOG_FORMAT", "json")
         .env("TASKFLOW_LISTEN", "127.0.0.1:0")
         .env("TASKFLOW_CALLBACK_LISTEN", "127.0.0.1:0")
+        .env("TASKFLOW_METRICS_LISTEN", "127.0.0.1:0")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)

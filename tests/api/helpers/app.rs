@@ -36,6 +36,7 @@ pub type Client = TaskServiceClient<InterceptedService<Channel, Metadata>>;
 
 /// A running server on its own database.
 pub struct TestApp {
+    metrics_addr: std::net::SocketAddr,
     reminders: taskflow::reminders::Reminders,
     addr: std::net::SocketAddr,
     callback_addr: std::net::SocketAddr,
@@ -121,6 +122,7 @@ impl TestApp {
         let reminders = app.reminders();
         let addr = app.api_addr();
         let callback_addr = app.callback_addr();
+        let metrics_addr = app.metrics_addr();
         let hub = app.hub();
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
@@ -137,6 +139,7 @@ impl TestApp {
             .await
             .expect("connects to the server");
         Self {
+            metrics_addr,
             reminders,
             addr,
             callback_addr,
@@ -199,6 +202,11 @@ impl TestApp {
         self.hub.clone()
     }
 
+    /// Where `/metrics` is served.
+    pub fn metrics_addr(&self) -> std::net::SocketAddr {
+        self.metrics_addr
+    }
+
     /// The address the API listens on.
     pub fn addr(&self) -> std::net::SocketAddr {
         self.addr
@@ -241,6 +249,7 @@ pub fn test_config(database_url: &str) -> ServeConfig {
         shutdown_grace_seconds: 5,
         reminder_lead_seconds: 24 * 3600,
         callback_listen: "127.0.0.1:0".into(),
+        metrics_listen: "127.0.0.1:0".into(),
         callback_max_message_bytes: 16 * 1024 * 1024,
         events: EventsConfig {
             event_sink: SinkChoice::Local,
