@@ -195,6 +195,9 @@ pub struct EventsConfig {
     /// Longest pause between publish attempts while the sidecar fails, in milliseconds.
     #[arg(long, env = "TASKFLOW_RELAY_BACKOFF_MAX_MS", default_value_t = 30_000)]
     pub relay_backoff_max_ms: u64,
+    /// How long published events stay in the outbox before they are deleted, in hours.
+    #[arg(long, env = "TASKFLOW_OUTBOX_RETENTION_HOURS", default_value_t = 168)]
+    pub outbox_retention_hours: u64,
 }
 
 impl Default for EventsConfig {
@@ -209,6 +212,7 @@ impl Default for EventsConfig {
             relay_batch_size: 256,
             relay_poll_ms: 500,
             relay_backoff_max_ms: 30_000,
+            outbox_retention_hours: 168,
         }
     }
 }

@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 use sea_orm::sqlx::{self, Connection, Postgres, pool::PoolConnection};
 use tokio::sync::{Notify, watch};
 
-use super::outbox::{mark_failed, mark_published, unpublished};
+use super::outbox::{mark_failed, mark_published, prune, unpublished};
 use super::sink::EventSink;
 use crate::config::EventsConfig;
 use crate::error::AppError;
@@ -19,11 +19,16 @@ pub const RELAY_LOCK_KEY: i64 = 0x7461_736b_666c_6f77;
 
 const BACKOFF_START: Duration = Duration::from_millis(100);
 
+/// How often the relay deletes old published events.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
 #[derive(Debug, Clone, Copy)]
 pub struct RelaySettings {
     pub batch_size: u64,
     pub poll: Duration,
     pub backoff_max: Duration,
+    /// Published events are kept this long (for inspection), then deleted.
+    pub retention: Duration,
 }
 
 impl From<&EventsConfig> for RelaySettings {
@@ -32,6 +37,7 @@ impl From<&EventsConfig> for RelaySettings {
             batch_size: config.relay_batch_size.clamp(1, 10_000),
             poll: Duration::from_millis(config.relay_poll_ms.max(1)),
             backoff_max: Duration::from_millis(config.relay_backoff_max_ms.max(1)),
+            retention: Duration::from_secs(config.outbox_retention_hours.saturating_mul(3600)),
         }
     }
 }
@@ -146,11 +152,30 @@ impl Relay {
         }
     }
 
+    /// Deletes published events older than the retention (the leader only).
+    pub async fn prune(&mut self) -> Result<u64, AppError> {
+        if !self.lead().await? {
+            return Ok(0);
+        }
+        let retention = i64::try_from(self.settings.retention.as_micros()).unwrap_or(i64::MAX);
+        let before = to_micros(crate::app::now()).saturating_sub(retention);
+        prune(self.db.conn(), before).await
+    }
+
     /// Publishes until `shutdown` turns true.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let mut backoff = BACKOFF_START;
         let mut failing = false;
+        let mut last_prune = tokio::time::Instant::now();
         loop {
+            if last_prune.elapsed() >= PRUNE_EVERY {
+                last_prune = tokio::time::Instant::now();
+                match self.prune().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "pruned published outbox events"),
+                    Err(err) => tracing::warn!(%err, "pruning the outbox failed"),
+                }
+            }
             if *shutdown.borrow() {
                 tracing::debug!("the relay is stopping");
                 break;

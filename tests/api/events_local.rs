@@ -249,6 +249,7 @@ both_backends!(
     completing_a_recurring_task_creates_the_next_occurrence,
     monthly_series_keep_their_day_and_weekly_ones_their_weekdays,
     recompleting_never_duplicates_and_count_ends_the_series,
+    pruning_keeps_recent_and_unpublished_events,
 );
 
 /// The caller's W3C trace continues into the events its call publishes, and from a delivered
@@ -308,5 +309,38 @@ async fn trace_context_flows_from_calls_into_events() {
             .as_deref()
             .and_then(|t| t.split('-').nth(1)),
         Some(bobs.event_id.simple().to_string().as_str())
+    );
+}
+
+/// Old published events are deleted; recent and unpublished ones never are.
+async fn pruning_keeps_recent_and_unpublished_events(backend: Backend) {
+    use taskflow::events::outbox::prune;
+    let app = TestApp::spawn(backend).await;
+    let mut alice = app.user("alice");
+    create(&mut alice, "alice", titled("one")).await;
+    create(&mut alice, "alice", titled("two")).await;
+    let db = app.db().await;
+    published_outbox(&db, Some(2)).await;
+    let now = taskflow::app::now().timestamp_micros();
+    assert_eq!(
+        prune(db.conn(), now - 3_600_000_000).await.expect("prune"),
+        0,
+        "too recent"
+    );
+    assert_eq!(prune(db.conn(), now + 1_000_000).await.expect("prune"), 2);
+    assert!(crate::helpers::outbox_rows(&db).await.is_empty());
+
+    let stuck = TestApp::spawn_dapr(backend, "http://127.0.0.1:9", None).await;
+    let mut bob = stuck.user("bob");
+    create(&mut bob, "bob", titled("waiting")).await;
+    let db = stuck.db().await;
+    assert_eq!(
+        prune(db.conn(), now + 3_600_000_000).await.expect("prune"),
+        0
+    );
+    assert_eq!(
+        crate::helpers::outbox_rows(&db).await.len(),
+        1,
+        "unpublished events stay"
     );
 }
