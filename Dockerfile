@@ -11,8 +11,10 @@ COPY Cargo.toml Cargo.lock build.rs ./
 COPY proto proto
 COPY migrations/Cargo.toml migrations/Cargo.toml
 COPY dapr-double/Cargo.toml dapr-double/Cargo.toml
-RUN mkdir -p src migrations/src dapr-double/src \
+COPY bench/Cargo.toml bench/Cargo.toml
+RUN mkdir -p src migrations/src dapr-double/src bench/src \
  && echo 'fn main() {}' > src/main.rs \
+ && echo 'fn main() {}' > bench/src/main.rs \
  && touch src/lib.rs migrations/src/lib.rs dapr-double/src/lib.rs \
  && cargo build --release --locked --bin taskflow \
  && rm -rf src migrations/src dapr-double/src

@@ -1,0 +1,277 @@
+//! Figures of the event path in Dapr mode: commit → sidecar receipt at a steady partial load,
+//! the outbox backlog drain after a sidecar outage, and complete → next occurrence visible.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dapr_double::DaprDouble;
+use hdrhistogram::Histogram;
+use taskflow::proto::v1 as pb;
+use tokio::time::MissedTickBehavior;
+
+use crate::Error;
+use crate::client::{self, Tasks, as_user};
+use crate::load::{self, Measured, Until, histogram, micros};
+use crate::pg;
+use crate::rpc;
+
+/// Waits until the relay has published every committed event and the double has delivered
+/// them all to the app (its delivery count stops growing), then forgets what it recorded, so
+/// one figure's backlog does not leak into the next.
+pub async fn settle(double: &DaprDouble, url: &str, timeout: Duration) -> Result<(), Error> {
+    pg::wait_outbox_empty(url, timeout).await?;
+    let started = Instant::now();
+    let mut last = usize::MAX;
+    loop {
+        let delivered = double.deliveries().len();
+        if delivered == last {
+            double.clear();
+            return Ok(());
+        }
+        if started.elapsed() > timeout {
+            return Err(format!("deliveries still going after {timeout:?}").into());
+        }
+        last = delivered;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Commit → sidecar receipt, measured two ways (µs histograms).
+pub struct PublishLatency {
+    /// Achieved CreateTask rate.
+    pub rate: f64,
+    /// The creates' own latency at that rate.
+    pub create: Measured,
+    /// From the moment the client sent CreateTask to the double storing its event: an upper
+    /// bound of commit → receipt (it adds the request's way in and the transaction).
+    pub from_send: Histogram<u64>,
+    /// From CreateTask's response reaching the client to the double storing the event (0 when
+    /// the event arrived first): a lower bound, since the commit precedes the response.
+    pub from_response: Histogram<u64>,
+}
+
+/// Creates tasks at `rate` per second in all (spread over `callers` paced callers) for
+/// `duration`, then matches each task to its `task.created` event in the double by subject.
+pub async fn publish_latency(
+    double: &DaprDouble,
+    clients: &[Tasks],
+    callers: usize,
+    rate: f64,
+    duration: Duration,
+) -> Result<PublishLatency, Error> {
+    double.clear();
+    let sent: Arc<Mutex<HashMap<String, (Instant, Instant)>>> = Arc::default();
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    let period = Duration::from_secs_f64(callers as f64 / rate.max(1.0));
+    for caller in 0..callers {
+        let mut client = clients[caller % clients.len()].clone();
+        let sent = sent.clone();
+        workers.push(tokio::spawn(async move {
+            let user = rpc::caller_user(caller);
+            // Spread the callers' first ticks over one period.
+            let offset = period.mul_f64(caller as f64 / callers as f64);
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + offset, period);
+            ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            let mut latency = histogram()?;
+            let (mut ok, mut errors) = (0u64, 0u64);
+            let mut n = 0u64;
+            while started.elapsed() < duration {
+                ticks.tick().await;
+                n += 1;
+                let t0 = Instant::now();
+                let request = as_user(&user, client::create_request(&user, n));
+                match client.create_task(request).await {
+                    Ok(task) => {
+                        let t1 = Instant::now();
+                        latency.saturating_record(micros(t1 - t0));
+                        ok += 1;
+                        if let Ok(mut sent) = sent.lock() {
+                            sent.insert(task.into_inner().name, (t0, t1));
+                        }
+                    }
+                    Err(_) => errors += 1,
+                }
+            }
+            Ok::<_, Error>((ok, errors, latency))
+        }));
+    }
+    let mut create = Measured {
+        ok: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+        latency: histogram()?,
+        first_error: None,
+    };
+    for worker in workers {
+        let (ok, errors, latency) = worker.await??;
+        create.ok += ok;
+        create.errors += errors;
+        create.latency.add(&latency)?;
+    }
+    create.elapsed = started.elapsed();
+    let sent = std::mem::take(&mut *sent.lock().map_err(|_| "poisoned")?);
+    let published = double
+        .wait_for_published(sent.len(), Duration::from_secs(60))
+        .await
+        .map_err(|e| format!("{} of {} events published", e.got.len(), e.wanted))?;
+    let (mut from_send, mut from_response) = (histogram()?, histogram()?);
+    let mut matched = 0usize;
+    for event in &published {
+        let Some(subject) = event.cloud_event.get("subject").and_then(|s| s.as_str()) else {
+            continue;
+        };
+        if let Some((t0, t1)) = sent.get(subject) {
+            matched += 1;
+            from_send.saturating_record(micros(event.received_at.saturating_duration_since(*t0)));
+            from_response
+                .saturating_record(micros(event.received_at.saturating_duration_since(*t1)));
+        }
+    }
+    if matched < sent.len() {
+        return Err(format!("only {matched} of {} creates matched an event", sent.len()).into());
+    }
+    Ok(PublishLatency {
+        rate: create.per_second(),
+        create,
+        from_send,
+        from_response,
+    })
+}
+
+/// The outbox backlog drained after a sidecar outage.
+pub struct Drain {
+    pub events: usize,
+    /// From the first to the last event the double stored after its restart.
+    pub first_to_last: Duration,
+    /// From the restart to the last event (adds the relay's back-off wait).
+    pub restart_to_last: Duration,
+}
+
+impl Drain {
+    pub fn per_second(&self) -> f64 {
+        self.events.saturating_sub(1) as f64 / self.first_to_last.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Stops the double, creates `count` tasks (their events pile up in the outbox), restarts it
+/// and times the relay publishing them all.
+pub async fn drain(
+    double: &DaprDouble,
+    clients: &[Tasks],
+    callers: usize,
+    count: u64,
+    url: &str,
+) -> Result<Drain, Error> {
+    settle(double, url, Duration::from_secs(120)).await?;
+    double.stop().await;
+    double.clear();
+    rpc::create(clients, callers, Until::Calls(count), false).await?;
+    let backlog = usize::try_from(pg::unpublished(url).await?)?;
+    let restarted = Instant::now();
+    double.restart().await?;
+    let published = double
+        .wait_for_published(backlog, Duration::from_secs(300))
+        .await
+        .map_err(|e| format!("{} of {} backlog events published", e.got.len(), e.wanted))?;
+    let first = published
+        .iter()
+        .map(|p| p.received_at)
+        .min()
+        .ok_or("nothing published")?;
+    let last = published
+        .iter()
+        .map(|p| p.received_at)
+        .max()
+        .ok_or("nothing published")?;
+    Ok(Drain {
+        events: published.len(),
+        first_to_last: last - first,
+        restart_to_last: last.saturating_duration_since(restarted),
+    })
+}
+
+/// For `samples` users with one daily task each: completes it and polls ListTasks every 2 ms
+/// until the next occurrence is listed; the time from sending CompleteTask (µs histogram).
+pub async fn next_instance(
+    clients: &[Tasks],
+    samples: usize,
+    concurrency: usize,
+) -> Result<Histogram<u64>, Error> {
+    let clients_for_seed = clients.to_vec();
+    load::closed_loop(
+        concurrency,
+        Until::Calls(u64::try_from(samples)?),
+        move |caller, n| {
+            let mut client = clients_for_seed[caller % clients_for_seed.len()].clone();
+            async move {
+                let user = format!("next{n}");
+                client
+                    .create_task(as_user(&user, client::recurring_request(&user, n)))
+                    .await?;
+                Ok(())
+            }
+        },
+    )
+    .await?;
+    let latencies = Arc::new(Mutex::new(histogram()?));
+    let (clients, sink) = (clients.to_vec(), latencies.clone());
+    load::closed_loop(
+        concurrency,
+        Until::Calls(u64::try_from(samples)?),
+        move |caller, n| {
+            let mut client = clients[caller % clients.len()].clone();
+            let sink = sink.clone();
+            async move {
+                let user = format!("next{n}");
+                let open = pb::ListTasksRequest {
+                    parent: format!("users/{user}"),
+                    page_size: 10,
+                    filter: "completed = false".into(),
+                    ..Default::default()
+                };
+                let first = client
+                    .list_tasks(as_user(&user, open.clone()))
+                    .await?
+                    .into_inner();
+                let task = first
+                    .tasks
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| tonic::Status::internal("no task to complete"))?;
+                let t0 = Instant::now();
+                client
+                    .complete_task(as_user(
+                        &user,
+                        pb::CompleteTaskRequest {
+                            name: task.name.clone(),
+                        },
+                    ))
+                    .await?;
+                loop {
+                    let page = client
+                        .list_tasks(as_user(&user, open.clone()))
+                        .await?
+                        .into_inner();
+                    if page.tasks.iter().any(|t| t.name != task.name) {
+                        break;
+                    }
+                    if t0.elapsed() > Duration::from_secs(30) {
+                        return Err(tonic::Status::deadline_exceeded(
+                            "no next occurrence after 30 s",
+                        ));
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                if let Ok(mut sink) = sink.lock() {
+                    sink.saturating_record(micros(t0.elapsed()));
+                }
+                Ok(())
+            }
+        },
+    )
+    .await?;
+    let histogram = latencies.lock().map_err(|_| "poisoned")?.clone();
+    Ok(histogram)
+}

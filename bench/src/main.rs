@@ -1,0 +1,419 @@
+//! taskflow's load generator: every figure of bench/README.md in one run. `bench/run` builds
+//! it and the server, creates the database and calls `taskflow-bench run`.
+
+mod client;
+mod events;
+mod load;
+mod machine;
+mod pg;
+mod pgbench;
+mod profile;
+mod report;
+mod rpc;
+mod server;
+mod watch;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use dapr_double::{DaprDouble, DaprDoubleConfig};
+
+use crate::load::{RssSampler, Until};
+use crate::profile::Profile;
+use crate::report::Table;
+use crate::server::Server;
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Parser)]
+#[command(about = "Load and figures for taskflow (run it through bench/run)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs every load and writes the figures.
+    Run(RunArgs),
+    /// Checks that a results.json holds every figure as a number > 0.
+    Check { path: PathBuf },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The short profile (CI): fewer callers, seconds instead of tens of seconds.
+    #[arg(long)]
+    quick: bool,
+    /// The release `taskflow` binary.
+    #[arg(long)]
+    server: PathBuf,
+    /// A freshly created, empty PostgreSQL database.
+    #[arg(long)]
+    database_url: String,
+    /// The pgbench binary.
+    #[arg(long, default_value = "pgbench")]
+    pgbench: PathBuf,
+    /// A scratch directory (SQLite database, pgbench script).
+    #[arg(long)]
+    work_dir: PathBuf,
+    /// Where to write results.json.
+    #[arg(long)]
+    out: PathBuf,
+    /// Overrides the profile's number of concurrent callers.
+    #[arg(long)]
+    callers: Option<usize>,
+}
+
+#[tokio::main]
+async fn main() {
+    let outcome = match Cli::parse().command {
+        Command::Run(args) => run(args).await,
+        Command::Check { path } => report::check(&path),
+    };
+    if let Err(err) = outcome {
+        eprintln!("taskflow-bench: {err}");
+        std::process::exit(1);
+    }
+}
+
+fn step(what: &str) {
+    eprintln!("--> {what}");
+}
+
+async fn run(args: RunArgs) -> Result<(), Error> {
+    let mut profile = if args.quick {
+        Profile::quick()
+    } else {
+        Profile::full()
+    };
+    if let Some(callers) = args.callers {
+        profile.callers = callers.max(1);
+    }
+    let started = Instant::now();
+    let machine = machine::describe();
+    let mut table = Table::default();
+    let pg = dapr_postgres(&args, &profile, &mut table).await?;
+    let create_ratio = pg.create_tps / pg.pgbench_tps;
+    let sqlite = embedded_sqlite(&args, &profile, &mut table).await?;
+    table.figure(
+        "postgres",
+        "CreateTask / pgbench",
+        format!("{:.0} %", create_ratio * 100.0),
+        &format!(
+            "{:.0} vs {:.0} tx/s at {} callers",
+            pg.create_tps, pg.pgbench_tps, profile.callers
+        ),
+    );
+
+    let results = serde_json::json!({
+        "profile": profile.name,
+        "callers": profile.callers,
+        "create_tps": pg.create_tps,
+        "pgbench_tps": pg.pgbench_tps,
+        "create_ratio": create_ratio,
+        "publish_p50_ms": pg.publish_p50_ms,
+        "publish_p99_ms": pg.publish_p99_ms,
+        "publish_after_response_p99_ms": pg.publish_after_response_p99_ms,
+        "publish_rate": pg.publish_rate,
+        "drain_events_per_s": pg.drain_events_per_s,
+        "next_instance_p99_ms": pg.next_instance_p99_ms,
+        "rss_idle_mb": pg.rss_idle_mb,
+        "rss_load_mb": pg.rss_load_mb,
+        "rss_watch_mb": pg.rss_watch_mb,
+        "watch_streams": profile.watch_streams,
+        "sqlite_create_tps": sqlite.create_tps,
+        "sqlite_rss_idle_mb": sqlite.rss_idle_mb,
+        "sqlite_rss_load_mb": sqlite.rss_load_mb,
+        "machine": machine,
+        "seconds": started.elapsed().as_secs_f64(),
+    });
+    if let Some(dir) = args.out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&args.out, serde_json::to_string_pretty(&results)? + "\n")?;
+    println!(
+        "\ntaskflow bench ({} profile, {} callers, {} cores, {})\n",
+        profile.name,
+        profile.callers,
+        results["machine"]["nproc"],
+        results["machine"]["cpu"].as_str().unwrap_or("?")
+    );
+    print!("{}", table.render());
+    println!(
+        "\n{} in {:.0} s",
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    report::check(&args.out)
+}
+
+/// The headline figures of the PostgreSQL + Dapr run.
+struct PgFigures {
+    create_tps: f64,
+    pgbench_tps: f64,
+    publish_rate: f64,
+    publish_p50_ms: f64,
+    publish_p99_ms: f64,
+    publish_after_response_p99_ms: f64,
+    drain_events_per_s: f64,
+    next_instance_p99_ms: f64,
+    rss_idle_mb: f64,
+    rss_load_mb: f64,
+    rss_watch_mb: f64,
+}
+
+async fn dapr_postgres(
+    args: &RunArgs,
+    profile: &Profile,
+    table: &mut Table,
+) -> Result<PgFigures, Error> {
+    const B: &str = "postgres";
+    let url = args.database_url.as_str();
+    let callers = profile.callers;
+    let double = DaprDouble::start(DaprDoubleConfig::fast(Duration::from_millis(5))).await?;
+    step("postgres + dapr: starting the server");
+    let server = Server::start(
+        &args.server,
+        &[
+            ("TASKFLOW_DATABASE_URL", url.to_owned()),
+            ("TASKFLOW_EVENT_SINK", "dapr".to_owned()),
+            ("DAPR_GRPC_ENDPOINT", double.endpoint()),
+            // After the drain test's outage the relay retries within 250 ms, not 30 s.
+            ("TASKFLOW_RELAY_BACKOFF_MAX_MS", "250".to_owned()),
+        ],
+    )
+    .await?;
+    double.set_app_addr(server.callback_addr);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_idle_mb = server.rss_mb()?;
+    table.figure(
+        B,
+        "RSS idle",
+        format!("{rss_idle_mb:.1} MiB"),
+        "VmRSS after start",
+    );
+
+    let clients = client::task_clients(&server.endpoint(), callers).await?;
+    let sampler = RssSampler::start(server.pid());
+    if !profile.warmup.is_zero() {
+        rpc::create(&clients, callers, Until::Elapsed(profile.warmup), false).await?;
+    }
+    step("postgres + dapr: CreateTask");
+    let (create, created) =
+        rpc::create(&clients, callers, Until::Elapsed(profile.create), false).await?;
+    table.calls(B, "CreateTask", &create, "task + outbox row");
+    step("postgres + dapr: GetTask");
+    let get = rpc::get(&clients, callers, profile.read, created).await?;
+    table.calls(B, "GetTask", &get, "");
+    step("postgres + dapr: ListTasks");
+    rpc::seed(&clients, rpc::LIST_USER, 1).await?;
+    pg::clone_tasks(url, rpc::LIST_USER, profile.list_tasks_pg).await?;
+    let list = rpc::list(&clients, callers, profile.read, rpc::LIST_USER).await?;
+    table.calls(
+        B,
+        "ListTasks",
+        &list,
+        &format!(
+            "page of 50, filtered, over {} tasks",
+            profile.list_tasks_pg + 1
+        ),
+    );
+    step("postgres + dapr: CompleteTask");
+    let (_, recurring) =
+        rpc::create(&clients, callers, Until::Calls(profile.recurring), true).await?;
+    let complete = rpc::complete(&clients, callers, recurring).await?;
+    table.calls(B, "CompleteTask", &complete, "recurring (daily)");
+    let rss_load_mb = sampler.peak_mb().await;
+    table.figure(
+        B,
+        "RSS under load",
+        format!("{rss_load_mb:.1} MiB"),
+        "peak VmRSS during the four loads",
+    );
+
+    step("postgres + dapr: commit -> sidecar at ~50 % load");
+    events::settle(&double, url, Duration::from_secs(120)).await?;
+    let publish = events::publish_latency(
+        &double,
+        &clients,
+        callers,
+        create.per_second() * 0.5,
+        profile.publish,
+    )
+    .await?;
+    let (publish_p50_ms, publish_p99_ms) = (
+        report::ms(&publish.from_send, 0.5),
+        report::ms(&publish.from_send, 0.99),
+    );
+    table.latency(
+        B,
+        "commit -> sidecar (from send)",
+        &publish.from_send,
+        &format!(
+            "at {:.0} creates/s; upper bound: CreateTask sent -> double stored",
+            publish.rate
+        ),
+    );
+    table.latency(
+        B,
+        "commit -> sidecar (from response)",
+        &publish.from_response,
+        "lower bound: CreateTask answered -> double stored",
+    );
+    table.calls(B, "CreateTask at ~50 %", &publish.create, "paced");
+
+    step("postgres + dapr: complete -> next occurrence");
+    events::settle(&double, url, Duration::from_secs(120)).await?;
+    let next = events::next_instance(&clients, profile.next_samples, 4).await?;
+    table.latency(
+        B,
+        "complete -> next visible",
+        &next,
+        &format!(
+            "{} samples, 4 at a time; CompleteTask sent -> ListTasks shows it",
+            profile.next_samples
+        ),
+    );
+
+    step("postgres + dapr: outbox drain");
+    let drain = events::drain(&double, &clients, callers, profile.drain_events, url).await?;
+    table.figure(
+        B,
+        "outbox drain",
+        format!("{:.0} events/s", drain.per_second()),
+        &format!(
+            "{} events, first -> last {:.2} s, restart -> last {:.2} s",
+            drain.events,
+            drain.first_to_last.as_secs_f64(),
+            drain.restart_to_last.as_secs_f64()
+        ),
+    );
+
+    step("postgres + dapr: WatchNotifications streams");
+    events::settle(&double, url, Duration::from_secs(120)).await?;
+    let rss_before_watch = server.rss_mb()?;
+    let streams = watch::open(&server.endpoint(), profile.watch_streams).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_watch_mb = server.rss_mb()?;
+    table.figure(
+        B,
+        "RSS with watch streams",
+        format!("{rss_watch_mb:.1} MiB"),
+        &format!(
+            "{} open streams ({rss_before_watch:.1} MiB just before)",
+            streams.len()
+        ),
+    );
+    drop(streams);
+    drop(clients);
+    server.stop().await?;
+
+    step("postgres: pgbench (the limit)");
+    let pgbench_tps =
+        pgbench::run(&args.pgbench, url, &args.work_dir, callers, profile.pgbench).await?;
+    table.figure(
+        B,
+        "pgbench CreateTask SQL",
+        format!("{pgbench_tps:.0} tx/s"),
+        &format!("-M prepared, {callers} clients"),
+    );
+    Ok(PgFigures {
+        create_tps: create.per_second(),
+        pgbench_tps,
+        publish_rate: publish.rate,
+        publish_p50_ms,
+        publish_p99_ms,
+        publish_after_response_p99_ms: report::ms(&publish.from_response, 0.99),
+        drain_events_per_s: drain.per_second(),
+        next_instance_p99_ms: report::ms(&next, 0.99),
+        rss_idle_mb,
+        rss_load_mb,
+        rss_watch_mb,
+    })
+}
+
+struct SqliteFigures {
+    create_tps: f64,
+    rss_idle_mb: f64,
+    rss_load_mb: f64,
+}
+
+async fn embedded_sqlite(
+    args: &RunArgs,
+    profile: &Profile,
+    table: &mut Table,
+) -> Result<SqliteFigures, Error> {
+    const B: &str = "sqlite";
+    let callers = profile.callers;
+    let db = args.work_dir.join("embedded.db");
+    remove_db(&db);
+    step("sqlite embedded: starting the server");
+    let server = Server::start(
+        &args.server,
+        &[
+            (
+                "TASKFLOW_DATABASE_URL",
+                format!("sqlite://{}?mode=rwc", db.display()),
+            ),
+            ("TASKFLOW_EVENT_SINK", "local".to_owned()),
+        ],
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_idle_mb = server.rss_mb()?;
+    table.figure(
+        B,
+        "RSS idle",
+        format!("{rss_idle_mb:.1} MiB"),
+        "VmRSS after start",
+    );
+    let clients = client::task_clients(&server.endpoint(), callers).await?;
+    let sampler = RssSampler::start(server.pid());
+    step("sqlite embedded: CreateTask");
+    let (create, created) =
+        rpc::create(&clients, callers, Until::Elapsed(profile.create), false).await?;
+    table.calls(B, "CreateTask", &create, "task + outbox row");
+    step("sqlite embedded: GetTask");
+    let get = rpc::get(&clients, callers, profile.read, created).await?;
+    table.calls(B, "GetTask", &get, "");
+    step("sqlite embedded: ListTasks");
+    rpc::seed(&clients, rpc::LIST_USER, profile.list_tasks_sqlite).await?;
+    let list = rpc::list(&clients, callers, profile.read, rpc::LIST_USER).await?;
+    table.calls(
+        B,
+        "ListTasks",
+        &list,
+        &format!(
+            "page of 50, filtered, over {} tasks",
+            profile.list_tasks_sqlite
+        ),
+    );
+    step("sqlite embedded: CompleteTask");
+    let (_, recurring) =
+        rpc::create(&clients, callers, Until::Calls(profile.recurring), true).await?;
+    let complete = rpc::complete(&clients, callers, recurring).await?;
+    table.calls(B, "CompleteTask", &complete, "recurring (daily)");
+    let rss_load_mb = sampler.peak_mb().await;
+    table.figure(
+        B,
+        "RSS under load",
+        format!("{rss_load_mb:.1} MiB"),
+        "peak VmRSS during the four loads",
+    );
+    drop(clients);
+    server.stop().await?;
+    remove_db(&db);
+    Ok(SqliteFigures {
+        create_tps: create.per_second(),
+        rss_idle_mb,
+        rss_load_mb,
+    })
+}
+
+fn remove_db(db: &Path) {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+}

@@ -1,0 +1,70 @@
+//! PostgreSQL through `psql`: seeding the list load's tasks and watching the outbox drain.
+
+use std::time::{Duration, Instant};
+
+use tokio::process::Command;
+
+use crate::Error;
+
+/// Runs `sql` on `url` and returns what it printed (unaligned, tuples only).
+pub async fn psql(url: &str, sql: &str) -> Result<String, Error> {
+    let output = Command::new("psql")
+        .args(["-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
+        .output()
+        .await
+        .map_err(|e| format!("cannot run psql: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "psql failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        )
+        .into());
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+/// Events committed but not yet published.
+pub async fn unpublished(url: &str) -> Result<u64, Error> {
+    let count = psql(
+        url,
+        "SELECT count(*) FROM outbox WHERE published_us IS NULL",
+    )
+    .await?;
+    Ok(count.parse()?)
+}
+
+/// Waits until the relay has published every committed event.
+pub async fn wait_outbox_empty(url: &str, timeout: Duration) -> Result<(), Error> {
+    let started = Instant::now();
+    loop {
+        let left = unpublished(url).await?;
+        if left == 0 {
+            return Ok(());
+        }
+        if started.elapsed() > timeout {
+            return Err(format!("{left} events still unpublished after {timeout:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Copies `user`'s one task (created through the API, so every column holds what the service
+/// writes) into `count` more with varied priorities, completion and creation times, without
+/// events: the list load then pages through a large table quickly seeded.
+pub async fn clone_tasks(url: &str, user: &str, count: u64) -> Result<(), Error> {
+    let user = user.replace('\'', "''");
+    let sql = format!(
+        "INSERT INTO tasks (id, user_id, title, description, priority, due_time_us, time_zone, \
+           recurrence, completed, complete_time_us, series_id, occurrence, version, request_id, \
+           create_time_us, update_time_us, series_anchor_us) \
+         SELECT s.id, t.user_id, t.title || ' ' || s.g, t.description, (s.g % 5)::smallint, \
+           t.due_time_us, t.time_zone, t.recurrence, (s.g % 7 = 0), \
+           CASE WHEN s.g % 7 = 0 THEN t.create_time_us END, s.id, 1, 1, NULL, \
+           t.create_time_us - s.g * 1000, t.update_time_us - s.g * 1000, t.series_anchor_us \
+         FROM (SELECT g, gen_random_uuid() AS id FROM generate_series(1, {count}) g) s \
+         CROSS JOIN (SELECT * FROM tasks WHERE user_id = '{user}' LIMIT 1) t; \
+         ANALYZE tasks;"
+    );
+    psql(url, &sql).await?;
+    Ok(())
+}
