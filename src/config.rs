@@ -187,7 +187,7 @@ pub struct EventsConfig {
     #[arg(long, env = "TASKFLOW_DEAD_LETTER_TOPIC", default_value = "tasks-dlq")]
     pub dead_letter_topic: String,
     /// Most events the relay publishes in one batch.
-    #[arg(long, env = "TASKFLOW_RELAY_BATCH_SIZE", default_value_t = 256)]
+    #[arg(long, env = "TASKFLOW_RELAY_BATCH_SIZE", default_value_t = 1024)]
     pub relay_batch_size: u64,
     /// How often an idle relay looks for events committed by other replicas, in milliseconds.
     #[arg(long, env = "TASKFLOW_RELAY_POLL_MS", default_value_t = 500)]
@@ -209,7 +209,7 @@ impl Default for EventsConfig {
             tasks_topic: "tasks".into(),
             reminders_topic: "reminders".into(),
             dead_letter_topic: "tasks-dlq".into(),
-            relay_batch_size: 256,
+            relay_batch_size: 1024,
             relay_poll_ms: 500,
             relay_backoff_max_ms: 30_000,
             outbox_retention_hours: 168,
