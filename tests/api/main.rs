@@ -11,6 +11,7 @@ mod grpcurl;
 mod listing;
 mod metrics;
 mod notifications;
+mod notifications_watch;
 mod python_client;
 mod reminders;
 mod reminders_jobs;
