@@ -4,6 +4,7 @@ mod helpers;
 
 mod auth;
 mod callback;
+mod callback_delivery;
 mod create_get;
 mod events_dapr;
 mod events_local;
