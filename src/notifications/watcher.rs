@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{broadcast, mpsc, watch as signal};
-use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream};
 
 use super::{Hub, Notification, Position, store};
 use crate::domain::UserId;
@@ -33,7 +33,7 @@ pub async fn watch(
     user: UserId,
     since: Option<DateTime<Utc>>,
     shutdown: signal::Receiver<bool>,
-) -> Result<ReceiverStream<Result<Notification, AppError>>, AppError> {
+) -> Result<impl Stream<Item = Result<Notification, AppError>> + Send + 'static, AppError> {
     let live = hub.subscribe();
     let (backlog, sent) = match since {
         Some(since) => (true, Some(Position::after_time(since))),
@@ -48,7 +48,7 @@ pub async fn watch(
         sent,
     };
     tokio::spawn(watcher.run(live, backlog));
-    Ok(ReceiverStream::new(rx))
+    Ok(ReceiverStream::new(rx).map(|item| *item))
 }
 
 /// The client went away, the server is shutting down, or the stream ended with an error.
@@ -57,7 +57,9 @@ struct Done;
 struct Watcher {
     db: Database,
     user: UserId,
-    tx: mpsc::Sender<Result<Notification, AppError>>,
+    /// Items are boxed: a channel allocates its slots in blocks, and a pointer-sized slot keeps
+    /// an idle watcher small (thousands of them are open at once).
+    tx: mpsc::Sender<Box<Result<Notification, AppError>>>,
     shutdown: signal::Receiver<bool>,
     /// The position of the last notification sent (or of `since`, or of the newest one
     /// stored when the watch began); `None`: there was none, everything is new.
@@ -129,7 +131,7 @@ impl Watcher {
 
     async fn send(&mut self, item: Result<Notification, AppError>) -> Result<(), Done> {
         tokio::select! {
-            sent = self.tx.send(item) => sent.map_err(|_| Done),
+            sent = self.tx.send(Box::new(item)) => sent.map_err(|_| Done),
             _ = self.shutdown.changed() => Err(Done),
         }
     }
