@@ -224,11 +224,7 @@ fn code_name(code: tonic::Code) -> String {
         }
         name.push(c.to_ascii_uppercase());
     }
-    if name == "OK" || name == "O_K" {
-        "OK".to_owned()
-    } else {
-        name
-    }
+    name
 }
 
 /// A tower layer that counts gRPC calls by method and status and times them.

@@ -239,11 +239,6 @@ impl Application {
         self.metrics_addr
     }
 
-    /// A running count of events the relay has published.
-    pub fn relay_progress(&self) -> watch::Receiver<u64> {
-        self.relay.progress()
-    }
-
     /// Serves until `shutdown` completes, then stops accepting calls and lets the ones in
     /// flight finish (for at most the configured grace period).
     pub async fn run_until(

@@ -57,10 +57,6 @@ impl Tasks {
         Self { db, outbox }
     }
 
-    pub fn db(&self) -> &Database {
-        &self.db
-    }
-
     /// Creates a task. With a `request_id`, a retry returns the task the first attempt made.
     pub async fn create(
         &self,

@@ -94,7 +94,8 @@ impl Breaker {
         }
     }
 
-    pub fn is_open(&self) -> bool {
+    #[cfg(test)]
+    fn is_open(&self) -> bool {
         matches!(*self.lock(), State::Open { .. })
     }
 }

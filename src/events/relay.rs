@@ -49,7 +49,6 @@ pub struct Relay {
     settings: RelaySettings,
     /// The connection holding the leader lock (PostgreSQL).
     leader: Option<PoolConnection<Postgres>>,
-    published: watch::Sender<u64>,
 }
 
 /// What one round of the relay did.
@@ -76,13 +75,7 @@ impl Relay {
             waker,
             settings,
             leader: None,
-            published: watch::channel(0).0,
         }
-    }
-
-    /// A running count of events this relay published.
-    pub fn progress(&self) -> watch::Receiver<u64> {
-        self.published.subscribe()
     }
 
     /// Holds (or takes) the relay lock. SQLite needs none.
@@ -136,7 +129,6 @@ impl Relay {
         let now = to_micros(crate::app::now());
         let done_seqs: Vec<i64> = done.iter().map(|r| r.seq).collect();
         mark_published(self.db.conn(), &done_seqs, now).await?;
-        self.published.send_modify(|n| *n += count as u64);
         crate::metrics::metrics()
             .events_published
             .inc_by(count as u64);

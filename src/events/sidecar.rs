@@ -179,8 +179,4 @@ impl Sidecar {
                 .map(|_| ())
         }
     }
-
-    pub fn circuit_open(&self) -> bool {
-        self.breaker.is_open()
-    }
 }
