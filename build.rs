@@ -24,5 +24,7 @@ fn main() -> io::Result<()> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        // Small per-call buffers (src/codec.rs): open streams cost less memory.
+        .codec_path("crate::codec::LeanCodec")
         .compile_fds(compiler.file_descriptor_set())
 }

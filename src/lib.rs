@@ -4,6 +4,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod clock;
+pub mod codec;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -1,5 +1,6 @@
 //! What taskflow does when its own events come back: the next instance of a recurring task
-//! when one is completed. Every other event is only recorded (`processed_events`).
+//! when one is completed, and the task's reminder brought in line with the task. Every event
+//! is recorded (`processed_events`); one that can change nothing is only recorded.
 
 use sea_orm::{ConnectionTrait, EntityTrait, sea_query::OnConflict};
 use uuid::Uuid;
@@ -22,6 +23,27 @@ pub fn occurrence_id(series: Uuid, occurrence: i32) -> TaskId {
         &OCCURRENCE_NAMESPACE,
         format!("{series}/{occurrence}").as_bytes(),
     ))
+}
+
+/// Whether handling `payload` can change anything beyond its `processed_events` record. Only
+/// a task with a due time has a reminder, and a change that removes the due time says so in
+/// its changed fields, so events of tasks without one (most `task.created`) change nothing.
+pub fn may_change_anything(payload: &Payload) -> bool {
+    let has_due = |task: Option<&crate::proto::v1::Task>| task.is_some_and(|t| t.due_time.is_some());
+    match payload {
+        Payload::TaskCreated(created) => has_due(created.task.as_ref()),
+        Payload::TaskUpdated(updated) => updated
+            .changed_fields
+            .iter()
+            .any(|f| f == "due_time" || f == "remind_before"),
+        Payload::TaskCompleted(completed) => completed
+            .task
+            .as_ref()
+            .is_some_and(|t| t.due_time.is_some() || t.recurrence.is_some()),
+        Payload::TaskReopened(reopened) => has_due(reopened.task.as_ref()),
+        Payload::TaskDeleted(_) => true,
+        Payload::ReminderScheduled(_) | Payload::ReminderTriggered(_) => false,
+    }
 }
 
 /// Runs the handlers of `payload` on `txn`. Returns whether they wrote events to the outbox.

@@ -2,11 +2,17 @@
 //! published, and backs off (exponentially, with jitter) while the sink fails. Nothing is
 //! lost and no API call waits for it. On PostgreSQL one replica at a time is the relay (a
 //! session advisory lock); on SQLite there is one process per database.
+//!
+//! A batch's mark is written while the next batch is read and published (one mark in flight
+//! at a time, its events left out of the next read), so the database's write and the sink's
+//! round trip overlap. Publishing itself stays one batch at a time, which keeps the order.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use sea_orm::sqlx::{self, Connection, Postgres, pool::PoolConnection};
 use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use super::outbox::{mark_failed, mark_published, prune, unpublished};
 use super::sink::EventSink;
@@ -21,6 +27,11 @@ const BACKOFF_START: Duration = Duration::from_millis(100);
 
 /// How often the relay deletes old published events.
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
+/// How long the leader trusts its lock's session without checking it is alive. Until a check
+/// notices a lost session, another replica may publish the same events too (same ids:
+/// subscribers drop the copies).
+const LEADER_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy)]
 pub struct RelaySettings {
@@ -49,6 +60,10 @@ pub struct Relay {
     settings: RelaySettings,
     /// The connection holding the leader lock (PostgreSQL).
     leader: Option<PoolConnection<Postgres>>,
+    /// When the leader's session was last seen alive.
+    leader_checked: Instant,
+    /// The mark of the last published batch, still being written, and its events.
+    marking: Option<(JoinHandle<Result<(), AppError>>, HashSet<i64>)>,
 }
 
 /// What one round of the relay did.
@@ -75,6 +90,8 @@ impl Relay {
             waker,
             settings,
             leader: None,
+            leader_checked: Instant::now(),
+            marking: None,
         }
     }
 
@@ -84,8 +101,12 @@ impl Relay {
             return Ok(true);
         }
         if let Some(conn) = self.leader.as_mut() {
+            if self.leader_checked.elapsed() < LEADER_CHECK_EVERY {
+                return Ok(true);
+            }
             // The lock lives as long as this session: check the session is alive.
             if sqlx::query("SELECT 1").execute(&mut **conn).await.is_ok() {
+                self.leader_checked = Instant::now();
                 return Ok(true);
             }
             tracing::warn!("lost the relay lock's connection; trying to lead again");
@@ -110,37 +131,65 @@ impl Relay {
             tracing::info!("this replica is now the outbox relay");
             // Keep the connection out of the pool for as long as we lead.
             self.leader = Some(conn);
+            self.leader_checked = Instant::now();
         }
         Ok(locked)
     }
 
-    /// One batch: read, publish, mark. Tests drive the relay with this.
+    /// One batch: read, publish, and start marking it (the previous batch's mark finishes
+    /// first when the next batch is published). Tests drive the relay with this.
     pub async fn run_once(&mut self) -> Result<Round, AppError> {
         if !self.lead().await? {
+            self.finish_marking().await?;
             return Ok(Round::Standby);
         }
-        let batch = unpublished(self.db.conn(), self.settings.batch_size).await?;
+        let marking = self.marking.as_ref().map_or(0, |(_, seqs)| seqs.len());
+        let limit = self.settings.batch_size + marking as u64;
+        let mut batch = unpublished(self.db.conn(), limit).await?;
+        if let Some((_, seqs)) = &self.marking {
+            batch.retain(|row| !seqs.contains(&row.seq));
+        }
         if batch.is_empty() {
+            self.finish_marking().await?;
             return Ok(Round::Published(0));
         }
         let result = self.sink.publish(&batch).await;
         let count = result.published.min(batch.len());
         let (done, rest) = batch.split_at(count);
-        let now = to_micros(crate::app::now());
-        let done_seqs: Vec<i64> = done.iter().map(|r| r.seq).collect();
-        mark_published(self.db.conn(), &done_seqs, now).await?;
+        self.finish_marking().await?;
+        if !done.is_empty() {
+            let seqs: Vec<i64> = done.iter().map(|r| r.seq).collect();
+            let conn = self.db.conn().clone();
+            let now = to_micros(crate::app::now());
+            let set = seqs.iter().copied().collect();
+            let mark = tokio::spawn(async move { mark_published(&conn, &seqs, now).await });
+            self.marking = Some((mark, set));
+        }
         crate::metrics::metrics()
             .events_published
             .inc_by(count as u64);
         match result.error {
             None => Ok(Round::Published(count)),
             Some(error) => {
+                self.finish_marking().await?;
                 crate::metrics::metrics().events_failed.inc();
                 let failed: Vec<i64> = rest.iter().take(1).map(|r| r.seq).collect();
                 mark_failed(self.db.conn(), &failed, &error).await?;
                 tracing::debug!(sink = self.sink.name(), %error, published = count, "publishing stopped");
                 Ok(Round::Failed(count))
             }
+        }
+    }
+
+    /// Waits for the mark in flight, if any. A mark that failed leaves its events unpublished
+    /// in the outbox: they are published again (at least once; the ids stay the same).
+    pub async fn finish_marking(&mut self) -> Result<(), AppError> {
+        let Some((mark, _)) = self.marking.take() else {
+            return Ok(());
+        };
+        match mark.await {
+            Ok(result) => result,
+            Err(err) => Err(AppError::Internal(format!("marking events published: {err}"))),
         }
     }
 
@@ -200,6 +249,9 @@ impl Relay {
                 () = tokio::time::sleep(pause) => {}
                 _ = shutdown.changed() => {}
             }
+        }
+        if let Err(err) = self.finish_marking().await {
+            tracing::warn!(%err, "marking the last batch published failed; it will be sent again");
         }
         if let Some(mut conn) = self.leader.take() {
             tracing::debug!("releasing the relay lock");

@@ -155,6 +155,18 @@ impl Subscriber {
         payload: &Payload,
         user: &UserId,
     ) -> Result<(), AppError> {
+        if !handlers::may_change_anything(payload) {
+            // Only the record to write: one statement, no transaction around it.
+            record_processed(
+                self.db.conn(),
+                CONSUMER,
+                &event.id,
+                kind.as_type(),
+                user.as_str(),
+            )
+            .await?;
+            return Ok(());
+        }
         let txn = self.db.begin_write().await?;
         if !record_processed(&txn, CONSUMER, &event.id, kind.as_type(), user.as_str()).await? {
             // Delivered before: a no-op that still answers SUCCESS.

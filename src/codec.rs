@@ -1,0 +1,50 @@
+//! The protobuf codec of taskflow's own services: prost encoding with small per-call buffers.
+//!
+//! tonic allocates the codec's buffer eagerly for every call and keeps the encoder's buffer for
+//! as long as a response stream is open. Its default of 8 KiB made each open
+//! `WatchNotifications` stream cost 8 KiB before a single notification was sent; buffers
+//! here start at 1 KiB and grow in 1 KiB steps for the rare larger message.
+
+use std::marker::PhantomData;
+
+use prost::Message;
+use tonic::codec::{BufferSettings, Codec};
+use tonic_prost::{ProstCodec, ProstDecoder, ProstEncoder};
+
+/// The starting size of a call's buffer, and the step it grows by.
+const BUFFER_BYTES: usize = 1024;
+/// How many bytes of ready stream messages are sent as one write (tonic's default).
+const YIELD_THRESHOLD: usize = 32 * 1024;
+
+/// `ProstCodec` with 1 KiB buffers; the generated clients and servers use it.
+#[derive(Debug, Clone)]
+pub struct LeanCodec<T, U>(PhantomData<(T, U)>);
+
+impl<T, U> Default for LeanCodec<T, U> {
+    fn default() -> Self {
+        Self(PhantomData)
+    }
+}
+
+fn settings() -> BufferSettings {
+    BufferSettings::new(BUFFER_BYTES, YIELD_THRESHOLD)
+}
+
+impl<T, U> Codec for LeanCodec<T, U>
+where
+    T: Message + Send + 'static,
+    U: Message + Default + Send + 'static,
+{
+    type Encode = T;
+    type Decode = U;
+    type Encoder = ProstEncoder<T>;
+    type Decoder = ProstDecoder<U>;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        ProstCodec::<T, U>::raw_encoder(settings())
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        ProstCodec::<T, U>::raw_decoder(settings())
+    }
+}
