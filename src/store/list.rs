@@ -101,6 +101,8 @@ fn cursor_of(order: &OrderBy, row: &task::Model) -> Cursor {
 
 fn value_expr(field: SortField, value: &CursorValue) -> Result<SimpleExpr, AppError> {
     match (field, value) {
+        // No title holds a NUL (PostgreSQL cannot store one): such a token was not issued here.
+        (SortField::Title, CursorValue::Text(text)) if text.contains('\0') => Err(bad_token()),
         (SortField::Title, CursorValue::Text(text)) => Ok(Expr::value(text.clone())),
         (SortField::Priority, CursorValue::Int(rank)) => {
             Ok(Expr::value(i16::try_from(*rank).map_err(|_| bad_token())?))
