@@ -177,7 +177,9 @@ mod tests {
             "postgres://db/tasks?options=a@b&password=***"
         );
         assert_eq!(
-            super::redact("postgres://app@db/tasks?password=s3cret&sslpassword=k3y&application_name=x"),
+            super::redact(
+                "postgres://app@db/tasks?password=s3cret&sslpassword=k3y&application_name=x"
+            ),
             "postgres://app@db/tasks?password=***&sslpassword=***&application_name=x"
         );
     }

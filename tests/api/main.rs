@@ -6,6 +6,7 @@ mod auth;
 mod callback;
 mod callback_delivery;
 mod create_get;
+mod cross_user;
 mod events_dapr;
 mod events_local;
 mod grpcurl;
