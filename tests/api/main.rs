@@ -14,6 +14,7 @@ mod listing;
 mod metrics;
 mod notifications;
 mod notifications_watch;
+mod ports;
 mod python_client;
 mod reminders;
 mod reminders_jobs;
