@@ -21,3 +21,4 @@ mod reminders_jobs;
 mod server;
 mod update;
 mod validation;
+mod verbatim_strings;
