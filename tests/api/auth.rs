@@ -12,11 +12,11 @@ use super::notifications::{ago, record};
 use crate::both_backends;
 use crate::helpers::{Backend, Client, JWT_SECRET, Metadata, TestApp, create, titled};
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-fn token(claims: serde_json::Value, secret: &str) -> String {
+pub(crate) fn token(claims: serde_json::Value, secret: &str) -> String {
     token_with(Algorithm::HS256, claims, secret)
 }
 

@@ -17,7 +17,12 @@ use crate::helpers::{Backend, TestApp, create, list_all, titled};
 pub(crate) const NO_SIDECAR: &str = "http://127.0.0.1:9";
 
 pub(crate) async fn callback_client(app: &TestApp) -> AppCallbackClient<Channel> {
-    AppCallbackClient::connect(format!("http://{}", app.callback_addr()))
+    callback_client_at(&app.callback_addr().to_string()).await
+}
+
+/// A client of the callback port at `addr` (`host:port`).
+pub(crate) async fn callback_client_at(addr: &str) -> AppCallbackClient<Channel> {
+    AppCallbackClient::connect(format!("http://{addr}"))
         .await
         .expect("connects to the callback port")
 }

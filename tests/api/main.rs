@@ -18,6 +18,7 @@ mod ports;
 mod python_client;
 mod reminders;
 mod reminders_jobs;
+mod secrets;
 mod server;
 mod update;
 mod validation;
