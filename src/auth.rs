@@ -25,6 +25,10 @@ enum Mode {
     Development,
 }
 
+/// How far the server's clock may disagree with the token issuer's, in seconds: a token is
+/// accepted until `exp` + leeway and from `nbf` − leeway on.
+pub const CLOCK_LEEWAY_SECONDS: u64 = 30;
+
 /// Verifies credentials; cheap to clone.
 #[derive(Clone)]
 pub struct Authenticator {
@@ -49,11 +53,14 @@ struct Claims {
 }
 
 impl Authenticator {
-    /// JWT verification with an HS256 secret; `iss` and `aud` are checked when given.
+    /// JWT verification with an HS256 secret (no other algorithm is accepted): `exp` and
+    /// `sub` are required, `nbf` is honoured when present, `iss` and `aud` are checked when
+    /// given; times allow [`CLOCK_LEEWAY_SECONDS`] of clock skew.
     pub fn jwt(secret: &Secret, issuer: Option<&str>, audience: Option<&str>) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "sub"]);
-        validation.leeway = 30;
+        validation.validate_nbf = true;
+        validation.leeway = CLOCK_LEEWAY_SECONDS;
         if let Some(issuer) = issuer {
             validation.set_issuer(&[issuer]);
             validation.required_spec_claims.insert("iss".into());

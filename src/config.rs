@@ -96,10 +96,12 @@ impl Cli {
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseConfig {
     /// Database URL: `sqlite://FILE?mode=rwc` (embedded) or `postgres://USER:PASSWORD@HOST/DB`.
+    // `hide_env_values`: `--help` must not print a password taken from the environment.
     #[arg(
         long,
         env = "TASKFLOW_DATABASE_URL",
-        default_value = "sqlite://taskflow.db?mode=rwc"
+        default_value = "sqlite://taskflow.db?mode=rwc",
+        hide_env_values = true
     )]
     pub database_url: DatabaseUrl,
     /// Largest number of pooled database connections.

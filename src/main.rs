@@ -38,8 +38,8 @@ async fn migrate(config: &taskflow::config::DatabaseConfig) -> Result<(), String
         config.database_max_connections,
     )
     .await
-    .map_err(|e| e.to_string())?;
-    db.migrate().await.map_err(|e| e.to_string())?;
+    .map_err(|e| format!("database: {e}"))?;
+    db.migrate().await.map_err(|e| format!("database: {e}"))?;
     tracing::info!("migrations applied");
     db.close().await.map_err(|e| e.to_string())
 }

@@ -4,10 +4,14 @@ use tracing_subscriber::{EnvFilter, fmt};
 
 use crate::config::{LogConfig, LogFormat};
 
+/// Targets that would log a secret, kept to errors whatever the filter: sqlx warns about an
+/// unrecognized parameter of the database URL with its value (e.g. `sslpassword`).
+const SECRET_BEARING_TARGETS: &str = "sqlx_postgres::options=error";
+
 /// Installs the global subscriber. Calling it again (as tests do) keeps the first one.
 pub fn init(config: &LogConfig) {
     let directives = format!(
-        "{},sqlx=warn,sea_orm=warn,sea_orm_migration=warn,h2=warn,hyper=warn,tower=warn",
+        "{},sqlx=warn,sea_orm=warn,sea_orm_migration=warn,h2=warn,hyper=warn,tower=warn,{SECRET_BEARING_TARGETS}",
         config.log_filter
     );
     let filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info"));

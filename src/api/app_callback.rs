@@ -18,6 +18,7 @@ use prost::Message;
 use super::convert::timestamp_in;
 use crate::config::Secret;
 use crate::domain::TaskName;
+use crate::error::AppError;
 use crate::events::{IncomingEvent, Subscriber, Verdict};
 use crate::proto::events::v1 as ev;
 use crate::reminders::Fired;
@@ -50,7 +51,7 @@ impl AppCallbackApi {
         if constant_time_eq(given.as_bytes(), expected.expose().as_bytes()) {
             Ok(())
         } else {
-            Err(Status::unauthenticated("missing or wrong dapr-api-token"))
+            Err(AppError::Unauthenticated("missing or wrong dapr-api-token".into()).into())
         }
     }
 

@@ -77,13 +77,17 @@ pub fn parse_title(raw: &str) -> Result<String, String> {
     Ok(title.to_owned())
 }
 
-/// A description: at most 4000 characters.
+/// A description: at most 4000 characters, kept exactly as given (line breaks, tabs and other
+/// control characters included) except NUL, which PostgreSQL cannot store in text.
 pub fn parse_description(raw: &str) -> Result<String, String> {
     let len = raw.chars().count();
     if len > DESCRIPTION_MAX {
         return Err(format!(
             "must be at most {DESCRIPTION_MAX} characters, got {len}"
         ));
+    }
+    if raw.contains('\0') {
+        return Err("must not contain NUL characters (U+0000)".to_owned());
     }
     Ok(raw.to_owned())
 }
@@ -284,6 +288,13 @@ mod tests {
         assert!(parse_title(&"é".repeat(200)).is_ok());
         assert!(parse_title(&"é".repeat(201)).is_err());
         assert!(parse_title("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn descriptions_keep_control_characters_but_not_nul() {
+        let raw = "line one\r\n\tline two \u{1b}[31m \u{7f}";
+        assert_eq!(parse_description(raw), Ok(raw.to_owned()));
+        assert!(parse_description("a\u{0}b").is_err());
     }
 
     #[test]

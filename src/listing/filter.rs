@@ -93,6 +93,12 @@ fn tokenize(input: &str) -> Result<Vec<Token>, String> {
                 if !closed {
                     return Err(format!("unterminated string starting at offset {at}"));
                 }
+                if text.contains('\0') {
+                    // No task holds one (PostgreSQL cannot even store it): refused on every backend.
+                    return Err(format!(
+                        "the string at offset {at} contains a NUL character (U+0000)"
+                    ));
+                }
                 tokens.push(Token::Quoted(text));
             }
             '=' | ':' => {
@@ -339,6 +345,13 @@ mod tests {
             assert!(parse(bad).is_err(), "{bad} should be rejected");
         }
         assert!(parse(&"a".repeat(MAX_FILTER_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn nul_characters_are_refused_quoted_or_not() {
+        assert!(parse("title:\"a\u{0}b\"").is_err());
+        assert!(parse("title:\"a\\\u{0}b\"").is_err());
+        assert!(parse("title:a\u{0}b").is_err());
     }
 
     #[test]

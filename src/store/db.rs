@@ -115,18 +115,41 @@ impl Database {
     }
 }
 
-/// A database URL with its password hidden, for messages and logs.
+/// A database URL with its passwords hidden, for messages and logs: the one in the
+/// credentials (`postgres://USER:***@HOST/DB`) and any `password`/`sslpassword` parameter of
+/// the query string.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let credentials = &url[scheme_end + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
-            }
+    let (scheme, rest) = match url.find("://") {
+        Some(end) => url.split_at(end + 3),
+        None => ("", url),
+    };
+    // As URL parsers do: the authority ends at the first `/`, `?` or `#`, and its last `@`
+    // ends the credentials (so a password may hold `@` and `:`).
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((credentials, host)) => match credentials.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|param| match param.split_once('=') {
+                    Some((key, _)) if key.to_ascii_lowercase().ends_with("password") => {
+                        format!("{key}=***")
+                    }
+                    _ => param.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", params.join("&"))
         }
-        _ => url.to_owned(),
-    }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}{authority}{tail}")
 }
 
 #[cfg(test)]
@@ -144,6 +167,20 @@ mod tests {
         assert_eq!(
             super::redact("sqlite://taskflow.db?mode=rwc"),
             "sqlite://taskflow.db?mode=rwc"
+        );
+        assert_eq!(
+            super::redact("postgres://app:p@ss:w@rd@db/tasks?sslmode=require"),
+            "postgres://app:***@db/tasks?sslmode=require"
+        );
+        assert_eq!(
+            super::redact("postgres://db/tasks?options=a@b&password=s@cret"),
+            "postgres://db/tasks?options=a@b&password=***"
+        );
+        assert_eq!(
+            super::redact(
+                "postgres://app@db/tasks?password=s3cret&sslpassword=k3y&application_name=x"
+            ),
+            "postgres://app@db/tasks?password=***&sslpassword=***&application_name=x"
         );
     }
 }

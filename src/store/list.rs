@@ -101,6 +101,8 @@ fn cursor_of(order: &OrderBy, row: &task::Model) -> Cursor {
 
 fn value_expr(field: SortField, value: &CursorValue) -> Result<SimpleExpr, AppError> {
     match (field, value) {
+        // No title holds a NUL (PostgreSQL cannot store one): such a token was not issued here.
+        (SortField::Title, CursorValue::Text(text)) if text.contains('\0') => Err(bad_token()),
         (SortField::Title, CursorValue::Text(text)) => Ok(Expr::value(text.clone())),
         (SortField::Priority, CursorValue::Int(rank)) => {
             Ok(Expr::value(i16::try_from(*rank).map_err(|_| bad_token())?))
@@ -174,7 +176,7 @@ fn compare(expr: SimpleExpr, cmp: Cmp, value: SimpleExpr) -> SimpleExpr {
 fn contains_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
     pattern.push('%');
-    for c in text.to_lowercase().chars() {
+    for c in text.chars() {
         if matches!(c, '%' | '_' | '\\') {
             pattern.push('\\');
         }
@@ -218,8 +220,13 @@ fn condition(term: &Term, user: &UserId) -> Condition {
                 TextField::Title => task::Column::Title,
                 TextField::Description => task::Column::Description,
             };
-            SimpleExpr::from(Func::lower(Expr::col((task::Entity, column))))
-                .like(LikeExpr::new(contains_pattern(text)).escape('\\'))
+            // Case-insensitive through lower(), which SQLite applies to ASCII letters only:
+            // the text as given is matched too, so that an exact substring always matches.
+            let folded = SimpleExpr::from(Func::lower(Expr::col((task::Entity, column))))
+                .like(LikeExpr::new(contains_pattern(&text.to_lowercase())).escape('\\'));
+            let exact = Expr::col((task::Entity, column))
+                .like(LikeExpr::new(contains_pattern(text)).escape('\\'));
+            folded.or(exact)
         }
         Term::Not(inner) => return condition(inner, user).not(),
     };
@@ -230,6 +237,6 @@ fn condition(term: &Term, user: &UserId) -> Condition {
 mod tests {
     #[test]
     fn like_wildcards_in_user_text_are_escaped() {
-        assert_eq!(super::contains_pattern("50%_Off\\"), "%50\\%\\_off\\\\%");
+        assert_eq!(super::contains_pattern("50%_Off\\"), "%50\\%\\_Off\\\\%");
     }
 }

@@ -1,26 +1,49 @@
-//! Authentication (JWT, development mode) and isolation between users.
+//! Authentication: JWTs (what is accepted, and every way a token is refused), development
+//! mode's `x-user-id`, and a valid token's reach (only its subject's resources).
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use jsonwebtoken::{EncodingKey, Header, encode};
-use prost_types::FieldMask;
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::json;
 use taskflow::proto::v1 as pb;
 use tonic::Code;
 
+use super::cross_user::{assert_notification_calls_denied, assert_task_calls_denied};
+use super::notifications::{ago, record};
 use crate::both_backends;
-use crate::helpers::{Backend, Client, JWT_SECRET, TestApp, create, titled};
+use crate::helpers::{Backend, Client, JWT_SECRET, Metadata, TestApp, create, titled};
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-fn token(claims: serde_json::Value, secret: &str) -> String {
+pub(crate) fn token(claims: serde_json::Value, secret: &str) -> String {
+    token_with(Algorithm::HS256, claims, secret)
+}
+
+fn token_with(algorithm: Algorithm, claims: serde_json::Value, secret: &str) -> String {
     encode(
-        &Header::default(),
+        &Header::new(algorithm),
         &claims,
         &EncodingKey::from_secret(secret.as_bytes()),
     )
     .expect("a token")
+}
+
+/// A token whose header claims `alg` but which is signed with HS256 and `secret` (the
+/// algorithm-confusion attack).
+fn token_claiming(alg: &str, claims: &serde_json::Value, secret: &str) -> String {
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(json!({"alg": alg, "typ": "JWT"}).to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let signature = jsonwebtoken::crypto::sign(
+        signing_input.as_bytes(),
+        &EncodingKey::from_secret(secret.as_bytes()),
+        Algorithm::HS256,
+    )
+    .expect("a signature");
+    format!("{signing_input}.{signature}")
 }
 
 async fn list_status(client: &mut Client, parent: &str) -> Result<usize, tonic::Status> {
@@ -104,7 +127,59 @@ async fn bad_tokens_are_unauthenticated(backend: Backend) {
             "wrong secret",
             app.bearer(&token(good.clone(), "another-secret-entirely")),
         ),
+        (
+            "not valid before ten minutes from now",
+            with(
+                json!({"sub": "alice", "exp": now() + 3600, "nbf": now() + 600, "iss": "https://issuer.example", "aud": "taskflow"}),
+            ),
+        ),
+        (
+            "HS384 with the right secret",
+            app.bearer(&token_with(Algorithm::HS384, good.clone(), JWT_SECRET)),
+        ),
+        (
+            "HS512 with the right secret",
+            app.bearer(&token_with(Algorithm::HS512, good.clone(), JWT_SECRET)),
+        ),
+        (
+            "an RS256 header over an HS256 signature",
+            app.bearer(&token_claiming("RS256", &good, JWT_SECRET)),
+        ),
         ("alg none", app.bearer(&alg_none)),
+        (
+            "empty bearer",
+            app.client_with(&[("authorization", "Bearer")]),
+        ),
+        (
+            "blank bearer",
+            app.client_with(&[("authorization", "Bearer    ")]),
+        ),
+        (
+            "empty authorization",
+            app.client_with(&[("authorization", "")]),
+        ),
+        (
+            "a bare token without Bearer",
+            app.client_with(&[("authorization", &token(good.clone(), JWT_SECRET))]),
+        ),
+        (
+            "token under x-authorization",
+            app.client_with(&[(
+                "x-authorization",
+                &format!("Bearer {}", token(good.clone(), JWT_SECRET)),
+            )]),
+        ),
+        (
+            "token under authentication",
+            app.client_with(&[(
+                "authentication",
+                &format!("Bearer {}", token(good.clone(), JWT_SECRET)),
+            )]),
+        ),
+        (
+            "token under x-user-id",
+            app.client_with(&[("x-user-id", &token(good.clone(), JWT_SECRET))]),
+        ),
         ("garbage", app.bearer("not.a.jwt")),
         (
             "no bearer",
@@ -136,81 +211,67 @@ async fn development_mode_needs_a_valid_user_header(backend: Backend) {
     }
 }
 
-async fn no_call_reaches_another_users_task(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let mut bob = app.user("bob");
-    let task = create(&mut bob, "bob", titled("Bob's secret")).await;
-    let mut eve = app.user("eve");
-    let name = task.name.clone();
-    let denied = [
-        eve.get_task(pb::GetTaskRequest { name: name.clone() })
-            .await
-            .map(|_| ()),
-        eve.complete_task(pb::CompleteTaskRequest { name: name.clone() })
-            .await
-            .map(|_| ()),
-        eve.reopen_task(pb::ReopenTaskRequest { name: name.clone() })
-            .await
-            .map(|_| ()),
-        eve.delete_task(pb::DeleteTaskRequest {
-            name: name.clone(),
-            etag: String::new(),
-        })
-        .await
-        .map(|_| ()),
-        eve.update_task(pb::UpdateTaskRequest {
-            task: Some(pb::Task {
-                name: name.clone(),
-                title: "pwned".into(),
-                ..Default::default()
-            }),
-            update_mask: Some(FieldMask {
-                paths: vec!["title".into()],
-            }),
-        })
-        .await
-        .map(|_| ()),
-        eve.create_task(pb::CreateTaskRequest {
-            parent: "users/bob".into(),
-            task: Some(titled("x")),
-            request_id: String::new(),
-        })
-        .await
-        .map(|_| ()),
-        list_status(&mut eve, "users/bob").await.map(|_| ()),
-    ];
-    for result in denied {
-        let status = result.expect_err("denied");
-        assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
-    }
-    // A task id of bob's under eve's own name is simply not found: no query crosses users.
-    let disguised = name.replace("users/bob/", "users/eve/");
-    let status = eve
-        .get_task(pb::GetTaskRequest {
-            name: disguised.clone(),
-        })
-        .await
-        .expect_err("not eve's");
-    assert_eq!(status.code(), Code::NotFound);
-    let status = eve
-        .delete_task(pb::DeleteTaskRequest {
-            name: disguised,
-            etag: String::new(),
-        })
-        .await
-        .expect_err("not eve's");
-    assert_eq!(status.code(), Code::NotFound);
-    assert_eq!(
-        list_status(&mut eve, "users/eve")
-            .await
-            .expect("eve's own list"),
-        0
+async fn tokens_are_valid_from_nbf_with_a_small_leeway(backend: Backend) {
+    let app = TestApp::spawn_jwt(backend, None, None).await;
+    let leeway = i64::try_from(taskflow::auth::CLOCK_LEEWAY_SECONDS).expect("small");
+    assert!(
+        (1..=60).contains(&leeway),
+        "the leeway stays small: {leeway} s"
     );
+    let with_nbf = |nbf: i64| {
+        app.bearer(&token(
+            json!({"sub": "alice", "exp": now() + 3600, "nbf": nbf}),
+            JWT_SECRET,
+        ))
+    };
+    for (why, nbf) in [
+        ("valid since a minute", now() - 60),
+        ("valid from now", now()),
+        ("valid within the leeway", now() + leeway / 2),
+    ] {
+        list_status(&mut with_nbf(nbf), "users/alice")
+            .await
+            .unwrap_or_else(|e| panic!("{why}: {e:?}"));
+    }
+    for (why, nbf) in [
+        ("valid just beyond the leeway", now() + leeway + 10),
+        ("valid from tomorrow", now() + 86_400),
+    ] {
+        let status = list_status(&mut with_nbf(nbf), "users/alice")
+            .await
+            .expect_err(why);
+        assert_eq!(status.code(), Code::Unauthenticated, "{why}: {status:?}");
+    }
+}
+
+async fn a_valid_token_reaches_only_its_subjects_resources(backend: Backend) {
+    let app = TestApp::spawn_jwt(backend, None, None).await;
+    let bearer_of = |user: &str| token(json!({"sub": user, "exp": now() + 600}), JWT_SECRET);
+    let mut bob = app.bearer(&bearer_of("bob"));
+    let task = create(&mut bob, "bob", titled("Bob's secret")).await;
+    let (db, hub) = (app.db().await, app.hub());
+    let notification = record(&db, &hub, "bob", "Bob's reminder", ago(5)).await;
+
+    let eve_token = bearer_of("eve");
+    // Naming bob in x-user-id next to eve's token changes nothing: the token decides.
+    let mut eve = app.client_with(&[
+        ("authorization", &format!("Bearer {eve_token}")),
+        ("x-user-id", "bob"),
+    ]);
+    assert_task_calls_denied(&mut eve, &task).await;
+    let mut eve_notifications =
+        taskflow::proto::v1::notification_service_client::NotificationServiceClient::with_interceptor(
+            app.channel(),
+            Metadata::new(&[("authorization", &format!("Bearer {eve_token}"))]),
+        );
+    assert_notification_calls_denied(&mut eve_notifications, &notification.name()).await;
 
     let untouched = bob
-        .get_task(pb::GetTaskRequest { name })
+        .get_task(pb::GetTaskRequest {
+            name: task.name.clone(),
+        })
         .await
-        .expect("bob's")
+        .expect("bob reads his task")
         .into_inner();
     assert_eq!(untouched, task);
 }
@@ -219,5 +280,6 @@ both_backends!(
     valid_jwt_names_the_caller,
     bad_tokens_are_unauthenticated,
     development_mode_needs_a_valid_user_header,
-    no_call_reaches_another_users_task,
+    tokens_are_valid_from_nbf_with_a_small_leeway,
+    a_valid_token_reaches_only_its_subjects_resources,
 );

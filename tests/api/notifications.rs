@@ -12,7 +12,7 @@ use tokio::time::timeout;
 use tonic::{Code, Streaming, service::interceptor::InterceptedService, transport::Channel};
 
 use crate::both_backends;
-use crate::helpers::{Backend, Metadata, TestApp, assert_invalid, ts};
+use crate::helpers::{Backend, Metadata, TestApp, assert_invalid};
 
 pub(crate) type Notifications = NotificationServiceClient<InterceptedService<Channel, Metadata>>;
 
@@ -269,46 +269,6 @@ pub(crate) async fn marking_read_is_idempotent(backend: Backend) {
     }
 }
 
-pub(crate) async fn other_users_are_denied(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let (db, hub) = (app.db().await, app.hub());
-    let alices = record(&db, &hub, "alice", "Pay rent", ago(5)).await;
-    let mut bob = notifications(&app, "bob");
-
-    let err = list_page(&mut bob, 0, "", false)
-        .await
-        .expect_err("bob lists alice's");
-    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
-    let err = mark(&mut bob, &alices.name())
-        .await
-        .expect_err("bob marks alice's");
-    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
-    let err = watch(&mut bob, "users/alice", Some(ts("2020-01-01T00:00:00Z")))
-        .await
-        .expect_err("bob watches alice's");
-    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
-
-    let err = watch(&mut bob, "people/bob", None)
-        .await
-        .expect_err("a bad parent");
-    assert_invalid(&err, "parent");
-    let bad_since = prost_types::Timestamp {
-        seconds: 0,
-        nanos: -1,
-    };
-    let err = watch(&mut bob, "users/bob", Some(bad_since))
-        .await
-        .expect_err("a bad since");
-    assert_invalid(&err, "since");
-
-    // Alice's notification is untouched.
-    let listed = list_page(&mut notifications(&app, "alice"), 0, "", false)
-        .await
-        .expect("alice lists");
-    assert_eq!(names(&listed.notifications), [alices.name()]);
-    assert!(listed.notifications[0].read_time.is_none());
-}
-
 async fn health_reports_the_notification_service(backend: Backend) {
     use tonic_health::pb::{
         HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
@@ -400,7 +360,6 @@ async fn grpcurl_watches_lists_and_marks_read(backend: Backend) {
 both_backends!(
     lists_newest_first_in_pages_and_unread_only,
     marking_read_is_idempotent,
-    other_users_are_denied,
     health_reports_the_notification_service,
     grpcurl_watches_lists_and_marks_read,
 );

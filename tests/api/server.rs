@@ -1,16 +1,15 @@
 //! The server as a whole: health, reflection (v1 and v1alpha), start-up rules, the binary's
 //! commands, and shutdown that loses nothing.
 
-use std::{path::Path, process::Stdio, time::Duration};
+use std::{path::Path, time::Duration};
 
 use taskflow::proto::v1 as pb;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, TestDb, test_config, titled};
+use crate::helpers::{Backend, Binary, TestApp, TestDb, test_config, titled};
 
 async fn health_reports_serving_without_credentials(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -173,36 +172,10 @@ both_backends!(
 );
 
 /// Starts the real binary and returns it with the address it logged.
-async fn start_binary(dir: &Path, args: &[&str]) -> (tokio::process::Child, String) {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_taskflow"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("TASKFLOW_DATABASE_URL")
-        .env_remove("TASKFLOW_JWT_SECRET")
-        .env("TASKFLOW_LOG_FORMAT", "json")
-        .env("TASKFLOW_LISTEN", "127.0.0.1:0")
-        .env("TASKFLOW_CALLBACK_LISTEN", "127.0.0.1:0")
-        .env("TASKFLOW_METRICS_LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the binary starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.expect("a log line") {
-            let entry: serde_json::Value = serde_json::from_str(&line).expect("JSON logs");
-            if let Some(addr) = entry.get("addr").and_then(|a| a.as_str()) {
-                return addr.to_owned();
-            }
-        }
-        panic!("the server exited before it listened");
-    })
-    .await
-    .expect("the server listens in time");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, addr)
+async fn start_binary(dir: &Path, args: &[&str]) -> (Binary, String) {
+    let mut binary = Binary::spawn(dir, args, &[]);
+    let addr = binary.field("addr").await;
+    (binary, addr)
 }
 
 /// A client acting as alice against a server at `addr`.
@@ -221,7 +194,7 @@ async fn alice_at(addr: &str) -> crate::helpers::Client {
 #[tokio::test]
 async fn the_binary_serves_by_default_on_sqlite_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let (mut child, addr) = start_binary(dir.path(), &[]).await;
+    let (child, addr) = start_binary(dir.path(), &[]).await;
     assert!(
         dir.path().join("taskflow.db").exists(),
         "the default database is ./taskflow.db"
@@ -239,17 +212,8 @@ async fn the_binary_serves_by_default_on_sqlite_and_stops_on_sigterm() {
         .into_inner();
     assert_eq!(task.title, "from the binary");
 
-    let pid = child.id().expect("a pid").to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
-        .await
-        .expect("exits after SIGTERM")
-        .expect("an exit status");
-    assert!(status.success(), "{status:?}");
+    let (status, output) = child.terminate().await;
+    assert!(status.success(), "{status:?}\n{output}");
 
     // The data is still there after a restart.
     let (_child, addr) = start_binary(dir.path(), &["serve"]).await;

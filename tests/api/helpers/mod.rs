@@ -18,11 +18,13 @@ use tonic::{
 };
 
 mod app;
+mod binary;
 mod db;
 mod fixtures;
 mod waits;
 
 pub use app::*;
+pub use binary::*;
 pub use db::*;
 pub use fixtures::*;
 pub use waits::*;
