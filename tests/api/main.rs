@@ -14,6 +14,7 @@ mod metrics;
 mod notifications;
 mod notifications_watch;
 mod python_client;
+mod redelivery;
 mod reminders;
 mod reminders_jobs;
 mod server;
