@@ -37,7 +37,7 @@ pub enum Order {
     /// order, each second copy anywhere after its first.
     Interleaved,
     /// Every event once with the users' streams shuffled together, and every second copy
-    /// after everything else has settled.
+    /// after everything else: after the due reminder jobs have fired, too.
     SecondCopiesLast,
 }
 

@@ -37,6 +37,8 @@ pub struct Run {
     rng: Rng,
     /// How many of the double's published events the run has taken already.
     taken: usize,
+    /// Second copies waiting until everything else has been delivered.
+    held_back: Vec<Published>,
     /// How many deliveries the run made.
     pub deliveries: usize,
 }
@@ -65,6 +67,7 @@ impl Run {
             order,
             rng: Rng::seeded(seed),
             taken: 0,
+            held_back: Vec::new(),
             deliveries: 0,
         }
     }
@@ -75,26 +78,37 @@ impl Run {
         drop(self.app.stop().await);
     }
 
-    /// Delivers `workload` and everything its handling publishes, in the run's order, until
-    /// nothing new appears.
-    pub async fn settle(&mut self, workload: &[Published]) {
-        let mut batch = workload.to_vec();
-        let mut held_back = Vec::new();
+    /// Delivers `batch` and everything its handling publishes, in the run's order, until
+    /// nothing new appears (second copies the order holds back wait for
+    /// [`Run::deliver_held_back`]).
+    pub async fn settle(&mut self, batch: &[Published]) {
+        let mut batch = batch.to_vec();
         for _ in 0..MAX_ROUNDS {
             if batch.is_empty() {
-                if held_back.is_empty() {
-                    return;
-                }
-                let tail = shuffled_across_users(&std::mem::take(&mut held_back), &mut self.rng);
-                self.deliver_all(&tail).await;
-            } else {
-                let (now, later) = self.order.arrange(&batch, &mut self.rng);
-                held_back.extend(later);
-                self.deliver_all(&now).await;
+                return;
             }
+            let (now, later) = self.order.arrange(&batch, &mut self.rng);
+            self.held_back.extend(later);
+            self.deliver_all(&now).await;
             batch = self.published_since_last().await;
         }
         panic!("{:?}: no fixed point after {MAX_ROUNDS} rounds", self.order);
+    }
+
+    /// Delivers the second copies held back so far (shuffled across users), then settles
+    /// whatever they publish, until none are left.
+    pub async fn deliver_held_back(&mut self) {
+        for _ in 0..MAX_ROUNDS {
+            if self.held_back.is_empty() {
+                return;
+            }
+            let held_back = std::mem::take(&mut self.held_back);
+            let tail = shuffled_across_users(&held_back, &mut self.rng);
+            self.deliver_all(&tail).await;
+            let fresh = self.published_since_last().await;
+            self.settle(&fresh).await;
+        }
+        panic!("{:?}: second copies kept coming back", self.order);
     }
 
     async fn deliver_all(&mut self, events: &[Published]) {
@@ -189,16 +203,18 @@ impl Run {
                 .metadata_mut()
                 .insert("dapr-api-token", token.parse().expect("an ASCII token"));
         }
-        client
-            .on_job_event(request)
-            .await
-            .unwrap_or_else(|status| panic!("a repeated trigger of {} failed: {status:?}", job.name));
+        client.on_job_event(request).await.unwrap_or_else(|status| {
+            panic!("a repeated trigger of {} failed: {status:?}", job.name)
+        });
     }
 }
 
 /// When a job is due (its RFC 3339 `due_time`).
 pub fn fire_time(job: &dapr_pb::Job) -> DateTime<Utc> {
-    let due = job.due_time.as_deref().expect("a reminder job has a due time");
+    let due = job
+        .due_time
+        .as_deref()
+        .expect("a reminder job has a due time");
     DateTime::parse_from_rfc3339(due)
         .expect("an RFC 3339 due time")
         .with_timezone(&Utc)

@@ -112,7 +112,9 @@ impl EndState {
                 .into_inner();
             for mut n in page.notifications {
                 let id = n.name.rsplit('/').next().and_then(|id| id.parse().ok());
-                let key = id.and_then(|id| keys.get(&id)).expect("a stored notification");
+                let key = id
+                    .and_then(|id| keys.get(&id))
+                    .expect("a stored notification");
                 n.name = format!("users/{user}/notifications/{key}");
                 listed.push(n);
             }
