@@ -51,9 +51,7 @@ impl TestDb {
             }
         }
     }
-}
 
-impl TestDb {
     /// A second database holding what this one holds now, dropped on its own. The server on
     /// `database_url` must be stopped: PostgreSQL copies a database with `CREATE DATABASE …
     /// TEMPLATE`, which needs it unused; SQLite's file is copied after a WAL checkpoint.
