@@ -16,6 +16,7 @@ mod notifications;
 mod notifications_watch;
 mod ports;
 mod python_client;
+mod redelivery;
 mod reminders;
 mod reminders_jobs;
 mod secrets;

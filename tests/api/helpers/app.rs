@@ -104,7 +104,17 @@ impl TestApp {
 
     /// A server started again on the database of a stopped one.
     pub async fn resume(db: TestDb, database_url: String, clock: Arc<dyn Clock>) -> Self {
-        Self::start(Some(db), database_url, clock, |_| {}).await
+        Self::resume_with(db, database_url, clock, |_| {}).await
+    }
+
+    /// [`TestApp::resume`] with its own configuration (e.g. [`wired_to`] a sidecar double).
+    pub async fn resume_with(
+        db: TestDb,
+        database_url: String,
+        clock: Arc<dyn Clock>,
+        configure: impl FnOnce(&mut ServeConfig),
+    ) -> Self {
+        Self::start(Some(db), database_url, clock, configure).await
     }
 
     async fn start(

@@ -51,6 +51,74 @@ impl TestDb {
             }
         }
     }
+
+    /// A second database holding what this one holds now, dropped on its own. The server on
+    /// `database_url` must be stopped: PostgreSQL copies a database with `CREATE DATABASE …
+    /// TEMPLATE`, which needs it unused; SQLite's file is copied after a WAL checkpoint.
+    pub async fn copy(&self, database_url: &str) -> (Self, String) {
+        match self {
+            Self::Sqlite(dir) => {
+                let source = sea_orm::Database::connect(database_url)
+                    .await
+                    .expect("opens the SQLite file");
+                source
+                    .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .await
+                    .expect("checkpoints the WAL");
+                let _ = source.close().await;
+                let target = tempfile::tempdir().expect("a temporary directory");
+                std::fs::copy(
+                    dir.path().join("taskflow.db"),
+                    target.path().join("taskflow.db"),
+                )
+                .expect("copies the database file");
+                let url = format!("sqlite://{}/taskflow.db?mode=rwc", target.path().display());
+                (Self::Sqlite(target), url)
+            }
+            Self::Postgres { admin_url, name } => {
+                let admin = sea_orm::Database::connect(admin_url.as_str())
+                    .await
+                    .expect("connects as admin");
+                let copy = format!("taskflow_test_{}", uuid::Uuid::new_v4().simple());
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+                // Connections of the stopped server may linger a moment; end them first.
+                loop {
+                    admin
+                        .execute_unprepared(&format!(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                             WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+                        ))
+                        .await
+                        .expect("ends connections to the source");
+                    match admin
+                        .execute_unprepared(&format!(
+                            "CREATE DATABASE \"{copy}\" TEMPLATE \"{name}\""
+                        ))
+                        .await
+                    {
+                        Ok(_) => break,
+                        Err(_) if tokio::time::Instant::now() < deadline => {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                        Err(err) => panic!("CREATE DATABASE … TEMPLATE {name}: {err}"),
+                    }
+                }
+                let _ = admin.close().await;
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map(|(base, _)| base)
+                    .unwrap_or(admin_url);
+                let url = format!("{base}/{copy}");
+                (
+                    Self::Postgres {
+                        admin_url: admin_url.clone(),
+                        name: copy,
+                    },
+                    url,
+                )
+            }
+        }
+    }
 }
 
 impl Drop for TestDb {
