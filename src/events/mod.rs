@@ -7,6 +7,7 @@ pub mod dapr_sink;
 pub mod decode;
 pub mod envelope;
 pub mod handlers;
+pub mod inspect;
 pub mod outbox;
 pub mod payloads;
 pub mod relay;
@@ -16,6 +17,7 @@ pub mod subscriber;
 
 pub use catalog::EventKind;
 pub use envelope::IncomingEvent;
+pub use inspect::{DropReason, Rejection};
 pub use outbox::{NewEvent, Outbox};
 pub use payloads::{Cause, task_event};
 pub use subscriber::{Subscriber, Verdict};
