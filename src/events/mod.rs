@@ -5,6 +5,8 @@ mod breaker;
 mod catalog;
 pub mod dapr_sink;
 pub mod decode;
+#[cfg(test)]
+mod decode_properties;
 pub mod envelope;
 pub mod handlers;
 pub mod inspect;
