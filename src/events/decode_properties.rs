@@ -2,15 +2,15 @@
 //! damage to a valid CloudEvent, are refused with a reason and a message, never a panic; a
 //! valid CloudEvent decodes to the event it was made from.
 
-use prost::Message;
 use proptest::prelude::*;
+use prost::Message;
 use serde_json::{Map, Value};
 
+use super::EventKind;
 use super::decode::{Payload, decode};
 use super::envelope::{CLOUDEVENTS_JSON, IncomingEvent, structured};
 use super::inspect::{DropReason, MAX_EVENT_BYTES, Rejection, inspect};
 use super::outbox::OutboxRow;
-use super::EventKind;
 use crate::config::EventsConfig;
 use crate::domain::TaskName;
 use crate::proto::{events::v1 as ev, v1 as pb};
@@ -229,8 +229,13 @@ fn damage() -> impl Strategy<Value = Damage> {
             wrong
         )
             .prop_map(|(field, value)| Damage::Retype(field, value)),
-        prop::sample::select(vec!["text/plain", "image/png", "application/xml", CLOUDEVENTS_JSON])
-            .prop_map(Damage::ContentType),
+        prop::sample::select(vec![
+            "text/plain",
+            "image/png",
+            "application/xml",
+            CLOUDEVENTS_JSON
+        ])
+        .prop_map(Damage::ContentType),
         "[A-Za-z0-9+/]{0,8}[!*.~ ][A-Za-z0-9+/=]{0,8}".prop_map(Damage::Base64),
         "[a-z]{1,12}\\.[a-z]{1,12}".prop_map(Damage::EventType),
         Just(Damage::ForeignPartitionKey),
@@ -241,7 +246,10 @@ fn damage() -> impl Strategy<Value = Damage> {
 impl Damage {
     /// Applies the damage; returns the reason the result must be refused with.
     fn apply(&self, envelope: &mut Map<String, Value>) -> DropReason {
-        let user = envelope["partitionkey"].as_str().unwrap_or_default().to_owned();
+        let user = envelope["partitionkey"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let other = format!("not-{user}");
         match self {
             Self::Drop(field) => {
@@ -270,7 +278,8 @@ impl Damage {
             }
             Self::ForeignSubject => {
                 let subject = envelope["subject"].as_str().unwrap_or_default();
-                let foreign = subject.replacen(&format!("users/{user}/"), &format!("users/{other}/"), 1);
+                let foreign =
+                    subject.replacen(&format!("users/{user}/"), &format!("users/{other}/"), 1);
                 envelope.insert("subject".into(), Value::from(foreign));
                 DropReason::UserMismatch
             }
@@ -389,7 +398,11 @@ fn each_reason_has_its_own_label() {
     let labels: std::collections::HashSet<&str> =
         DropReason::ALL.iter().map(|r| r.as_label()).collect();
     assert_eq!(labels.len(), DropReason::ALL.len());
-    assert!(labels.iter().all(|l| l.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
+    assert!(
+        labels
+            .iter()
+            .all(|l| l.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+    );
 }
 
 #[test]
@@ -413,25 +426,51 @@ fn attributes_outside_the_payload_are_checked_too() {
         change(&mut event);
         event
     };
-    refused(&with(&|e| e.topic = "elsewhere".into()), DropReason::WrongTopic);
-    refused(&with(&|e| e.topic = "reminders".into()), DropReason::WrongTopic);
+    refused(
+        &with(&|e| e.topic = "elsewhere".into()),
+        DropReason::WrongTopic,
+    );
+    refused(
+        &with(&|e| e.topic = "reminders".into()),
+        DropReason::WrongTopic,
+    );
     refused(&with(&|e| e.id = String::new()), DropReason::MissingField);
     refused(&with(&|e| e.id = "x".repeat(129)), DropReason::InvalidField);
-    refused(&with(&|e| e.event_type = "task.exploded".into()), DropReason::UnknownType);
-    refused(&with(&|e| e.data_content_type = String::new()), DropReason::MissingField);
-    refused(&with(&|e| e.data_content_type = "text/plain".into()), DropReason::UnsupportedContentType);
-    refused(&with(&|e| e.data = vec![0; MAX_EVENT_BYTES + 1]), DropReason::Oversized);
+    refused(
+        &with(&|e| e.event_type = "task.exploded".into()),
+        DropReason::UnknownType,
+    );
+    refused(
+        &with(&|e| e.data_content_type = String::new()),
+        DropReason::MissingField,
+    );
+    refused(
+        &with(&|e| e.data_content_type = "text/plain".into()),
+        DropReason::UnsupportedContentType,
+    );
+    refused(
+        &with(&|e| e.data = vec![0; MAX_EVENT_BYTES + 1]),
+        DropReason::Oversized,
+    );
     refused(&with(&|e| e.data.clear()), DropReason::Undecodable);
-    refused(&with(&|e| e.partition_key = Some("bob".into())), DropReason::UserMismatch);
+    refused(
+        &with(&|e| e.partition_key = Some("bob".into())),
+        DropReason::UserMismatch,
+    );
     refused(
         &with(&|e| e.subject = Some("users/bob/tasks/0190f3a5-6c1e-7f00-8000-000000000001".into())),
         DropReason::UserMismatch,
     );
     refused(
-        &with(&|e| e.subject = Some("users/alice/tasks/0190f3a5-6c1e-7f00-8000-000000000002".into())),
+        &with(&|e| {
+            e.subject = Some("users/alice/tasks/0190f3a5-6c1e-7f00-8000-000000000002".into())
+        }),
         DropReason::InvalidField,
     );
-    refused(&with(&|e| e.subject = Some("the plants".into())), DropReason::InvalidField);
+    refused(
+        &with(&|e| e.subject = Some("the plants".into())),
+        DropReason::InvalidField,
+    );
     refused(
         &with(&|e| e.data = payload(EventKind::TaskCompleted, "bob", name)),
         DropReason::UserMismatch,
@@ -473,13 +512,19 @@ fn attributes_outside_the_payload_are_checked_too() {
         serde_json::to_vec(&nested).expect("json"),
     ));
     let bytes = serde_json::to_vec(&inner).expect("json");
-    refused(&delivered("tasks", &bytes, None), DropReason::UnsupportedContentType);
+    refused(
+        &delivered("tasks", &bytes, None),
+        DropReason::UnsupportedContentType,
+    );
     let ok = serde_json::to_vec(&nested).expect("json");
     assert!(matches!(
         check(&delivered("tasks", &ok, Some("alice"))).map(|a| a.payload),
         Ok(Payload::TaskCompleted(_))
     ));
-    refused(&delivered("tasks", &ok, Some("bob")), DropReason::UserMismatch);
+    refused(
+        &delivered("tasks", &ok, Some("bob")),
+        DropReason::UserMismatch,
+    );
 }
 
 fn sample_row() -> OutboxRow {

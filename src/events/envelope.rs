@@ -73,9 +73,14 @@ impl IncomingEvent {
     /// [`structured`] writes). Its `partitionkey` and `subject` must agree with the ones this
     /// delivery carries, if any; a CloudEvent inside that one is refused.
     pub fn unwrap_structured(&self) -> Result<Self, Rejection> {
-        use DropReason::{InvalidField, MissingField, Undecodable, UnsupportedContentType, UserMismatch};
+        use DropReason::{
+            InvalidField, MissingField, Undecodable, UnsupportedContentType, UserMismatch,
+        };
         let value: Value = serde_json::from_slice(&self.data).map_err(|e| {
-            Rejection::new(Undecodable, format!("the CloudEvent is not valid JSON: {e}"))
+            Rejection::new(
+                Undecodable,
+                format!("the CloudEvent is not valid JSON: {e}"),
+            )
         })?;
         let Value::Object(event) = value else {
             return Err(Rejection::new(
@@ -121,10 +126,7 @@ impl IncomingEvent {
                 Rejection::new(Undecodable, format!("data_base64 is not valid base64: {e}"))
             })?,
             (Some(_), None) => {
-                return Err(Rejection::new(
-                    InvalidField,
-                    "data_base64 must be a string",
-                ));
+                return Err(Rejection::new(InvalidField, "data_base64 must be a string"));
             }
             (None, Some(Value::String(s))) => s.clone().into_bytes(),
             (None, Some(data)) => serde_json::to_vec(data).map_err(|e| {

@@ -146,7 +146,11 @@ pub fn inspect(event: &IncomingEvent, config: &EventsConfig) -> Result<Accepted,
     if kind.topic(config) != event.topic {
         return Err(Rejection::new(
             WrongTopic,
-            format!("{} does not belong on topic {:?}", kind.as_type(), event.topic),
+            format!(
+                "{} does not belong on topic {:?}",
+                kind.as_type(),
+                event.topic
+            ),
         ));
     }
     let payload = decode(kind, &event.data_content_type, &event.data)?;

@@ -133,7 +133,10 @@ fn comparison() -> impl Strategy<Value = (String, Term)> {
             )
         }),
         (cmp(), priorities).prop_map(|((cmp, op), (text, priority))| {
-            (format!("priority {op} {text}"), Term::Priority(cmp, priority))
+            (
+                format!("priority {op} {text}"),
+                Term::Priority(cmp, priority),
+            )
         }),
         "[a-z0-9][a-z0-9-]{0,20}"
             .prop_map(|tag| (format!("tags:{}", quoted(&tag)), Term::Tag(tag))),
@@ -214,14 +217,27 @@ proptest! {
 
 fn refused(input: &str, expected: &str) {
     let message = Filter::parse(input).expect_err("refused");
-    assert!(message.contains(expected), "{message:?} for {} bytes", input.len());
+    assert!(
+        message.contains(expected),
+        "{message:?} for {} bytes",
+        input.len()
+    );
 }
 
 #[test]
 fn deep_nesting_is_refused_with_a_clear_message() {
-    refused(&"(".repeat(100_000), &format!("at most {MAX_FILTER_LEN} bytes"));
-    refused(&"NOT ".repeat(100_000), &format!("at most {MAX_FILTER_LEN} bytes"));
-    refused(&"-".repeat(100_000), &format!("at most {MAX_FILTER_LEN} bytes"));
+    refused(
+        &"(".repeat(100_000),
+        &format!("at most {MAX_FILTER_LEN} bytes"),
+    );
+    refused(
+        &"NOT ".repeat(100_000),
+        &format!("at most {MAX_FILTER_LEN} bytes"),
+    );
+    refused(
+        &"-".repeat(100_000),
+        &format!("at most {MAX_FILTER_LEN} bytes"),
+    );
     // Within the length limit: as deep as the length allows, in every spelling.
     let deepest = MAX_FILTER_LEN - "completed = true".len();
     refused(

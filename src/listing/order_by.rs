@@ -179,8 +179,25 @@ mod properties {
     ];
 
     const PIECES: &[&str] = &[
-        "due_time", "priority", "create_time", "update_time", "title", "name", "asc", "desc",
-        "ASC", "Desc", ",", ",,", " ", "\t", "-title", "title.desc", "\"", "(", "\u{0}",
+        "due_time",
+        "priority",
+        "create_time",
+        "update_time",
+        "title",
+        "name",
+        "asc",
+        "desc",
+        "ASC",
+        "Desc",
+        ",",
+        ",,",
+        " ",
+        "\t",
+        "-title",
+        "title.desc",
+        "\"",
+        "(",
+        "\u{0}",
     ];
 
     proptest! {

@@ -195,5 +195,8 @@ fn every_zone_steps_forward_from_both_ends_of_the_range() {
         }
     }
     // Most series continue: the limits only stop those that would leave chrono's range.
-    assert!(steps > TZ_VARIANTS.len() * rules.len() * 3 * 4, "{steps} steps");
+    assert!(
+        steps > TZ_VARIANTS.len() * rules.len() * 3 * 4,
+        "{steps} steps"
+    );
 }
