@@ -205,3 +205,152 @@ pub fn inspect(event: &IncomingEvent, config: &EventsConfig) -> Result<Accepted,
         user,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+    use serde_json::Value;
+
+    use super::*;
+    use crate::events::decode::Payload;
+    use crate::events::outbox::OutboxRow;
+    use crate::events::test_fixtures::{
+        check, delivered, envelope_of, payload, refused, sample_row,
+    };
+    use crate::proto::{events::v1 as ev, v1 as pb};
+
+    #[test]
+    fn each_reason_has_its_own_label() {
+        let labels: std::collections::HashSet<&str> =
+            DropReason::ALL.iter().map(|r| r.as_label()).collect();
+        assert_eq!(labels.len(), DropReason::ALL.len());
+        assert!(
+            labels
+                .iter()
+                .all(|l| l.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        );
+    }
+
+    #[test]
+    fn attributes_outside_the_payload_are_checked_too() {
+        let config = EventsConfig::default();
+        let name = "users/alice/tasks/0190f3a5-6c1e-7f00-8000-000000000001";
+        let good = IncomingEvent {
+            id: "e1".into(),
+            event_type: "task.completed".into(),
+            topic: "tasks".into(),
+            data_content_type: "application/protobuf".into(),
+            data: payload(EventKind::TaskCompleted, "alice", name),
+            partition_key: Some("alice".into()),
+            traceparent: None,
+            subject: Some(name.into()),
+        };
+        assert!(inspect(&good, &config).is_ok());
+        let with = |change: &dyn Fn(&mut IncomingEvent)| {
+            let mut event = good.clone();
+            change(&mut event);
+            event
+        };
+        refused(
+            &with(&|e| e.topic = "elsewhere".into()),
+            DropReason::WrongTopic,
+        );
+        refused(
+            &with(&|e| e.topic = "reminders".into()),
+            DropReason::WrongTopic,
+        );
+        refused(&with(&|e| e.id = String::new()), DropReason::MissingField);
+        refused(&with(&|e| e.id = "x".repeat(129)), DropReason::InvalidField);
+        refused(
+            &with(&|e| e.event_type = "task.exploded".into()),
+            DropReason::UnknownType,
+        );
+        refused(
+            &with(&|e| e.data_content_type = String::new()),
+            DropReason::MissingField,
+        );
+        refused(
+            &with(&|e| e.data_content_type = "text/plain".into()),
+            DropReason::UnsupportedContentType,
+        );
+        refused(
+            &with(&|e| e.data = vec![0; MAX_EVENT_BYTES + 1]),
+            DropReason::Oversized,
+        );
+        refused(&with(&|e| e.data.clear()), DropReason::Undecodable);
+        refused(
+            &with(&|e| e.partition_key = Some("bob".into())),
+            DropReason::UserMismatch,
+        );
+        refused(
+            &with(&|e| {
+                e.subject = Some("users/bob/tasks/0190f3a5-6c1e-7f00-8000-000000000001".into())
+            }),
+            DropReason::UserMismatch,
+        );
+        refused(
+            &with(&|e| {
+                e.subject = Some("users/alice/tasks/0190f3a5-6c1e-7f00-8000-000000000002".into())
+            }),
+            DropReason::InvalidField,
+        );
+        refused(
+            &with(&|e| e.subject = Some("the plants".into())),
+            DropReason::InvalidField,
+        );
+        refused(
+            &with(&|e| e.data = payload(EventKind::TaskCompleted, "bob", name)),
+            DropReason::UserMismatch,
+        );
+        refused(
+            &with(&|e| e.data = payload(EventKind::TaskCompleted, "Al ice", name)),
+            DropReason::InvalidField,
+        );
+        refused(
+            &with(&|e| e.data = payload(EventKind::TaskCompleted, "", name)),
+            DropReason::MissingField,
+        );
+        refused(
+            &with(&|e| e.data = payload(EventKind::TaskCompleted, "alice", "")),
+            DropReason::MissingField,
+        );
+        refused(
+            &with(&|e| e.data = ev::TaskCompleted::default().encode_to_vec()),
+            DropReason::Undecodable,
+        );
+        refused(
+            &with(&|e| {
+                e.data = ev::TaskCompleted {
+                    task: Some(pb::Task::default()),
+                    ..Default::default()
+                }
+                .encode_to_vec()
+            }),
+            DropReason::MissingField,
+        );
+        let nested = Value::Object(envelope_of(&OutboxRow {
+            payload: good.data.clone(),
+            ..sample_row()
+        }));
+        let mut inner = nested.clone();
+        inner["datacontenttype"] = Value::from(CLOUDEVENTS_JSON);
+        inner["data_base64"] = Value::from(base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            serde_json::to_vec(&nested).expect("json"),
+        ));
+        let bytes = serde_json::to_vec(&inner).expect("json");
+        refused(
+            &delivered("tasks", &bytes, None),
+            DropReason::UnsupportedContentType,
+        );
+        let ok = serde_json::to_vec(&nested).expect("json");
+        assert!(matches!(
+            check(&delivered("tasks", &ok, Some("alice"))).map(|a| a.payload),
+            Ok(Payload::TaskCompleted(_))
+        ));
+        refused(
+            &delivered("tasks", &ok, Some("bob")),
+            DropReason::UserMismatch,
+        );
+    }
+}

@@ -8,6 +8,8 @@ pub mod decode;
 #[cfg(test)]
 mod decode_properties;
 pub mod envelope;
+#[cfg(test)]
+mod envelope_properties;
 pub mod handlers;
 pub mod inspect;
 pub mod outbox;
@@ -16,6 +18,8 @@ pub mod relay;
 pub mod sidecar;
 pub mod sink;
 pub mod subscriber;
+#[cfg(test)]
+mod test_fixtures;
 
 pub use catalog::EventKind;
 pub use envelope::IncomingEvent;

@@ -11,6 +11,7 @@ mod events_local;
 mod grpcurl;
 mod limits;
 mod listing;
+mod malformed_cases;
 mod malformed_deliveries;
 mod metrics;
 mod notifications;
