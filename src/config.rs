@@ -144,6 +144,10 @@ pub struct ServeConfig {
         default_value = "127.0.0.1:9464"
     )]
     pub metrics_listen: String,
+    /// Largest request message the public API accepts, in bytes; bigger ones are refused with
+    /// `OUT_OF_RANGE` (tonic's default is 4 MiB).
+    #[arg(long, env = "TASKFLOW_API_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub api_max_message_bytes: usize,
     /// Largest message the callback server accepts, in bytes (match the sidecar's max-body-size).
     #[arg(long, env = "TASKFLOW_CALLBACK_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub callback_max_message_bytes: usize,
@@ -300,6 +304,7 @@ mod tests {
             panic!("expected serve");
         };
         assert_eq!(serve.listen, "127.0.0.1:50051");
+        assert_eq!(serve.api_max_message_bytes, 4 * 1024 * 1024);
         assert_eq!(
             serve.database.database_url.expose(),
             "sqlite://taskflow.db?mode=rwc"
@@ -321,6 +326,7 @@ mod tests {
         for var in [
             "TASKFLOW_DATABASE_URL",
             "TASKFLOW_LISTEN",
+            "TASKFLOW_API_MAX_MESSAGE_BYTES",
             "TASKFLOW_JWT_SECRET",
             "TASKFLOW_LOG_FORMAT",
         ] {

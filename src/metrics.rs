@@ -14,6 +14,7 @@ use prometheus_client::metrics::{
 use prometheus_client::registry::Registry;
 use sea_orm::{ConnectionTrait, Statement};
 
+use crate::events::DropReason;
 use crate::notifications::Hub;
 use crate::store::{Database, to_micros};
 
@@ -33,6 +34,11 @@ pub struct OutcomeLabels {
     pub outcome: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
+}
+
 /// Every metric taskflow keeps.
 pub struct Metrics {
     registry: Registry,
@@ -41,6 +47,7 @@ pub struct Metrics {
     pub events_published: Counter,
     pub events_failed: Counter,
     pub deliveries: Family<OutcomeLabels, Counter>,
+    pub dropped_deliveries: Family<ReasonLabels, Counter>,
     pub dead_letters: Counter,
     pub reminders_fired: Counter,
     outbox_depth: Gauge,
@@ -89,6 +96,14 @@ impl Metrics {
             "Deliveries handled, by outcome (success, retry, drop)",
             deliveries.clone(),
         );
+        let dropped_deliveries = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "deliveries_dropped",
+            "Deliveries dropped, by reason (a fixed set: oversized, unsupported_content_type, \
+             undecodable, unknown_type, wrong_topic, missing_field, invalid_field, \
+             user_mismatch, not_applicable)",
+            dropped_deliveries.clone(),
+        );
         let dead_letters = Counter::default();
         registry.register(
             "dead_letters",
@@ -126,6 +141,7 @@ impl Metrics {
             events_published,
             events_failed,
             deliveries,
+            dropped_deliveries,
             dead_letters,
             reminders_fired,
             outbox_depth,
@@ -139,6 +155,16 @@ impl Metrics {
         self.deliveries
             .get_or_create(&OutcomeLabels {
                 outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a dropped delivery, by reason (and as a delivery with outcome `drop`).
+    pub fn dropped(&self, reason: DropReason) {
+        self.delivery("drop");
+        self.dropped_deliveries
+            .get_or_create(&ReasonLabels {
+                reason: reason.as_label(),
             })
             .inc();
     }

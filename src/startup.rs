@@ -4,6 +4,7 @@ use std::{future::Future, io, net::SocketAddr, time::Duration};
 
 use tokio::net::TcpListener;
 use tokio_stream::{StreamExt, wrappers::TcpListenerStream};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
@@ -69,6 +70,7 @@ pub struct Application {
     callback_listener: TcpListener,
     callback_addr: SocketAddr,
     callback_max_message_bytes: usize,
+    api_max_message_bytes: usize,
     metrics_listener: TcpListener,
     metrics_addr: SocketAddr,
     db: Database,
@@ -197,6 +199,7 @@ impl Application {
             callback_listener,
             callback_addr,
             callback_max_message_bytes: config.callback_max_message_bytes,
+            api_max_message_bytes: config.api_max_message_bytes,
             metrics_listener,
             metrics_addr,
             db,
@@ -265,14 +268,24 @@ impl Application {
             .build_v1alpha()
             .map_err(|e| StartupError::Reflection(e.to_string()))?;
 
-        let tasks = TaskServiceServer::with_interceptor(
-            TaskApi::new(Tasks::new(self.db.clone(), self.outbox.clone())),
+        let api_limit = self.api_max_message_bytes;
+        let tasks = InterceptedService::new(
+            TaskServiceServer::new(TaskApi::new(Tasks::new(
+                self.db.clone(),
+                self.outbox.clone(),
+            )))
+            .max_decoding_message_size(api_limit),
             self.auth.interceptor(),
         );
         let (watch_stop_tx, watch_stop_rx) = watch::channel(false);
         let listener_task = self.hub.listen(watch_stop_rx.clone()).await;
-        let notifications = NotificationServiceServer::with_interceptor(
-            NotificationApi::new(self.db.clone(), self.hub.clone(), watch_stop_rx),
+        let notifications = InterceptedService::new(
+            NotificationServiceServer::new(NotificationApi::new(
+                self.db.clone(),
+                self.hub.clone(),
+                watch_stop_rx,
+            ))
+            .max_decoding_message_size(api_limit),
             self.auth.interceptor(),
         );
 

@@ -19,7 +19,7 @@ use super::convert::timestamp_in;
 use crate::config::Secret;
 use crate::domain::TaskName;
 use crate::error::AppError;
-use crate::events::{IncomingEvent, Subscriber, Verdict};
+use crate::events::{DropReason, IncomingEvent, Rejection, Subscriber, Verdict};
 use crate::proto::events::v1 as ev;
 use crate::reminders::Fired;
 use crate::reminders::scheduler::{JOB_DATA_TYPE, job_name};
@@ -89,12 +89,19 @@ impl AppCallbackApi {
                         data_content_type: ce.data_content_type,
                         partition_key: key_of(&entry.metadata),
                         traceparent: extension(ce.extensions.as_ref(), "traceparent"),
+                        subject: extension(ce.extensions.as_ref(), "subject"),
                         data: ce.data,
                     };
                     self.subscriber.handle(&event).await
                 }
-                Some(BulkEvent::Bytes(_)) => Verdict::Drop("raw payloads are not supported".into()),
-                None => Verdict::Drop("the entry carries no event".into()),
+                Some(BulkEvent::Bytes(_)) => self.subscriber.refuse(Rejection::new(
+                    DropReason::UnsupportedContentType,
+                    "raw payloads are not supported",
+                )),
+                None => self.subscriber.refuse(Rejection::new(
+                    DropReason::MissingField,
+                    "the entry carries no event",
+                )),
             };
             statuses.push(dapr_pb::TopicEventBulkResponseEntry {
                 entry_id: entry.entry_id,
@@ -224,6 +231,7 @@ impl AppCallback for AppCallbackApi {
         let req = request.into_inner();
         let event = IncomingEvent {
             traceparent: extension(req.extensions.as_ref(), "traceparent").or(header_trace),
+            subject: extension(req.extensions.as_ref(), "subject"),
             id: req.id,
             event_type: req.r#type,
             topic: req.topic,

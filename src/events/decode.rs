@@ -8,6 +8,8 @@ use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage};
 
 use super::EventKind;
+use super::envelope::media_type;
+use super::inspect::{DropReason, Rejection};
 use crate::proto::{self, events::v1 as ev};
 
 /// A decoded payload.
@@ -54,37 +56,38 @@ static POOL: LazyLock<Option<DescriptorPool>> =
     LazyLock::new(|| DescriptorPool::decode(proto::FILE_DESCRIPTOR_SET).ok());
 
 /// Re-encodes protobuf JSON as protobuf bytes, checked against the message's schema.
-fn json_to_protobuf(kind: EventKind, json: &[u8]) -> Result<Vec<u8>, String> {
-    let pool = POOL.as_ref().ok_or("the descriptor pool is unavailable")?;
+fn json_to_protobuf(kind: EventKind, json: &[u8]) -> Result<Vec<u8>, Rejection> {
+    let undecodable = |message: String| Rejection::new(DropReason::Undecodable, message);
+    let pool = POOL
+        .as_ref()
+        .ok_or_else(|| undecodable("the descriptor pool is unavailable".into()))?;
     let descriptor = pool
         .get_message_by_name(kind.schema())
-        .ok_or_else(|| format!("no descriptor for {}", kind.schema()))?;
+        .ok_or_else(|| undecodable(format!("no descriptor for {}", kind.schema())))?;
     let mut deserializer = serde_json::Deserializer::from_slice(json);
     let message = DynamicMessage::deserialize(descriptor, &mut deserializer)
-        .map_err(|e| format!("invalid {} JSON: {e}", kind.schema()))?;
+        .map_err(|e| undecodable(format!("invalid {} JSON: {e}", kind.schema())))?;
     deserializer
         .end()
-        .map_err(|e| format!("trailing data after the JSON payload: {e}"))?;
+        .map_err(|e| undecodable(format!("trailing data after the JSON payload: {e}")))?;
     Ok(message.encode_to_vec())
 }
 
 fn decode_as<M: Message + Default>(
     bytes: &[u8],
     wrap: fn(M) -> Payload,
-) -> Result<Payload, String> {
-    M::decode(bytes)
-        .map(wrap)
-        .map_err(|e| format!("malformed protobuf payload: {e}"))
+) -> Result<Payload, Rejection> {
+    M::decode(bytes).map(wrap).map_err(|e| {
+        Rejection::new(
+            DropReason::Undecodable,
+            format!("malformed protobuf payload: {e}"),
+        )
+    })
 }
 
 /// Decodes `data` as the payload of `kind`, by content type.
-pub fn decode(kind: EventKind, content_type: &str, data: &[u8]) -> Result<Payload, String> {
-    let media = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+pub fn decode(kind: EventKind, content_type: &str, data: &[u8]) -> Result<Payload, Rejection> {
+    let media = media_type(content_type);
     let owned;
     let bytes = match media.as_str() {
         "application/protobuf" | "application/x-protobuf" | "application/octet-stream" => data,
@@ -92,10 +95,23 @@ pub fn decode(kind: EventKind, content_type: &str, data: &[u8]) -> Result<Payloa
             owned = json_to_protobuf(kind, data)?;
             owned.as_slice()
         }
-        other => return Err(format!("unsupported content type {other:?}")),
+        "" => {
+            return Err(Rejection::new(
+                DropReason::MissingField,
+                "the event has no datacontenttype",
+            ));
+        }
+        other => {
+            return Err(Rejection::new(
+                DropReason::UnsupportedContentType,
+                format!(
+                    "unsupported content type {other:?}; use application/protobuf or application/json"
+                ),
+            ));
+        }
     };
     if bytes.is_empty() {
-        return Err("empty payload".to_owned());
+        return Err(Rejection::new(DropReason::Undecodable, "empty payload"));
     }
     match kind {
         EventKind::TaskCreated => decode_as(bytes, Payload::TaskCreated),

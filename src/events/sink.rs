@@ -52,7 +52,11 @@ impl EventSink for LocalSink {
             match self.subscriber.handle(&event).await {
                 Verdict::Success => {}
                 Verdict::Drop(reason) => {
-                    if let Err(err) = self.subscriber.dead_letter(&event, &reason).await {
+                    if let Err(err) = self
+                        .subscriber
+                        .dead_letter(&event, &reason.to_string())
+                        .await
+                    {
                         return SinkResult {
                             published: index,
                             error: Some(format!("dead-lettering {}: {err}", event.id)),

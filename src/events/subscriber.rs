@@ -4,16 +4,13 @@
 
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, sea_query::OnConflict};
 
-use super::decode::{Payload, decode};
 use super::envelope::IncomingEvent;
-use super::{EventKind, Outbox, handlers};
-use crate::domain::{TaskName, UserId};
+use super::inspect::{Accepted, DropReason, Rejection, inspect};
+use super::{Outbox, handlers};
 use crate::error::AppError;
 use crate::reminders::Reminders;
 use crate::store::{Database, entity::dead_letter, entity::processed_event, to_micros};
 
-/// The largest event payload handled; larger ones are dropped.
-pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
 /// The consumer name under which handled events are recorded.
 pub const CONSUMER: &str = "taskflow";
 /// The consumer name under which dead letters are recorded.
@@ -27,7 +24,7 @@ pub enum Verdict {
     /// A transient fault (the database is unavailable): deliver it again later.
     Retry(String),
     /// It can never be handled (malformed, unknown, not ours): send it to the dead-letter topic.
-    Drop(String),
+    Drop(Rejection),
 }
 
 #[derive(Debug, Clone)]
@@ -72,109 +69,70 @@ impl Subscriber {
                 Err(err) => Verdict::Retry(err.to_string()),
             };
         }
-        let verdict = match self.check(event) {
-            Ok((kind, payload, user)) => match crate::tracecontext::scope(
-                event.traceparent.as_deref(),
-                self.apply(event, kind, &payload, &user),
+        let verdict = match inspect(event, config) {
+            Ok(accepted) => match crate::tracecontext::scope(
+                accepted.traceparent.as_deref(),
+                self.apply(&accepted),
             )
             .await
             {
                 Ok(()) => Verdict::Success,
                 Err(err) if err.is_transient() => Verdict::Retry(err.to_string()),
                 Err(err @ (AppError::InvalidArgument(_) | AppError::NotFound(_))) => {
-                    Verdict::Drop(format!("cannot be applied: {err}"))
+                    Verdict::Drop(Rejection::new(
+                        DropReason::NotApplicable,
+                        format!("cannot be applied: {err}"),
+                    ))
                 }
                 Err(err) => Verdict::Retry(err.to_string()),
             },
-            Err(reason) => Verdict::Drop(reason),
+            Err(rejection) => Verdict::Drop(rejection),
         };
-        crate::metrics::metrics().delivery(match &verdict {
-            Verdict::Success => "success",
-            Verdict::Retry(_) => "retry",
-            Verdict::Drop(_) => "drop",
-        });
         match &verdict {
-            Verdict::Success => tracing::debug!("event handled"),
-            Verdict::Retry(reason) => tracing::warn!(reason = %reason, "event will be retried"),
-            Verdict::Drop(reason) => {
-                tracing::warn!(reason = %reason, "event dropped to the dead-letter topic")
+            Verdict::Success => {
+                crate::metrics::metrics().delivery("success");
+                tracing::debug!("event handled");
             }
+            Verdict::Retry(reason) => {
+                crate::metrics::metrics().delivery("retry");
+                tracing::warn!(reason = %reason, "event will be retried");
+            }
+            Verdict::Drop(rejection) => Self::count_drop(rejection),
         }
         verdict
     }
 
-    /// Everything that can be checked without the database.
-    fn check(&self, event: &IncomingEvent) -> Result<(EventKind, Payload, UserId), String> {
-        let config = self.outbox.config();
-        if event.topic != config.tasks_topic && event.topic != config.reminders_topic {
-            return Err(format!("not subscribed to topic {:?}", event.topic));
-        }
-        if event.id.is_empty() || event.id.len() > 128 {
-            return Err("the event id must be 1 to 128 characters".into());
-        }
-        if event.data.len() > MAX_EVENT_BYTES {
-            return Err(format!(
-                "oversized: {} bytes, at most {MAX_EVENT_BYTES}",
-                event.data.len()
-            ));
-        }
-        let kind = EventKind::from_type(&event.event_type)
-            .ok_or_else(|| format!("unknown event type {:?}", event.event_type))?;
-        if kind.topic(config) != event.topic {
-            return Err(format!(
-                "{} does not belong on topic {:?}",
-                kind.as_type(),
-                event.topic
-            ));
-        }
-        let payload = decode(kind, &event.data_content_type, &event.data)?;
-        let user = payload
-            .context()
-            .ok_or("the payload has no context")
-            .map(|c| c.user_id.as_str())
-            .and_then(|id| UserId::parse(id).map_err(|_| "the payload's user id is invalid"))?;
-        if let Some(key) = &event.partition_key
-            && key != user.as_str()
-        {
-            return Err(format!(
-                "the partition key {key:?} is not the payload's user {user}"
-            ));
-        }
-        let name = payload.task_name().ok_or("the payload names no task")?;
-        let name = TaskName::parse(name).map_err(|e| format!("invalid task name: {e}"))?;
-        if name.user != user {
-            return Err(format!("task {name} does not belong to user {user}"));
-        }
-        Ok((kind, payload, user))
+    /// Refuses a delivery that never reached [`Subscriber::handle`] (a bulk entry without a
+    /// CloudEvent): counted and logged like any other drop.
+    pub fn refuse(&self, rejection: Rejection) -> Verdict {
+        Self::count_drop(&rejection);
+        Verdict::Drop(rejection)
     }
 
-    async fn apply(
-        &self,
-        event: &IncomingEvent,
-        kind: EventKind,
-        payload: &Payload,
-        user: &UserId,
-    ) -> Result<(), AppError> {
-        if !handlers::may_change_anything(payload) {
+    fn count_drop(rejection: &Rejection) {
+        crate::metrics::metrics().dropped(rejection.reason);
+        tracing::warn!(
+            reason = rejection.reason.as_label(),
+            detail = %rejection.message,
+            "event dropped to the dead-letter topic"
+        );
+    }
+
+    async fn apply(&self, event: &Accepted) -> Result<(), AppError> {
+        let (id, kind, user) = (&event.id, event.kind.as_type(), event.user.as_str());
+        if !handlers::may_change_anything(&event.payload) {
             // Only the record to write: one statement, no transaction around it.
-            record_processed(
-                self.db.conn(),
-                CONSUMER,
-                &event.id,
-                kind.as_type(),
-                user.as_str(),
-            )
-            .await?;
+            record_processed(self.db.conn(), CONSUMER, id, kind, user).await?;
             return Ok(());
         }
         let txn = self.db.begin_write().await?;
-        if !record_processed(&txn, CONSUMER, &event.id, kind.as_type(), user.as_str()).await? {
+        if !record_processed(&txn, CONSUMER, id, kind, user).await? {
             // Delivered before: a no-op that still answers SUCCESS.
             txn.rollback().await?;
             return Ok(());
         }
         let wrote_events =
-            handlers::dispatch(&txn, &self.outbox, &self.reminders, &event.id, payload).await?;
+            handlers::dispatch(&txn, &self.outbox, &self.reminders, id, &event.payload).await?;
         txn.commit().await?;
         if wrote_events {
             self.outbox.wake();

@@ -12,6 +12,8 @@ use crate::domain::Priority;
 
 /// The longest filter accepted, in bytes.
 pub const MAX_FILTER_LEN: usize = 2000;
+/// The most negations (`NOT`, `-`) one term may be wrapped in.
+pub const MAX_NEGATIONS: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cmp {
@@ -169,15 +171,33 @@ impl Filter {
 }
 
 fn parse_term(tokens: &[Token]) -> Result<(Term, &[Token]), String> {
+    // Negations are counted, not recursed into, so that no input can exhaust the stack.
+    let mut negations = 0;
+    let mut rest = tokens;
+    while let [first, tail @ ..] = rest
+        && is_negation(first)
+    {
+        negations += 1;
+        if negations > MAX_NEGATIONS {
+            return Err(format!(
+                "a term may be negated at most {MAX_NEGATIONS} times (NOT, -)"
+            ));
+        }
+        rest = tail;
+    }
+    let (mut term, rest) = parse_comparison(rest)?;
+    for _ in 0..negations {
+        term = Term::Not(Box::new(term));
+    }
+    Ok((term, rest))
+}
+
+fn is_negation(token: &Token) -> bool {
+    matches!(token, Token::Minus) || matches!(token, Token::Word(w) if w == "NOT")
+}
+
+fn parse_comparison(tokens: &[Token]) -> Result<(Term, &[Token]), String> {
     match tokens {
-        [Token::Word(w), rest @ ..] if w == "NOT" => {
-            let (inner, rest) = parse_term(rest)?;
-            Ok((Term::Not(Box::new(inner)), rest))
-        }
-        [Token::Minus, rest @ ..] => {
-            let (inner, rest) = parse_term(rest)?;
-            Ok((Term::Not(Box::new(inner)), rest))
-        }
         [Token::Word(w), ..] if w == "OR" => Err("OR is not supported; join terms with AND".into()),
         [Token::Word(field), Token::Op(op), value, rest @ ..] => {
             Ok((comparison(field, op, value)?, rest))

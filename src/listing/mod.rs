@@ -2,6 +2,8 @@
 //! values, so that the store never sees user text and a bad input is an `InvalidArgument`.
 
 mod filter;
+#[cfg(test)]
+mod filter_properties;
 mod order_by;
 mod page_token;
 

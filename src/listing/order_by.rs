@@ -1,5 +1,9 @@
 //! `order_by`: comma-separated sort fields, each optionally followed by `asc` or `desc`.
 
+/// The longest `order_by` accepted, in bytes: every field, each with a direction, fits many
+/// times over.
+pub const MAX_ORDER_BY_LEN: usize = 256;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortField {
     DueTime,
@@ -62,6 +66,9 @@ impl Default for OrderBy {
 
 impl OrderBy {
     pub fn parse(input: &str) -> Result<Self, String> {
+        if input.len() > MAX_ORDER_BY_LEN {
+            return Err(format!("must be at most {MAX_ORDER_BY_LEN} bytes"));
+        }
         if input.trim().is_empty() {
             return Ok(Self::default());
         }
@@ -146,6 +153,88 @@ mod tests {
             "due_time desc desc",
         ] {
             assert!(OrderBy::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn over_long_orders_are_refused() {
+        let long = format!("title{}", " ".repeat(MAX_ORDER_BY_LEN));
+        let message = OrderBy::parse(&long).expect_err("too long");
+        assert!(message.contains("at most 256 bytes"), "{message}");
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::{MAX_ORDER_BY_LEN, OrderBy, SortField, SortKey};
+
+    const FIELDS: [SortField; 5] = [
+        SortField::DueTime,
+        SortField::Priority,
+        SortField::CreateTime,
+        SortField::UpdateTime,
+        SortField::Title,
+    ];
+
+    const PIECES: &[&str] = &[
+        "due_time",
+        "priority",
+        "create_time",
+        "update_time",
+        "title",
+        "name",
+        "asc",
+        "desc",
+        "ASC",
+        "Desc",
+        ",",
+        ",,",
+        " ",
+        "\t",
+        "-title",
+        "title.desc",
+        "\"",
+        "(",
+        "\u{0}",
+    ];
+
+    proptest! {
+        /// Any mix of the grammar's pieces is parsed or refused with a message.
+        #[test]
+        fn token_soups_get_an_answer(pieces in prop::collection::vec(prop::sample::select(PIECES), 0..30)) {
+            let input = pieces.join(" ");
+            match OrderBy::parse(&input) {
+                Ok(order) => prop_assert!(!order.keys.is_empty() && order.keys.len() <= FIELDS.len()),
+                Err(message) => prop_assert!(!message.is_empty()),
+            }
+        }
+
+        /// Distinct fields with any directions parse, and their canonical spelling parses
+        /// back to the same order.
+        #[test]
+        fn generated_orders_parse_and_round_trip(
+            order in Just(FIELDS.to_vec()).prop_shuffle(),
+            count in 1usize..=5,
+            directions in prop::collection::vec(0u8..3, 5),
+        ) {
+            let keys: Vec<SortKey> = order
+                .into_iter()
+                .take(count)
+                .zip(&directions)
+                .map(|(field, d)| SortKey { field, descending: *d == 2 })
+                .collect();
+            let text = keys
+                .iter()
+                .zip(&directions)
+                .map(|(k, d)| format!("{} {}", k.field.as_str(), ["", "asc", "desc"][usize::from(*d)]))
+                .collect::<Vec<_>>()
+                .join(" , ");
+            prop_assert!(text.len() <= MAX_ORDER_BY_LEN);
+            let parsed = OrderBy::parse(&text).expect("valid");
+            prop_assert_eq!(&parsed.keys, &keys);
+            prop_assert_eq!(OrderBy::parse(&parsed.canonical()), Ok(parsed));
         }
     }
 }

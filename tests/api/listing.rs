@@ -354,6 +354,22 @@ async fn page_sizes_follow_aip_158(backend: Backend) {
         rest.next_page_token.is_empty(),
         "the last page has no token"
     );
+    // The largest page size there is is coerced down too, and its token continues the list.
+    let largest = alice
+        .list_tasks(list_req("", "", i32::MAX))
+        .await
+        .expect("capped")
+        .into_inner();
+    assert_eq!(largest.tasks, capped.tasks);
+    let rest_again = alice
+        .list_tasks(pb::ListTasksRequest {
+            page_token: largest.next_page_token,
+            ..list_req("", "", i32::MAX)
+        })
+        .await
+        .expect("rest")
+        .into_inner();
+    assert_eq!(rest_again.tasks, rest.tasks);
     let status = alice
         .list_tasks(list_req("", "", -1))
         .await

@@ -5,7 +5,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::helpers::{Backend, TestApp, create, published_outbox, titled};
 use taskflow::proto::v1 as pb;
 
-async fn scrape(app: &TestApp) -> String {
+pub(crate) async fn scrape(app: &TestApp) -> String {
     let mut stream = tokio::net::TcpStream::connect(app.metrics_addr())
         .await
         .expect("connects");
@@ -23,7 +23,7 @@ async fn scrape(app: &TestApp) -> String {
 }
 
 /// The value of the sample `name{labels}` (exact label text), or 0 when absent.
-fn sample(text: &str, series: &str) -> f64 {
+pub(crate) fn sample(text: &str, series: &str) -> f64 {
     text.lines()
         .find_map(|line| {
             line.strip_prefix(series)

@@ -262,6 +262,8 @@ fn resolve(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
 }
 
 #[cfg(test)]
+mod extreme_properties;
+#[cfg(test)]
 mod properties;
 #[cfg(test)]
 mod tests;

@@ -261,6 +261,7 @@ pub fn test_config(database_url: &str) -> ServeConfig {
         callback_listen: "127.0.0.1:0".into(),
         metrics_listen: "127.0.0.1:0".into(),
         callback_max_message_bytes: 16 * 1024 * 1024,
+        api_max_message_bytes: 4 * 1024 * 1024,
         events: EventsConfig {
             event_sink: SinkChoice::Local,
             relay_poll_ms: 100,
