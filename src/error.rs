@@ -94,17 +94,23 @@ impl AppError {
 
 impl From<sea_orm::DbErr> for AppError {
     fn from(err: sea_orm::DbErr) -> Self {
-        use sea_orm::DbErr;
-        match err {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Self::Unavailable(err),
-            DbErr::Exec(sea_orm::RuntimeErr::SqlxError(ref e))
-            | DbErr::Query(sea_orm::RuntimeErr::SqlxError(ref e))
-                if is_connection_fault(e) =>
-            {
-                Self::Unavailable(err)
-            }
-            other => Self::Database(other),
+        if is_transient(&err) {
+            Self::Unavailable(err)
+        } else {
+            Self::Database(err)
         }
+    }
+}
+
+/// True when the database could not be reached (a retry may succeed), not when it refused
+/// the statement.
+pub fn is_transient(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::DbErr;
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
+        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => is_connection_fault(e),
+        _ => false,
     }
 }
 

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::{Etag, Task, TaskFields, TaskId, TaskName, TaskPatch, UserId};
+use super::create_queue::CreateQueue;
 use crate::error::AppError;
 use crate::events::{Cause, EventKind, Outbox, task_event};
 use crate::listing::Cursor;
@@ -20,6 +21,7 @@ pub fn now() -> DateTime<Utc> {
 pub struct Tasks {
     db: Database,
     outbox: Outbox,
+    creates: CreateQueue,
 }
 
 fn not_found(name: &TaskName) -> AppError {
@@ -53,8 +55,14 @@ fn cross_check(fields: &TaskFields) -> Result<(), AppError> {
 }
 
 impl Tasks {
+    /// Starts the use cases (and the queue that writes new tasks in batches).
     pub fn new(db: Database, outbox: Outbox) -> Self {
-        Self { db, outbox }
+        let creates = CreateQueue::start(db.clone(), outbox.clone());
+        Self {
+            db,
+            outbox,
+            creates,
+        }
     }
 
     /// Creates a task. With a `request_id`, a retry returns the task the first attempt made.
@@ -86,18 +94,11 @@ impl Tasks {
             series_anchor: None,
         };
         task.series_anchor = task.fields.due_time;
-        let txn = self.db.begin_write().await?;
-        match tasks::insert(&txn, &task, request_id).await {
-            Ok(()) => {
-                let event = task_event(EventKind::TaskCreated, &task, &Cause::User, Vec::new());
-                self.outbox.enqueue(&txn, event).await?;
-                txn.commit().await?;
-                self.outbox.wake();
-                Ok(task)
-            }
+        let event = task_event(EventKind::TaskCreated, &task, &Cause::User, Vec::new());
+        match self.creates.insert(task.clone(), request_id, event).await {
+            Ok(()) => Ok(task),
             Err(err) if request_id.is_some() && is_unique_violation(&err) => {
                 // A concurrent retry with the same request id won the race: return its task.
-                txn.rollback().await?;
                 let request_id = request_id.unwrap_or_default();
                 tasks::find_by_request(self.db.conn(), user, request_id)
                     .await?

@@ -36,10 +36,8 @@ pub fn may_change_anything(payload: &Payload) -> bool {
             .changed_fields
             .iter()
             .any(|f| f == "due_time" || f == "remind_before"),
-        Payload::TaskCompleted(completed) => completed
-            .task
-            .as_ref()
-            .is_some_and(|t| t.due_time.is_some() || t.recurrence.is_some()),
+        // The snapshot of a completed task is checked (and may start the next occurrence).
+        Payload::TaskCompleted(_) => true,
         Payload::TaskReopened(reopened) => has_due(reopened.task.as_ref()),
         Payload::TaskDeleted(_) => true,
         Payload::ReminderScheduled(_) | Payload::ReminderTriggered(_) => false,

@@ -79,7 +79,13 @@ impl Outbox {
         conn: &impl ConnectionTrait,
         event: NewEvent,
     ) -> Result<(), AppError> {
-        let row = outbox::ActiveModel {
+        Ok(insert_rows(conn, vec![self.row(event)]).await?)
+    }
+
+    /// The outbox row of `event`, stamped now and in the current trace: build it where the
+    /// change is made, even when another task writes it.
+    pub fn row(&self, event: NewEvent) -> outbox::ActiveModel {
+        outbox::ActiveModel {
             seq: sea_orm::ActiveValue::NotSet,
             event_id: Set(event.id),
             topic: Set(event.kind.topic(&self.config).to_owned()),
@@ -94,11 +100,7 @@ impl Outbox {
             published_us: Set(None),
             attempts: Set(0),
             last_error: Set(None),
-        };
-        outbox::Entity::insert(row)
-            .exec_without_returning(conn)
-            .await?;
-        Ok(())
+        }
     }
 
     /// Tells the relay that new events were committed.
@@ -110,6 +112,20 @@ impl Outbox {
     pub fn waker(&self) -> Arc<Notify> {
         self.waker.clone()
     }
+}
+
+/// Inserts outbox rows (from [`Outbox::row`]) in one statement.
+pub async fn insert_rows(
+    conn: &impl ConnectionTrait,
+    rows: Vec<outbox::ActiveModel>,
+) -> Result<(), sea_orm::DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    outbox::Entity::insert_many(rows)
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
 }
 
 /// The oldest unpublished events, in commit order.

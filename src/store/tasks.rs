@@ -16,20 +16,6 @@ use crate::error::AppError;
 
 pub use super::list::{ListQuery, list};
 
-/// Inserts a new task and its tags.
-pub async fn insert(
-    conn: &impl ConnectionTrait,
-    task: &Task,
-    request_id: Option<&str>,
-) -> Result<(), sea_orm::DbErr> {
-    let mut row = active_model(task);
-    row.request_id = Set(request_id.map(str::to_owned));
-    task::Entity::insert(row)
-        .exec_without_returning(conn)
-        .await?;
-    insert_tags(conn, task).await
-}
-
 /// Writes a changed task if its stored version is still `expected_version`. Returns false
 /// when another writer got there first.
 pub async fn update(
@@ -114,18 +100,48 @@ pub async fn find_by_request(
     Ok(tasks.pop())
 }
 
+/// Inserts new tasks (with their tags) in one statement per table.
+pub async fn insert_many(
+    conn: &impl ConnectionTrait,
+    tasks: &[(&Task, Option<&str>)],
+) -> Result<(), sea_orm::DbErr> {
+    if tasks.is_empty() {
+        return Ok(());
+    }
+    let rows = tasks.iter().map(|(task, request_id)| {
+        let mut row = active_model(task);
+        row.request_id = Set(request_id.map(str::to_owned));
+        row
+    });
+    task::Entity::insert_many(rows)
+        .exec_without_returning(conn)
+        .await?;
+    insert_tags_of(conn, tasks.iter().map(|(task, _)| *task)).await
+}
+
 pub(crate) async fn insert_tags(
     conn: &impl ConnectionTrait,
     task: &Task,
 ) -> Result<(), sea_orm::DbErr> {
-    if task.fields.tags.is_empty() {
+    insert_tags_of(conn, std::iter::once(task)).await
+}
+
+async fn insert_tags_of<'a>(
+    conn: &impl ConnectionTrait,
+    tasks: impl Iterator<Item = &'a Task>,
+) -> Result<(), sea_orm::DbErr> {
+    let rows: Vec<task_tag::ActiveModel> = tasks
+        .flat_map(|task| {
+            task.fields.tags.iter().map(|tag| task_tag::ActiveModel {
+                task_id: Set(task.id.as_uuid()),
+                tag: Set(tag.clone()),
+                user_id: Set(task.user.as_str().to_owned()),
+            })
+        })
+        .collect();
+    if rows.is_empty() {
         return Ok(());
     }
-    let rows = task.fields.tags.iter().map(|tag| task_tag::ActiveModel {
-        task_id: Set(task.id.as_uuid()),
-        tag: Set(tag.clone()),
-        user_id: Set(task.user.as_str().to_owned()),
-    });
     task_tag::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::columns([task_tag::Column::TaskId, task_tag::Column::Tag])
