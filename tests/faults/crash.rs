@@ -95,7 +95,12 @@ async fn killing_the_server_mid_load_loses_no_acknowledged_write_or_event() {
         if row.occurrence > 1 {
             next_instances += 1;
             let previous = occurrences.get(&(row.series_id, row.occurrence - 1));
-            assert_eq!(previous, Some(&1), "instance {} has its predecessor", row.id);
+            assert_eq!(
+                previous,
+                Some(&1),
+                "instance {} has its predecessor",
+                row.id
+            );
         }
     }
     assert!(next_instances > 0, "recurring tasks were completed");
@@ -103,7 +108,11 @@ async fn killing_the_server_mid_load_loses_no_acknowledged_write_or_event() {
     // Nothing produced was lost; every delivery was acknowledged in the end.
     let lost = ledger.lost(&outbox);
     assert_eq!(lost, 0, "outbox events never published");
-    assert_eq!(ledger.ids.len(), outbox.len(), "only outbox events went out");
+    assert_eq!(
+        ledger.ids.len(),
+        outbox.len(),
+        "only outbox events went out"
+    );
     assert!(unacked_deliveries(&double).is_empty());
 
     Figures::new("crash")

@@ -46,9 +46,17 @@ async fn a_database_outage_fails_calls_fast_and_the_service_recovers_by_itself()
     cluster.stop_immediate().await;
     let down = Instant::now();
     let (answer, retry_latency) = deliver(&mut callback, &completion).await;
-    assert_eq!(answer, Answer::Retry as i32, "a delivery without a database");
+    assert_eq!(
+        answer,
+        Answer::Retry as i32,
+        "a delivery without a database"
+    );
     eventually_within("calls failing during the outage", WAIT, || async {
-        let failed = load.calls().iter().filter(|c| c.started >= down && c.error.is_some()).count();
+        let failed = load
+            .calls()
+            .iter()
+            .filter(|c| c.started >= down && c.error.is_some())
+            .count();
         (failed >= 4).then_some(())
     })
     .await;
@@ -73,7 +81,11 @@ async fn a_database_outage_fails_calls_fast_and_the_service_recovers_by_itself()
     })
     .await;
     let (answer, _) = deliver(&mut callback, &completion).await;
-    assert_eq!(answer, Answer::Success as i32, "the same delivery once it is back");
+    assert_eq!(
+        answer,
+        Answer::Success as i32,
+        "the same delivery once it is back"
+    );
     load.wait_more(20, WAIT).await;
     let report = load.finish().await;
     assert!(server.exited().is_none(), "{}", server.log_tail());
@@ -85,15 +97,23 @@ async fn a_database_outage_fails_calls_fast_and_the_service_recovers_by_itself()
         assert_eq!(call.error, Some(Code::Unavailable), "{call:?}");
     }
     let slowest = failures.iter().map(|c| c.latency).max().unwrap_or_default();
-    assert!(slowest <= FAIL_FAST, "the slowest failing call took {slowest:?}");
+    assert!(
+        slowest <= FAIL_FAST,
+        "the slowest failing call took {slowest:?}"
+    );
 
     // Nothing acknowledged is lost, the probe has exactly one next instance, every event
     // committed is published.
-    let db = Database::connect(&cluster.url(), 2).await.expect("connects");
+    let db = Database::connect(&cluster.url(), 2)
+        .await
+        .expect("connects");
     let tasks = tasks_by_name(&db).await;
     let created = report.created();
     for (_, name, _) in &created {
-        assert!(tasks.contains_key(name), "acknowledged task {name} is missing");
+        assert!(
+            tasks.contains_key(name),
+            "acknowledged task {name} is missing"
+        );
     }
     let next: Vec<_> = tasks
         .values()
@@ -102,7 +122,9 @@ async fn a_database_outage_fails_calls_fast_and_the_service_recovers_by_itself()
     assert_eq!(next.len(), 1, "one next instance of the probe");
     let outbox = eventually_within("the outbox to be published", WAIT, || async {
         let rows = outbox_rows(&db).await;
-        rows.iter().all(|r| r.published_us.is_some()).then_some(rows)
+        rows.iter()
+            .all(|r| r.published_us.is_some())
+            .then_some(rows)
     })
     .await;
     let ledger = Ledger::of(&double.published());
@@ -151,9 +173,10 @@ async fn completed_probe(server: &ChildServer, double: &DaprDouble) -> (pb::Task
         .await
         .expect("complete");
     let completion = eventually_within("the probe's completion published", WAIT, || async {
-        double.published().into_iter().find(|p| {
-            field(p, "type") == "task.completed" && field(p, "subject") == task.name
-        })
+        double
+            .published()
+            .into_iter()
+            .find(|p| field(p, "type") == "task.completed" && field(p, "subject") == task.name)
     })
     .await;
     double.set_auto_deliver(true);

@@ -52,7 +52,11 @@ async fn sixty_four_callers_get_no_errors_and_memory_stays_bounded() {
     assert!(server.exited().is_none(), "{}", server.log_tail());
 
     let errors = report.errors();
-    assert!(errors.is_empty(), "{} calls failed: {errors:?}", errors.len());
+    assert!(
+        errors.is_empty(),
+        "{} calls failed: {errors:?}",
+        errors.len()
+    );
     let third = samples.len() / 3;
     assert!(third > 0, "enough samples");
     let first = samples[..third].iter().max().copied().unwrap_or_default();

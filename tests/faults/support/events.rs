@@ -29,7 +29,10 @@ impl Ledger {
         let mut first: HashMap<String, &Published> = HashMap::new();
         let mut by_subject: HashMap<(String, String), BTreeSet<String>> = HashMap::new();
         for message in published {
-            let id = message.event_id().expect("every event has an id").to_owned();
+            let id = message
+                .event_id()
+                .expect("every event has an id")
+                .to_owned();
             if let Some(earlier) = first.get(&id) {
                 assert_eq!(
                     earlier.cloud_event, message.cloud_event,
@@ -105,7 +108,11 @@ pub async fn drain(db: &Database, double: &DaprDouble, timeout: Duration) -> Vec
         async move {
             let rows = outbox_rows(db).await;
             let pending = rows.iter().filter(|r| r.published_us.is_none()).count();
-            let counts = (rows.len(), double.published().len(), double.deliveries().len());
+            let counts = (
+                rows.len(),
+                double.published().len(),
+                double.deliveries().len(),
+            );
             let settled = pending == 0 && counts.1 == counts.2 && last.replace(counts) == counts;
             settled.then_some(rows)
         }

@@ -126,9 +126,11 @@ impl Load {
     /// Waits until `more` writes beyond those acknowledged now are acknowledged.
     pub async fn wait_more(&self, more: usize, timeout: Duration) {
         let target = self.acked() + more;
-        eventually_within(&format!("{target} acknowledged writes"), timeout, || async {
-            (self.acked() >= target).then_some(())
-        })
+        eventually_within(
+            &format!("{target} acknowledged writes"),
+            timeout,
+            || async { (self.acked() >= target).then_some(()) },
+        )
         .await;
     }
 
@@ -215,7 +217,7 @@ impl Worker {
                 }
                 Mix::CreatesAndCompletes => {
                     if let Some(name) = self.create(i, false).await
-                        && i % 3 == 0
+                        && i.is_multiple_of(3)
                     {
                         self.complete(&name).await;
                     }
@@ -230,7 +232,7 @@ impl Worker {
                 Mix::ReadWrite => {
                     if let Some(name) = self.create(i, false).await {
                         self.read(&name).await;
-                        if i % 4 == 0 {
+                        if i.is_multiple_of(4) {
                             self.complete(&name).await;
                         }
                     }

@@ -125,15 +125,27 @@ impl PrivateCluster {
         let log = self.dir.path().join("postgres.log").display().to_string();
         self.run(
             "pg_ctl",
-            &["start", "-w", "-D", &self.data(), "-l", &log, "-o", &options],
+            &[
+                "start",
+                "-w",
+                "-D",
+                &self.data(),
+                "-l",
+                &log,
+                "-o",
+                &options,
+            ],
         )
         .await;
     }
 
     /// Stops the cluster at once, as a crash would (`pg_ctl stop -m immediate`).
     pub async fn stop_immediate(&self) {
-        self.run("pg_ctl", &["stop", "-w", "-m", "immediate", "-D", &self.data()])
-            .await;
+        self.run(
+            "pg_ctl",
+            &["stop", "-w", "-m", "immediate", "-D", &self.data()],
+        )
+        .await;
     }
 }
 

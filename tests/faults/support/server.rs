@@ -134,7 +134,10 @@ impl ChildServer {
                 return;
             }
             if let Some(status) = self.exited() {
-                panic!("the server exited at start ({status}):\n{}", self.log_tail());
+                panic!(
+                    "the server exited at start ({status}):\n{}",
+                    self.log_tail()
+                );
             }
             assert!(
                 Instant::now() < deadline,
@@ -155,7 +158,9 @@ impl ChildServer {
 
     /// The exit status, if the process has ended by itself.
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
     }
 
     /// The process id of the running server.
