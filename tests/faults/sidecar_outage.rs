@@ -85,7 +85,11 @@ async fn the_api_keeps_answering_while_the_sidecar_is_down_and_the_backlog_follo
             .filter(|row| row.partition_key == client.user)
             .map(|row| (row.event_type.clone(), row.subject.clone()))
             .collect();
-        assert_eq!(committed, expected, "{}'s outbox in commit order", client.user);
+        assert_eq!(
+            committed, expected,
+            "{}'s outbox in commit order",
+            client.user
+        );
         let got = order.remove(&client.user).unwrap_or_default();
         assert_eq!(got, expected, "{}'s events in commit order", client.user);
     }

@@ -94,6 +94,12 @@ impl ChildServer {
         };
         server.restart().await;
         double.set_app_addr(callback);
+        // The sidecar asks for the subscriptions once; ask now, while the server is surely up.
+        let subscriptions = double.subscriptions().await.expect("the subscriptions");
+        assert!(
+            !subscriptions.is_empty(),
+            "the server subscribes to its topics"
+        );
         server
     }
 
