@@ -53,8 +53,6 @@ pub struct ChildServer {
     callback: SocketAddr,
     log: tempfile::NamedTempFile,
     child: Option<Child>,
-    /// How long each start took until the API answered health checks.
-    pub start_times: Vec<Duration>,
 }
 
 impl ChildServer {
@@ -90,7 +88,6 @@ impl ChildServer {
             callback,
             log: tempfile::NamedTempFile::new().expect("a log file"),
             child: None,
-            start_times: Vec::new(),
         };
         server.restart().await;
         double.set_app_addr(callback);
@@ -121,10 +118,8 @@ impl ChildServer {
         for (key, value) in &self.env {
             command.env(key, value);
         }
-        let started = Instant::now();
         self.child = Some(command.spawn().expect("the taskflow binary starts"));
         self.wait_serving().await;
-        self.start_times.push(started.elapsed());
     }
 
     async fn wait_serving(&mut self) {
