@@ -107,6 +107,14 @@ pub struct DatabaseConfig {
     /// Largest number of pooled database connections.
     #[arg(long, env = "TASKFLOW_DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
     pub database_max_connections: u32,
+    /// Longest wait for a pooled connection (opening one included), in milliseconds. While the
+    /// database is unreachable a call fails with `UNAVAILABLE` after this long.
+    #[arg(
+        long,
+        env = "TASKFLOW_DATABASE_ACQUIRE_TIMEOUT_MS",
+        default_value_t = crate::store::DEFAULT_ACQUIRE_TIMEOUT_MS
+    )]
+    pub database_acquire_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -33,9 +33,10 @@ async fn main() -> ExitCode {
 }
 
 async fn migrate(config: &taskflow::config::DatabaseConfig) -> Result<(), String> {
-    let db = Database::connect(
+    let db = Database::connect_with(
         config.database_url.expose(),
         config.database_max_connections,
+        std::time::Duration::from_millis(config.database_acquire_timeout_ms),
     )
     .await
     .map_err(|e| format!("database: {e}"))?;

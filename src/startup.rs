@@ -144,9 +144,10 @@ impl Application {
         let (callback_listener, callback_addr) = bind(&config.callback_listen, false).await?;
         let (metrics_listener, metrics_addr) = bind(&config.metrics_listen, false).await?;
 
-        let db = Database::connect(
+        let db = Database::connect_with(
             config.database.database_url.expose(),
             config.database.database_max_connections,
+            Duration::from_millis(config.database.database_acquire_timeout_ms),
         )
         .await?;
         db.migrate().await?;

@@ -16,6 +16,10 @@ pub enum Backend {
     Postgres,
 }
 
+/// How long a call waits for a pooled connection by default, in milliseconds: long enough for
+/// a busy pool, short enough that callers hear `UNAVAILABLE` quickly while the database is down.
+pub const DEFAULT_ACQUIRE_TIMEOUT_MS: u64 = 2000;
+
 /// The connection pool, with the few backend differences kept here.
 #[derive(Debug, Clone)]
 pub struct Database {
@@ -27,6 +31,21 @@ impl Database {
     /// Connects to `url` (`sqlite://…` or `postgres://…`). An in-memory SQLite database gets a
     /// single connection, since each SQLite connection to `:memory:` is a database of its own.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, AppError> {
+        Self::connect_with(
+            url,
+            max_connections,
+            Duration::from_millis(DEFAULT_ACQUIRE_TIMEOUT_MS),
+        )
+        .await
+    }
+
+    /// [`Database::connect`] with the longest wait for a connection (opening one included):
+    /// while the database is unreachable, a call fails after `acquire_timeout`.
+    pub async fn connect_with(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> Result<Self, AppError> {
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -40,8 +59,8 @@ impl Database {
         let mut options = ConnectOptions::new(url);
         options
             .sqlx_logging(false)
-            .connect_timeout(Duration::from_secs(5))
-            .acquire_timeout(Duration::from_secs(5));
+            .connect_timeout(acquire_timeout)
+            .acquire_timeout(acquire_timeout);
         match backend {
             Backend::Sqlite => {
                 let memory = url.contains(":memory:") || url.contains("mode=memory");

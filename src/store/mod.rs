@@ -7,5 +7,5 @@ mod list;
 pub mod tasks;
 mod time;
 
-pub use db::{Backend, Database, redact};
+pub use db::{Backend, DEFAULT_ACQUIRE_TIMEOUT_MS, Database, redact};
 pub use time::{from_micros, to_micros};

@@ -251,6 +251,7 @@ pub fn test_config(database_url: &str) -> ServeConfig {
         database: DatabaseConfig {
             database_url: database_url.parse().expect("a database url"),
             database_max_connections: 4,
+            database_acquire_timeout_ms: taskflow::store::DEFAULT_ACQUIRE_TIMEOUT_MS,
         },
         listen: "127.0.0.1:0".into(),
         jwt_secret: None,
