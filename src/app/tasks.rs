@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Etag, Task, TaskFields, TaskId, TaskName, TaskPatch, UserId};
 use super::create_queue::CreateQueue;
+use crate::domain::{Etag, Task, TaskFields, TaskId, TaskName, TaskPatch, UserId};
 use crate::error::AppError;
 use crate::events::{Cause, EventKind, Outbox, task_event};
 use crate::listing::Cursor;

@@ -29,7 +29,8 @@ pub fn occurrence_id(series: Uuid, occurrence: i32) -> TaskId {
 /// a task with a due time has a reminder, and a change that removes the due time says so in
 /// its changed fields, so events of tasks without one (most `task.created`) change nothing.
 pub fn may_change_anything(payload: &Payload) -> bool {
-    let has_due = |task: Option<&crate::proto::v1::Task>| task.is_some_and(|t| t.due_time.is_some());
+    let has_due =
+        |task: Option<&crate::proto::v1::Task>| task.is_some_and(|t| t.due_time.is_some());
     match payload {
         Payload::TaskCreated(created) => has_due(created.task.as_ref()),
         Payload::TaskUpdated(updated) => updated

@@ -63,8 +63,11 @@ pub struct Relay {
     /// When the leader's session was last seen alive.
     leader_checked: Instant,
     /// The mark of the last published batch, still being written, and its events.
-    marking: Option<(JoinHandle<Result<(), AppError>>, HashSet<i64>)>,
+    marking: Option<Marking>,
 }
+
+/// A batch's mark being written, and the events it marks.
+type Marking = (JoinHandle<Result<(), AppError>>, HashSet<i64>);
 
 /// What one round of the relay did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,7 +192,9 @@ impl Relay {
         };
         match mark.await {
             Ok(result) => result,
-            Err(err) => Err(AppError::Internal(format!("marking events published: {err}"))),
+            Err(err) => Err(AppError::Internal(format!(
+                "marking events published: {err}"
+            ))),
         }
     }
 
