@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::{StreamExt, wrappers::TcpListenerStream};
 use tonic::body::Body;
 use tonic::codegen::{BoxFuture, Service, http};
 use tonic::server::{Grpc, NamedService};
@@ -48,10 +48,19 @@ impl RunningServer {
 pub(crate) fn serve(shared: Arc<Shared>, listener: TcpListener) -> RunningServer {
     let (shutdown, signal) = oneshot::channel::<()>();
     let service = DaprService { shared };
+    // daprd is written in Go, whose sockets have TCP_NODELAY set: so do the double's (tonic
+    // leaves it off on connections from a listener it did not bind).
+    let incoming = TcpListenerStream::new(listener).map(|conn| {
+        conn.inspect(|stream| {
+            if let Err(err) = stream.set_nodelay(true) {
+                tracing::debug!(%err, "dapr double: could not set TCP_NODELAY");
+            }
+        })
+    });
     let task = tokio::spawn(async move {
         let result = tonic::transport::Server::builder()
             .add_service(service)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+            .serve_with_incoming_shutdown(incoming, async {
                 let _ = signal.await;
             })
             .await;

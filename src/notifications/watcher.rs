@@ -68,9 +68,11 @@ struct Watcher {
 
 impl Watcher {
     async fn run(mut self, mut live: broadcast::Receiver<Notification>, backlog: bool) {
+        // Database reads are boxed: the task of an idle watcher then holds only what waiting
+        // needs, not the space of a query in flight (thousands of watchers wait at once).
         if backlog
             && let Some(since) = self.sent
-            && self.catch_up(since).await.is_err()
+            && Box::pin(self.catch_up(since)).await.is_err()
         {
             return;
         }
@@ -84,7 +86,7 @@ impl Watcher {
                 Ok(notification) => self.forward(notification).await,
                 Err(broadcast::error::RecvError::Lagged(skipped)) => {
                     tracing::debug!(skipped, user = %self.user, "a watcher fell behind; re-reading");
-                    self.catch_up(self.sent.unwrap_or(Position::FIRST)).await
+                    Box::pin(self.catch_up(self.sent.unwrap_or(Position::FIRST))).await
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             };
