@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use dapr_double::DaprDouble;
 use hdrhistogram::Histogram;
@@ -46,6 +46,10 @@ pub struct PublishLatency {
     /// From the moment the client sent CreateTask to the double storing its event: an upper
     /// bound of commit → receipt (it adds the request's way in and the transaction).
     pub from_send: Histogram<u64>,
+    /// From the task's `create_time` (the server's clock, read before the transaction that
+    /// commits the task) to the double storing the event, on the same machine's wall clock:
+    /// the tightest upper bound of commit → receipt.
+    pub from_create_time: Histogram<u64>,
     /// From CreateTask's response reaching the client to the double storing the event (0 when
     /// the event arrived first): a lower bound, since the commit precedes the response.
     pub from_response: Histogram<u64>,
@@ -61,7 +65,8 @@ pub async fn publish_latency(
     duration: Duration,
 ) -> Result<PublishLatency, Error> {
     double.clear();
-    let sent: Arc<Mutex<HashMap<String, (Instant, Instant)>>> = Arc::default();
+    type Sent = HashMap<String, (Instant, Instant, SystemTime)>;
+    let sent: Arc<Mutex<Sent>> = Arc::default();
     let started = Instant::now();
     let mut workers = Vec::new();
     let period = Duration::from_secs_f64(callers as f64 / rate.max(1.0));
@@ -87,8 +92,13 @@ pub async fn publish_latency(
                         let t1 = Instant::now();
                         latency.saturating_record(micros(t1 - t0));
                         ok += 1;
+                        let task = task.into_inner();
+                        let created = task
+                            .create_time
+                            .and_then(|t| SystemTime::try_from(t).ok())
+                            .unwrap_or(SystemTime::UNIX_EPOCH);
                         if let Ok(mut sent) = sent.lock() {
-                            sent.insert(task.into_inner().name, (t0, t1));
+                            sent.insert(task.name, (t0, t1, created));
                         }
                     }
                     Err(_) => errors += 1,
@@ -117,13 +127,19 @@ pub async fn publish_latency(
         .await
         .map_err(|e| format!("{} of {} events published", e.got.len(), e.wanted))?;
     let (mut from_send, mut from_response) = (histogram()?, histogram()?);
+    let mut from_create_time = histogram()?;
+    // The double records an `Instant`; this pair places it on the wall clock.
+    let (anchor, anchor_wall) = (Instant::now(), SystemTime::now());
     let mut matched = 0usize;
     for event in &published {
         let Some(subject) = event.cloud_event.get("subject").and_then(|s| s.as_str()) else {
             continue;
         };
-        if let Some((t0, t1)) = sent.get(subject) {
+        if let Some((t0, t1, created)) = sent.get(subject) {
             matched += 1;
+            let received_wall = anchor_wall - anchor.saturating_duration_since(event.received_at);
+            let since_created = received_wall.duration_since(*created).unwrap_or_default();
+            from_create_time.saturating_record(micros(since_created));
             from_send.saturating_record(micros(event.received_at.saturating_duration_since(*t0)));
             from_response
                 .saturating_record(micros(event.received_at.saturating_duration_since(*t1)));
@@ -136,6 +152,7 @@ pub async fn publish_latency(
         rate: create.per_second(),
         create,
         from_send,
+        from_create_time,
         from_response,
     })
 }

@@ -9,6 +9,7 @@ use super::inspect::{Accepted, DropReason, Rejection, inspect};
 use super::{Outbox, handlers};
 use crate::error::AppError;
 use crate::reminders::Reminders;
+use crate::store::group_commit::{GroupCommit, Waiting, after_failure};
 use crate::store::{Database, entity::dead_letter, entity::processed_event, to_micros};
 
 /// The consumer name under which handled events are recorded.
@@ -32,11 +33,16 @@ pub struct Subscriber {
     db: Database,
     outbox: Outbox,
     reminders: Reminders,
+    /// The records of deliveries that change nothing else, written in batches.
+    records: GroupCommit<processed_event::ActiveModel>,
 }
 
 impl Subscriber {
+    /// Starts the subscriber (and the batch writer of its records).
     pub fn new(db: Database, outbox: Outbox, reminders: Reminders) -> Self {
+        let records = record_writer(db.clone());
         Self {
+            records,
             db,
             outbox,
             reminders,
@@ -121,8 +127,10 @@ impl Subscriber {
     async fn apply(&self, event: &Accepted) -> Result<(), AppError> {
         let (id, kind, user) = (&event.id, event.kind.as_type(), event.user.as_str());
         if !handlers::may_change_anything(&event.payload) {
-            // Only the record to write: one statement, no transaction around it.
-            record_processed(self.db.conn(), CONSUMER, id, kind, user).await?;
+            // Only the record to write: written with those of concurrent deliveries.
+            self.records
+                .submit(processed_row(CONSUMER, id, kind, user))
+                .await?;
             return Ok(());
         }
         let txn = self.db.begin_write().await?;
@@ -185,14 +193,31 @@ pub async fn record_processed(
     event_type: &str,
     user_id: &str,
 ) -> Result<bool, AppError> {
-    let row = processed_event::ActiveModel {
+    let row = processed_row(consumer, event_id, event_type, user_id);
+    Ok(insert_processed(conn, vec![row]).await? > 0)
+}
+
+fn processed_row(
+    consumer: &str,
+    event_id: &str,
+    event_type: &str,
+    user_id: &str,
+) -> processed_event::ActiveModel {
+    processed_event::ActiveModel {
         consumer: Set(consumer.to_owned()),
         event_id: Set(event_id.to_owned()),
         event_type: Set(event_type.to_owned()),
         user_id: Set(user_id.to_owned()),
         processed_us: Set(to_micros(crate::app::now())),
-    };
-    let inserted = processed_event::Entity::insert(row)
+    }
+}
+
+/// Inserts records, skipping those already there; returns how many were new.
+async fn insert_processed(
+    conn: &impl ConnectionTrait,
+    rows: Vec<processed_event::ActiveModel>,
+) -> Result<u64, sea_orm::DbErr> {
+    processed_event::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::columns([
                 processed_event::Column::Consumer,
@@ -202,6 +227,30 @@ pub async fn record_processed(
             .to_owned(),
         )
         .exec_without_returning(conn)
-        .await?;
-    Ok(inserted > 0)
+        .await
+}
+
+/// Batches of records, each one statement (its own transaction); a record delivered twice in
+/// one batch is written once.
+fn record_writer(db: Database) -> GroupCommit<processed_event::ActiveModel> {
+    GroupCommit::start(
+        4,
+        128,
+        move |batch: Vec<Waiting<processed_event::ActiveModel>>| {
+            let db = db.clone();
+            async move {
+                let rows = batch.iter().map(|w| w.item.clone()).collect();
+                match insert_processed(db.conn(), rows).await {
+                    Ok(_) => batch.into_iter().for_each(|w| w.finish(Ok(()))),
+                    Err(err) => {
+                        after_failure(batch, err, |row| {
+                            let db = db.clone();
+                            async move { insert_processed(db.conn(), vec![row]).await.map(|_| ()) }
+                        })
+                        .await
+                    }
+                }
+            }
+        },
+    )
 }

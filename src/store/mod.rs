@@ -3,6 +3,7 @@
 
 mod db;
 pub mod entity;
+pub mod group_commit;
 mod list;
 pub mod tasks;
 mod time;
