@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, sea_query::OnConflict,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    sea_query::{InsertStatement, OnConflict},
 };
 use uuid::Uuid;
 
@@ -108,15 +109,54 @@ pub async fn insert_many(
     if tasks.is_empty() {
         return Ok(());
     }
-    let rows = tasks.iter().map(|(task, request_id)| {
-        let mut row = active_model(task);
-        row.request_id = Set(request_id.map(str::to_owned));
-        row
-    });
-    task::Entity::insert_many(rows)
+    task::Entity::insert_many(task_rows(tasks))
         .exec_without_returning(conn)
         .await?;
     insert_tags_of(conn, tasks.iter().map(|(task, _)| *task)).await
+}
+
+/// The INSERT statements of new tasks and of their tags (none without tags), to be run as
+/// parts of a larger statement.
+pub fn insert_statements(
+    tasks: &[(&Task, Option<&str>)],
+) -> (InsertStatement, Option<InsertStatement>) {
+    let tasks_insert = task::Entity::insert_many(task_rows(tasks)).into_query();
+    let tags: Vec<task_tag::ActiveModel> = tag_rows(tasks.iter().map(|(task, _)| *task));
+    let tags_insert = (!tags.is_empty()).then(|| {
+        task_tag::Entity::insert_many(tags)
+            .on_conflict(tag_conflict())
+            .into_query()
+    });
+    (tasks_insert, tags_insert)
+}
+
+fn task_rows<'a>(
+    tasks: &'a [(&Task, Option<&str>)],
+) -> impl Iterator<Item = task::ActiveModel> + 'a {
+    tasks.iter().map(|(task, request_id)| {
+        let mut row = active_model(task);
+        row.request_id = Set(request_id.map(str::to_owned));
+        row
+    })
+}
+
+/// A tag given twice is stored once.
+fn tag_conflict() -> OnConflict {
+    OnConflict::columns([task_tag::Column::TaskId, task_tag::Column::Tag])
+        .do_nothing()
+        .to_owned()
+}
+
+fn tag_rows<'a>(tasks: impl Iterator<Item = &'a Task>) -> Vec<task_tag::ActiveModel> {
+    tasks
+        .flat_map(|task| {
+            task.fields.tags.iter().map(|tag| task_tag::ActiveModel {
+                task_id: Set(task.id.as_uuid()),
+                tag: Set(tag.clone()),
+                user_id: Set(task.user.as_str().to_owned()),
+            })
+        })
+        .collect()
 }
 
 pub(crate) async fn insert_tags(
@@ -130,24 +170,12 @@ async fn insert_tags_of<'a>(
     conn: &impl ConnectionTrait,
     tasks: impl Iterator<Item = &'a Task>,
 ) -> Result<(), sea_orm::DbErr> {
-    let rows: Vec<task_tag::ActiveModel> = tasks
-        .flat_map(|task| {
-            task.fields.tags.iter().map(|tag| task_tag::ActiveModel {
-                task_id: Set(task.id.as_uuid()),
-                tag: Set(tag.clone()),
-                user_id: Set(task.user.as_str().to_owned()),
-            })
-        })
-        .collect();
+    let rows = tag_rows(tasks);
     if rows.is_empty() {
         return Ok(());
     }
     task_tag::Entity::insert_many(rows)
-        .on_conflict(
-            OnConflict::columns([task_tag::Column::TaskId, task_tag::Column::Tag])
-                .do_nothing()
-                .to_owned(),
-        )
+        .on_conflict(tag_conflict())
         .exec_without_returning(conn)
         .await?;
     Ok(())
