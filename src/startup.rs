@@ -161,7 +161,12 @@ impl Application {
             (SinkChoice::Dapr | SinkChoice::Auto, endpoint) => {
                 let endpoint = endpoint.unwrap_or_else(|| "http://127.0.0.1:50001".to_owned());
                 tracing::info!(%endpoint, pubsub = %events.pubsub_name, "publishing events and scheduling reminders through the Dapr sidecar");
-                Some(Sidecar::connect_lazy(&endpoint, &config.dapr)?)
+                let longest_pause = Duration::from_millis(config.events.relay_backoff_max_ms);
+                Some(Sidecar::connect_lazy(
+                    &endpoint,
+                    &config.dapr,
+                    longest_pause,
+                )?)
             }
         };
         let scheduler: Arc<dyn ReminderScheduler> = match &sidecar {

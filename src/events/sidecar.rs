@@ -48,8 +48,14 @@ fn is_outage(code: Code) -> bool {
 }
 
 impl Sidecar {
-    /// A client that connects on first use and reconnects by itself.
-    pub fn connect_lazy(endpoint: &str, config: &DaprConfig) -> Result<Self, AppError> {
+    /// A client that connects on first use and reconnects by itself. After failures its
+    /// circuit stays open at most `longest_pause` before a call probes the sidecar again (the
+    /// relay's longest back-off, so publishing resumes as soon as the relay would retry).
+    pub fn connect_lazy(
+        endpoint: &str,
+        config: &DaprConfig,
+        longest_pause: Duration,
+    ) -> Result<Self, AppError> {
         let timeout = Duration::from_millis(config.dapr_timeout_ms.max(1));
         let channel = Channel::from_shared(endpoint.to_owned())
             .map_err(|e| {
@@ -73,7 +79,7 @@ impl Sidecar {
                 "dapr-sidecar",
                 5,
                 Duration::from_millis(500),
-                Duration::from_secs(30),
+                longest_pause,
             )),
         })
     }
