@@ -12,7 +12,7 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryTrait, Statem
 use crate::domain::Task;
 use crate::error::AppError;
 use crate::events::{NewEvent, Outbox, outbox};
-use crate::store::group_commit::{GroupCommit, Waiting, after_failure};
+use crate::store::group_commit::{GroupCommit, Waiting, settle};
 use crate::store::{Backend, Database, entity::outbox as outbox_entity, tasks};
 
 /// Batches written at the same time (each on its own connection).
@@ -63,27 +63,21 @@ impl CreateQueue {
 
 async fn write(db: Database, outbox: Outbox, batch: Vec<Waiting<NewTask>>) {
     let items: Vec<&NewTask> = batch.iter().map(|w| &w.item).collect();
-    match commit(&db, &items).await {
-        Ok(()) => {
-            outbox.wake();
-            for waiting in batch {
-                waiting.finish(Ok(()));
-            }
-        }
-        Err(err) => {
-            after_failure(batch, err, |item| {
-                let (db, outbox) = (db.clone(), outbox.clone());
-                async move {
-                    let result = commit(&db, &[&item]).await;
-                    if result.is_ok() {
-                        outbox.wake();
-                    }
-                    result
-                }
-            })
-            .await
-        }
+    let result = commit(&db, &items).await;
+    if result.is_ok() {
+        outbox.wake();
     }
+    settle(batch, result, |item| {
+        let (db, outbox) = (db.clone(), outbox.clone());
+        async move {
+            let result = commit(&db, &[&item]).await;
+            if result.is_ok() {
+                outbox.wake();
+            }
+            result
+        }
+    })
+    .await
 }
 
 async fn commit(db: &Database, batch: &[&NewTask]) -> Result<(), DbErr> {

@@ -9,7 +9,7 @@ use super::inspect::{Accepted, DropReason, Rejection, inspect};
 use super::{Outbox, handlers};
 use crate::error::AppError;
 use crate::reminders::Reminders;
-use crate::store::group_commit::{GroupCommit, Waiting, after_failure};
+use crate::store::group_commit::{GroupCommit, Waiting, settle};
 use crate::store::{Database, entity::dead_letter, entity::processed_event, to_micros};
 
 /// The consumer name under which handled events are recorded.
@@ -240,16 +240,12 @@ fn record_writer(db: Database) -> GroupCommit<processed_event::ActiveModel> {
             let db = db.clone();
             async move {
                 let rows = batch.iter().map(|w| w.item.clone()).collect();
-                match insert_processed(db.conn(), rows).await {
-                    Ok(_) => batch.into_iter().for_each(|w| w.finish(Ok(()))),
-                    Err(err) => {
-                        after_failure(batch, err, |row| {
-                            let db = db.clone();
-                            async move { insert_processed(db.conn(), vec![row]).await.map(|_| ()) }
-                        })
-                        .await
-                    }
-                }
+                let result = insert_processed(db.conn(), rows).await.map(|_| ());
+                settle(batch, result, |row| {
+                    let db = db.clone();
+                    async move { insert_processed(db.conn(), vec![row]).await.map(|_| ()) }
+                })
+                .await
             }
         },
     )

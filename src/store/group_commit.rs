@@ -99,15 +99,20 @@ async fn dispatch<T, W, F>(
     }
 }
 
-/// Finishes every write of a batch whose shared transaction failed with `err`: if the database
-/// could not be reached they all fail alike; otherwise each is written again on its own by
-/// `alone`, so one write's fault (a duplicate key) never fails another.
-pub async fn after_failure<T, A, F>(batch: Vec<Waiting<T>>, err: DbErr, alone: A)
+/// Finishes every write of a batch whose shared write ended with `result`: on success they all
+/// succeed; if the database could not be reached they all fail alike; otherwise each is
+/// written again on its own by `alone`, so one write's fault (a duplicate key) never fails
+/// another.
+pub async fn settle<T, A, F>(batch: Vec<Waiting<T>>, result: Result<(), DbErr>, alone: A)
 where
     T: Send + 'static,
     A: Fn(T) -> F,
     F: Future<Output = Result<(), DbErr>> + Send + 'static,
 {
+    let Err(err) = result else {
+        batch.into_iter().for_each(|waiting| waiting.finish(Ok(())));
+        return;
+    };
     if batch.len() == 1 || crate::error::is_transient(&err) {
         let message = err.to_string();
         let mut err = Some(err);
@@ -136,7 +141,7 @@ mod tests {
     use sea_orm::{DbErr, RuntimeErr};
     use tokio::sync::Notify;
 
-    use super::{GroupCommit, Waiting, after_failure};
+    use super::{GroupCommit, Waiting, settle};
 
     /// A write that fails any batch holding `bad` (as a duplicate key would), and records the
     /// size of every batch it is given. The first batch waits for `gate`.
@@ -152,19 +157,19 @@ mod tests {
                 if first {
                     gate.notified().await;
                 }
-                if batch.iter().any(|w| w.item == bad) {
-                    let err = DbErr::Custom(format!("{bad} is a duplicate"));
-                    after_failure(batch, err, |item| async move {
-                        if item == bad {
-                            Err(DbErr::Custom(format!("{item} is a duplicate")))
-                        } else {
-                            Ok(())
-                        }
-                    })
-                    .await;
+                let result = if batch.iter().any(|w| w.item == bad) {
+                    Err(DbErr::Custom(format!("{bad} is a duplicate")))
                 } else {
-                    batch.into_iter().for_each(|w| w.finish(Ok(())));
-                }
+                    Ok(())
+                };
+                settle(batch, result, |item| async move {
+                    if item == bad {
+                        Err(DbErr::Custom(format!("{item} is a duplicate")))
+                    } else {
+                        Ok(())
+                    }
+                })
+                .await;
             }
         })
     }
@@ -210,7 +215,7 @@ mod tests {
             },
         ];
         let err = DbErr::Conn(RuntimeErr::Internal("connection refused".into()));
-        after_failure(batch, err, |_| async { Ok(()) }).await;
+        settle(batch, Err(err), |_| async { Ok(()) }).await;
         for outcome in [a.await, b.await] {
             let err = outcome.expect("finished").expect_err("failed");
             assert!(crate::error::is_transient(&err), "{err}");
