@@ -11,7 +11,7 @@ use taskflow::proto::{events::v1 as ev, v1 as pb};
 use tonic::{Request, transport::Channel};
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, create, list_all, titled};
+use crate::helpers::{Backend, TestApp, create, list_all, outbox_rows, titled, ts};
 
 /// A sidecar endpoint where nothing listens: events stay in the outbox for the test to deliver.
 pub(crate) const NO_SIDECAR: &str = "http://127.0.0.1:9";
@@ -25,6 +25,48 @@ pub(crate) async fn callback_client_at(addr: &str) -> AppCallbackClient<Channel>
     AppCallbackClient::connect(format!("http://{addr}"))
         .await
         .expect("connects to the callback port")
+}
+
+/// Alice's recurring task, due 2027-06-01T09:00Z and completed while no sidecar takes the
+/// events, and its `task.completed` event as daprd would deliver it from the outbox.
+pub(crate) async fn completed_in_the_outbox(
+    app: &TestApp,
+    frequency: pb::Frequency,
+) -> (pb::Task, dapr_pb::TopicEventRequest) {
+    let mut alice = app.user("alice");
+    let task = create(
+        &mut alice,
+        "alice",
+        pb::Task {
+            due_time: Some(ts("2027-06-01T09:00:00Z")),
+            recurrence: Some(pb::Recurrence {
+                frequency: frequency as i32,
+                ..Default::default()
+            }),
+            ..titled("Water plants")
+        },
+    )
+    .await;
+    alice
+        .complete_task(pb::CompleteTaskRequest {
+            name: task.name.clone(),
+        })
+        .await
+        .expect("complete");
+    let rows = outbox_rows(&app.db().await).await;
+    let completion = rows
+        .iter()
+        .find(|r| r.event_type == "task.completed")
+        .expect("the completion event");
+    assert!(completion.published_us.is_none(), "the sidecar is away");
+    let event = delivery(
+        "tasks",
+        &completion.event_id.to_string(),
+        "task.completed",
+        "application/protobuf",
+        completion.payload.clone(),
+    );
+    (task, event)
 }
 
 pub(crate) fn delivery(

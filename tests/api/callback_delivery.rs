@@ -8,48 +8,17 @@ use dapr::dapr::proto::runtime::v1::{
 use prost::Message;
 use taskflow::proto::{events::v1 as ev, v1 as pb};
 
-use super::callback::{NO_SIDECAR, callback_client, completed_event, deliver, delivery};
+use super::callback::{
+    NO_SIDECAR, callback_client, completed_event, completed_in_the_outbox, deliver, delivery,
+};
 use crate::both_backends;
 use crate::helpers::{Backend, TestApp, create, list_all, outbox_rows, titled, ts};
 
 async fn redelivery_creates_one_next_occurrence(backend: Backend) {
     let app = TestApp::spawn_dapr(backend, NO_SIDECAR, None).await;
     let mut client = callback_client(&app).await;
+    let (task, event) = completed_in_the_outbox(&app, pb::Frequency::Weekly).await;
     let mut alice = app.user("alice");
-    let task = create(
-        &mut alice,
-        "alice",
-        pb::Task {
-            due_time: Some(ts("2027-06-01T09:00:00Z")),
-            recurrence: Some(pb::Recurrence {
-                frequency: pb::Frequency::Weekly as i32,
-                ..Default::default()
-            }),
-            ..titled("Water plants")
-        },
-    )
-    .await;
-    alice
-        .complete_task(pb::CompleteTaskRequest {
-            name: task.name.clone(),
-        })
-        .await
-        .expect("complete");
-    // The sidecar is away: the events wait in the outbox; deliver the completion as daprd would.
-    let db = app.db().await;
-    let rows = outbox_rows(&db).await;
-    let completion = rows
-        .iter()
-        .find(|r| r.event_type == "task.completed")
-        .expect("the completion event");
-    assert!(completion.published_us.is_none());
-    let event = delivery(
-        "tasks",
-        &completion.event_id.to_string(),
-        "task.completed",
-        "application/protobuf",
-        completion.payload.clone(),
-    );
     for _ in 0..3 {
         let status = deliver(&mut client, event.clone(), Some("alice"), None)
             .await
@@ -69,7 +38,7 @@ async fn redelivery_creates_one_next_occurrence(backend: Backend) {
         "application/json",
         serde_json::to_vec(&serde_json::json!({
             "context": {"userId": "alice", "origin": "ORIGIN_USER"},
-            "task": ev::TaskCompleted::decode(completion.payload.as_slice()).ok().and_then(|c| c.task).map(|t| serde_json::json!({
+            "task": ev::TaskCompleted::decode(event.data.as_slice()).ok().and_then(|c| c.task).map(|t| serde_json::json!({
                 "name": t.name, "title": t.title, "series": t.series, "occurrence": t.occurrence,
                 "dueTime": "2027-06-01T09:00:00Z", "etag": t.etag, "completed": true,
                 "recurrence": {"frequency": "FREQUENCY_WEEKLY"}

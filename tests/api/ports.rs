@@ -22,9 +22,9 @@ use taskflow::proto::v1::{
 };
 use tonic::{Code, Request, Status, transport::Channel};
 
-use super::callback::{NO_SIDECAR, delivery};
+use super::callback::{NO_SIDECAR, completed_in_the_outbox, delivery};
 use crate::both_backends;
-use crate::helpers::{Backend, Metadata, TestApp, create, list_all, outbox_rows, titled, ts};
+use crate::helpers::{Backend, Metadata, TestApp, list_all, titled};
 
 const APP_TOKEN: &str = "app-secret";
 
@@ -272,39 +272,8 @@ async fn guarded_calls(
 
 async fn callbacks_without_the_exact_app_token_are_refused_and_change_nothing(backend: Backend) {
     let app = TestApp::spawn_dapr(backend, NO_SIDECAR, Some(APP_TOKEN)).await;
+    let (_, event) = completed_in_the_outbox(&app, pb::Frequency::Daily).await;
     let mut alice = app.user("alice");
-    let task = create(
-        &mut alice,
-        "alice",
-        pb::Task {
-            due_time: Some(ts("2027-06-01T09:00:00Z")),
-            recurrence: Some(pb::Recurrence {
-                frequency: pb::Frequency::Daily as i32,
-                ..Default::default()
-            }),
-            ..titled("Water plants")
-        },
-    )
-    .await;
-    alice
-        .complete_task(pb::CompleteTaskRequest {
-            name: task.name.clone(),
-        })
-        .await
-        .expect("complete");
-    // The sidecar is away: the completion waits in the outbox, to be delivered by hand.
-    let rows = outbox_rows(&app.db().await).await;
-    let completion = rows
-        .iter()
-        .find(|r| r.event_type == "task.completed")
-        .expect("the completion event");
-    let event = delivery(
-        "tasks",
-        &completion.event_id.to_string(),
-        "task.completed",
-        "application/protobuf",
-        completion.payload.clone(),
-    );
 
     let bearer = format!("Bearer {APP_TOKEN}");
     let refused: [(&str, &[(&str, &str)]); 10] = [
