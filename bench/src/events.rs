@@ -53,12 +53,17 @@ pub struct PublishLatency {
     /// From CreateTask's response reaching the client to the double storing the event (0 when
     /// the event arrived first): a lower bound, since the commit precedes the response.
     pub from_response: Histogram<u64>,
+    /// From the commit itself, as PostgreSQL records it (`pg_xact_commit_timestamp` of the
+    /// task row's transaction), to the double storing the event: the figure, exactly. `None`
+    /// when the server runs without `track_commit_timestamp`.
+    pub from_commit: Option<Histogram<u64>>,
 }
 
 /// Creates tasks at `rate` per second in all (spread over `callers` paced callers) for
 /// `duration`, then matches each task to its `task.created` event in the double by subject.
 pub async fn publish_latency(
     double: &DaprDouble,
+    url: &str,
     clients: &[Tasks],
     callers: usize,
     rate: f64,
@@ -68,6 +73,7 @@ pub async fn publish_latency(
     type Sent = HashMap<String, (Instant, Instant, SystemTime)>;
     let sent: Arc<Mutex<Sent>> = Arc::default();
     let started = Instant::now();
+    let started_wall = SystemTime::now() - Duration::from_secs(1);
     let mut workers = Vec::new();
     let period = Duration::from_secs_f64(callers as f64 / rate.max(1.0));
     for caller in 0..callers {
@@ -128,6 +134,8 @@ pub async fn publish_latency(
         .map_err(|e| format!("{} of {} events published", e.got.len(), e.wanted))?;
     let (mut from_send, mut from_response) = (histogram()?, histogram()?);
     let mut from_create_time = histogram()?;
+    let commits = pg::commit_times(url, started_wall).await?;
+    let mut from_commit = histogram()?;
     // The double records an `Instant`; this pair places it on the wall clock.
     let (anchor, anchor_wall) = (Instant::now(), SystemTime::now());
     let mut matched = 0usize;
@@ -140,6 +148,11 @@ pub async fn publish_latency(
             let received_wall = anchor_wall - anchor.saturating_duration_since(event.received_at);
             let since_created = received_wall.duration_since(*created).unwrap_or_default();
             from_create_time.saturating_record(micros(since_created));
+            let id = subject.rsplit('/').next().unwrap_or_default();
+            if let Some(committed) = commits.as_ref().and_then(|c| c.get(id)) {
+                let since_commit = received_wall.duration_since(*committed).unwrap_or_default();
+                from_commit.saturating_record(micros(since_commit));
+            }
             from_send.saturating_record(micros(event.received_at.saturating_duration_since(*t0)));
             from_response
                 .saturating_record(micros(event.received_at.saturating_duration_since(*t1)));
@@ -148,12 +161,20 @@ pub async fn publish_latency(
     if matched < sent.len() {
         return Err(format!("only {matched} of {} creates matched an event", sent.len()).into());
     }
+    if commits.is_some() && from_commit.len() < matched as u64 {
+        return Err(format!(
+            "only {} of {matched} events matched their task's commit time",
+            from_commit.len()
+        )
+        .into());
+    }
     Ok(PublishLatency {
         rate: create.per_second(),
         create,
         from_send,
         from_create_time,
         from_response,
+        from_commit: commits.map(|_| from_commit),
     })
 }
 

@@ -1,6 +1,7 @@
 //! PostgreSQL through `psql`: seeding the list load's tasks and watching the outbox drain.
 
-use std::time::{Duration, Instant};
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::process::Command;
 
@@ -67,4 +68,39 @@ pub async fn clone_tasks(url: &str, user: &str, count: u64) -> Result<(), Error>
     );
     psql(url, &sql).await?;
     Ok(())
+}
+
+/// When each task's row was committed, by task id, as PostgreSQL recorded it: `None` when the
+/// server does not keep commit timestamps (`track_commit_timestamp = off`; `bench/run`'s own
+/// cluster turns it on).
+/// Only tasks created at `since` or later are read.
+pub async fn commit_times(
+    url: &str,
+    since: SystemTime,
+) -> Result<Option<HashMap<String, SystemTime>>, Error> {
+    if psql(url, "SHOW track_commit_timestamp").await? != "on" {
+        return Ok(None);
+    }
+    let since = since.duration_since(SystemTime::UNIX_EPOCH)?.as_micros();
+    let rows = psql(
+        url,
+        &format!(
+            "SELECT id, (extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1000000)::bigint \
+             FROM tasks WHERE create_time_us >= {since} \
+             AND pg_xact_commit_timestamp(xmin) IS NOT NULL"
+        ),
+    )
+    .await?;
+    let mut commits = HashMap::new();
+    for row in rows.lines() {
+        let Some((id, micros)) = row.split_once('|') else {
+            continue;
+        };
+        let micros: u64 = micros.parse()?;
+        commits.insert(
+            id.to_owned(),
+            SystemTime::UNIX_EPOCH + Duration::from_micros(micros),
+        );
+    }
+    Ok(Some(commits))
 }
