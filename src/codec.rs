@@ -2,8 +2,8 @@
 //!
 //! tonic allocates the codec's buffer eagerly for every call and keeps the encoder's buffer for
 //! as long as a response stream is open. Its default of 8 KiB made each open
-//! `WatchNotifications` stream cost 8 KiB before a single notification was sent; buffers
-//! here start at 1 KiB and grow in 1 KiB steps for the rare larger message.
+//! `WatchNotifications` stream cost 8 KiB before a single notification was sent. Buffers
+//! here start at 256 bytes (a notification is about 200) and grow as a larger message needs.
 
 use std::marker::PhantomData;
 
@@ -11,12 +11,12 @@ use prost::Message;
 use tonic::codec::{BufferSettings, Codec};
 use tonic_prost::{ProstCodec, ProstDecoder, ProstEncoder};
 
-/// The starting size of a call's buffer, and the step it grows by.
-const BUFFER_BYTES: usize = 1024;
+/// The starting size of a call's buffer (with compression, also the step it grows by).
+const BUFFER_BYTES: usize = 256;
 /// How many bytes of ready stream messages are sent as one write (tonic's default).
 const YIELD_THRESHOLD: usize = 32 * 1024;
 
-/// `ProstCodec` with 1 KiB buffers; the generated clients and servers use it.
+/// `ProstCodec` with 256-byte buffers; the generated clients and servers use it.
 #[derive(Debug, Clone)]
 pub struct LeanCodec<T, U>(PhantomData<(T, U)>);
 

@@ -148,11 +148,14 @@ impl NotificationService for NotificationApi {
             self.shutdown.clone(),
         )
         .await?;
-        // The watcher's stream ends by itself only when the server shuts down.
-        let ended = tokio_stream::once(Err(Status::unavailable(
-            "the server is shutting down: watch again, with `since` set to the create_time \
-             of the last notification received",
-        )));
+        // The watcher's stream ends by itself only when the server shuts down. The status is
+        // made then, not held by every open stream.
+        let ended = tokio_stream::iter(std::iter::once_with(|| {
+            Err(Status::unavailable(
+                "the server is shutting down: watch again, with `since` set to the create_time \
+                 of the last notification received",
+            ))
+        }));
         let stream = watched
             .map(|item| item.map(|n| notification_out(&n)).map_err(Status::from))
             .chain(ended);

@@ -15,7 +15,7 @@ use crate::domain::{TaskName, UserId};
 pub use hub::Hub;
 pub use name::NotificationName;
 pub use store::Position;
-pub use watcher::{WATCH_BUFFER, watch};
+pub use watcher::watch;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -1,23 +1,23 @@
 //! One watcher of one user's notifications: the backlog created after `since`, oldest
 //! first, then each new one as the [`Hub`] announces it, until the client goes away.
 //!
-//! A watcher is one task feeding a bounded channel. It subscribes to the hub before it reads
-//! the backlog and remembers the position of the last notification it sent, skipping
-//! anything at or before it, so nothing is lost or sent twice at the seam. A client that
-//! reads slowly only holds up its own task; if the hub runs more than its capacity ahead,
-//! the watcher re-reads what it missed from the database instead of dropping it.
+//! A watcher is the response stream itself: no task and no channel of its own, so an idle
+//! watcher holds only what waiting on the hub needs (thousands are open at once). It
+//! subscribes to the hub before it reads the backlog and remembers the position of the last
+//! notification it yielded, skipping anything at or before it, so nothing is lost or sent
+//! twice at the seam. A client that reads slowly only holds up its own stream; if the hub
+//! runs more than its capacity ahead, the watcher re-reads what it missed from the database
+//! instead of dropping it.
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{broadcast, mpsc, watch as signal};
-use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream};
+use tokio::sync::{broadcast, watch as signal};
+use tokio_stream::Stream;
 
 use super::{Hub, Notification, Position, store};
 use crate::domain::UserId;
 use crate::error::AppError;
 use crate::store::Database;
 
-/// How many notifications wait for a client before its watcher waits too.
-pub const WATCH_BUFFER: usize = 64;
 /// Rows per database read.
 const BATCH: u64 = 128;
 
@@ -26,7 +26,7 @@ const BATCH: u64 = 128;
 /// skipped even if the hub announces it later (on PostgreSQL the announcement travels through
 /// the listener). Subscribes to `hub` before returning, so everything committed afterwards is
 /// delivered. The stream ends with an error if the database fails, and ends (without error)
-/// when `shutdown` turns true; its task ends when the stream is dropped.
+/// when `shutdown` turns true.
 pub async fn watch(
     db: Database,
     hub: &Hub,
@@ -35,106 +35,111 @@ pub async fn watch(
     shutdown: signal::Receiver<bool>,
 ) -> Result<impl Stream<Item = Result<Notification, AppError>> + Send + 'static, AppError> {
     let live = hub.subscribe();
-    let (backlog, sent) = match since {
-        Some(since) => (true, Some(Position::after_time(since))),
-        None => (false, store::latest(db.conn(), &user).await?),
+    let (read_from, sent) = match since {
+        Some(since) => {
+            let since = Position::after_time(since);
+            (Some(since), Some(since))
+        }
+        None => (None, store::latest(db.conn(), &user).await?),
     };
-    let (tx, rx) = mpsc::channel(WATCH_BUFFER);
     let watcher = Watcher {
         db,
         user,
-        tx,
+        live,
         shutdown,
         sent,
+        read_from,
+        read: Vec::new().into_iter(),
+        ended: false,
     };
-    tokio::spawn(watcher.run(live, backlog));
-    Ok(ReceiverStream::new(rx).map(|item| *item))
+    Ok(futures_util::stream::unfold(
+        watcher,
+        |mut watcher| async move {
+            let item = watcher.next().await?;
+            Some((item, watcher))
+        },
+    ))
 }
-
-/// The client went away, the server is shutting down, or the stream ended with an error.
-struct Done;
 
 struct Watcher {
     db: Database,
     user: UserId,
-    /// Items are boxed: a channel allocates its slots in blocks, and a pointer-sized slot keeps
-    /// an idle watcher small (thousands of them are open at once).
-    tx: mpsc::Sender<Box<Result<Notification, AppError>>>,
+    live: broadcast::Receiver<Notification>,
     shutdown: signal::Receiver<bool>,
-    /// The position of the last notification sent (or of `since`, or of the newest one
+    /// The position of the last notification yielded (or of `since`, or of the newest one
     /// stored when the watch began); `None`: there was none, everything is new.
     sent: Option<Position>,
+    /// Where the next database read starts, while catching up.
+    read_from: Option<Position>,
+    /// The rest of the last database read.
+    read: std::vec::IntoIter<Notification>,
+    /// The server is shutting down or the database failed: nothing more comes.
+    ended: bool,
 }
 
 impl Watcher {
-    async fn run(mut self, mut live: broadcast::Receiver<Notification>, backlog: bool) {
-        // Database reads are boxed: the task of an idle watcher then holds only what waiting
-        // needs, not the space of a query in flight (thousands of watchers wait at once).
-        if backlog
-            && let Some(since) = self.sent
-            && Box::pin(self.catch_up(since)).await.is_err()
-        {
-            return;
-        }
+    /// The next notification to send; `None` ends the stream.
+    async fn next(&mut self) -> Option<Result<Notification, AppError>> {
         loop {
+            if self.ended {
+                return None;
+            }
+            if let Some(notification) = self.read.next() {
+                if let Some(notification) = self.unsent(notification) {
+                    return Some(Ok(notification));
+                }
+                continue;
+            }
+            if let Some(from) = self.read_from.take() {
+                // Boxed: an idle watcher then holds only what waiting needs, not the space of
+                // a query in flight.
+                let read = Box::pin(store::after(self.db.conn(), Some(&self.user), from, BATCH));
+                match read.await {
+                    Ok(batch) => {
+                        if batch.len() as u64 == BATCH {
+                            self.read_from = batch.last().map(Position::of);
+                        }
+                        self.read = batch.into_iter();
+                    }
+                    Err(err) => {
+                        self.ended = true;
+                        return Some(Err(err));
+                    }
+                }
+                continue;
+            }
             let received = tokio::select! {
-                () = self.tx.closed() => return,
-                _ = self.shutdown.changed() => return,
-                received = live.recv() => received,
+                _ = self.shutdown.changed() => {
+                    self.ended = true;
+                    continue;
+                }
+                received = self.live.recv() => received,
             };
-            let step = match received {
-                Ok(notification) => self.forward(notification).await,
+            match received {
+                Ok(notification) => {
+                    if let Some(notification) = self.unsent(notification) {
+                        return Some(Ok(notification));
+                    }
+                }
                 Err(broadcast::error::RecvError::Lagged(skipped)) => {
                     tracing::debug!(skipped, user = %self.user, "a watcher fell behind; re-reading");
-                    Box::pin(self.catch_up(self.sent.unwrap_or(Position::FIRST))).await
+                    self.read_from = Some(self.sent.unwrap_or(Position::FIRST));
                 }
-                Err(broadcast::error::RecvError::Closed) => return,
-            };
-            if step.is_err() {
-                return;
+                Err(broadcast::error::RecvError::Closed) => return None,
             }
         }
     }
 
-    /// Sends every notification of the user after `from` from the database.
-    async fn catch_up(&mut self, mut from: Position) -> Result<(), Done> {
-        loop {
-            let batch = match store::after(self.db.conn(), Some(&self.user), from, BATCH).await {
-                Ok(batch) => batch,
-                Err(err) => {
-                    let _ = self.send(Err(err)).await;
-                    return Err(Done);
-                }
-            };
-            let done = (batch.len() as u64) < BATCH;
-            for notification in batch {
-                from = Position::of(&notification);
-                self.forward(notification).await?;
-            }
-            if done {
-                return Ok(());
-            }
-        }
-    }
-
-    /// Sends `notification` unless it belongs to someone else or was sent already.
-    async fn forward(&mut self, notification: Notification) -> Result<(), Done> {
+    /// `notification` if it is this user's and was not sent yet (it then counts as sent).
+    fn unsent(&mut self, notification: Notification) -> Option<Notification> {
         if notification.user != self.user {
-            return Ok(());
+            return None;
         }
         let position = Position::of(&notification);
         if self.sent.is_some_and(|sent| position <= sent) {
-            return Ok(());
+            return None;
         }
-        self.send(Ok(notification)).await?;
         self.sent = Some(position);
-        Ok(())
-    }
-
-    async fn send(&mut self, item: Result<Notification, AppError>) -> Result<(), Done> {
-        tokio::select! {
-            sent = self.tx.send(Box::new(item)) => sent.map_err(|_| Done),
-            _ = self.shutdown.changed() => Err(Done),
-        }
+        Some(notification)
     }
 }
