@@ -37,6 +37,23 @@ pub async fn settle(double: &DaprDouble, url: &str, timeout: Duration) -> Result
     }
 }
 
+/// Waits until embedded mode's relay has handed every committed event to the in-process bus,
+/// whose handlers run before an event counts as published (their own events included).
+pub async fn settle_embedded(database_url: &str, timeout: Duration) -> Result<(), Error> {
+    let db = taskflow::store::Database::connect(database_url, 1).await?;
+    let started = Instant::now();
+    while !taskflow::events::outbox::unpublished(db.conn(), 1)
+        .await?
+        .is_empty()
+    {
+        if started.elapsed() > timeout {
+            return Err(format!("events still unpublished after {timeout:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
 /// Commit → sidecar receipt, measured two ways (µs histograms).
 pub struct PublishLatency {
     /// Achieved CreateTask rate.

@@ -127,6 +127,7 @@ async fn run(args: RunArgs) -> Result<(), Error> {
         "rss_watch_mb": pg.rss_watch_mb,
         "watch_streams": profile.watch_streams,
         "sqlite_create_tps": sqlite.create_tps,
+        "sqlite_next_instance_p99_ms": sqlite.next_instance_p99_ms,
         "sqlite_rss_idle_mb": sqlite.rss_idle_mb,
         "sqlite_rss_load_mb": sqlite.rss_load_mb,
         "machine": machine,
@@ -367,6 +368,7 @@ async fn dapr_postgres(
 
 struct SqliteFigures {
     create_tps: f64,
+    next_instance_p99_ms: f64,
     rss_idle_mb: f64,
     rss_load_mb: f64,
 }
@@ -381,13 +383,11 @@ async fn embedded_sqlite(
     let db = args.work_dir.join("embedded.db");
     remove_db(&db);
     step("sqlite embedded: starting the server");
+    let db_url = format!("sqlite://{}?mode=rwc", db.display());
     let server = Server::start(
         &args.server,
         &[
-            (
-                "TASKFLOW_DATABASE_URL",
-                format!("sqlite://{}?mode=rwc", db.display()),
-            ),
+            ("TASKFLOW_DATABASE_URL", db_url.clone()),
             ("TASKFLOW_EVENT_SINK", "local".to_owned()),
         ],
     )
@@ -433,11 +433,24 @@ async fn embedded_sqlite(
         format!("{rss_load_mb:.1} MiB"),
         "peak VmRSS during the four loads",
     );
+    step("sqlite embedded: complete -> next occurrence");
+    events::settle_embedded(&db_url, Duration::from_secs(120)).await?;
+    let next = events::next_instance(&clients, profile.next_samples, 4).await?;
+    table.latency(
+        B,
+        "complete -> next visible",
+        &next,
+        &format!(
+            "{} samples, 4 at a time; CompleteTask sent -> ListTasks shows it (in-process bus)",
+            profile.next_samples
+        ),
+    );
     drop(clients);
     server.stop().await?;
     remove_db(&db);
     Ok(SqliteFigures {
         create_tps: create.per_second(),
+        next_instance_p99_ms: report::ms(&next, 0.99),
         rss_idle_mb,
         rss_load_mb,
     })

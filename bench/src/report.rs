@@ -17,6 +17,7 @@ pub const REQUIRED: &[&str] = &[
     "publish_p99_ms",
     "drain_events_per_s",
     "next_instance_p99_ms",
+    "sqlite_next_instance_p99_ms",
     "rss_idle_mb",
     "rss_watch_mb",
 ];
