@@ -126,6 +126,8 @@ async fn run(args: RunArgs) -> Result<(), Error> {
         "rss_load_mb": pg.rss_load_mb,
         "rss_watch_mb": pg.rss_watch_mb,
         "watch_streams": profile.watch_streams,
+        "fan_out_cpu_ms": pg.fan_out_cpu_ms,
+        "fan_out_p99_ms": pg.fan_out_p99_ms,
         "sqlite_create_tps": sqlite.create_tps,
         "sqlite_next_instance_p99_ms": sqlite.next_instance_p99_ms,
         "sqlite_rss_idle_mb": sqlite.rss_idle_mb,
@@ -171,6 +173,9 @@ struct PgFigures {
     rss_idle_mb: f64,
     rss_load_mb: f64,
     rss_watch_mb: f64,
+    /// Server CPU per notification with every watch stream open.
+    fan_out_cpu_ms: f64,
+    fan_out_p99_ms: f64,
 }
 
 async fn dapr_postgres(
@@ -335,6 +340,27 @@ async fn dapr_postgres(
             streams.len()
         ),
     );
+    step("postgres + dapr: notifications fanned out to the watch streams");
+    let mut streams = streams;
+    let fan_out = watch::fan_out(
+        &mut streams,
+        url,
+        server.pid(),
+        profile.fan_out_notifications,
+        10,
+    )
+    .await?;
+    table.latency(
+        B,
+        "notification -> its watcher",
+        &fan_out.latency,
+        &format!(
+            "{} notifications, 10 per statement, {} streams open; server CPU {:.2} ms each",
+            fan_out.notifications,
+            streams.len(),
+            fan_out.cpu_per_notification.as_secs_f64() * 1000.0
+        ),
+    );
     drop(streams);
     drop(clients);
     server.stop().await?;
@@ -363,6 +389,8 @@ async fn dapr_postgres(
         rss_idle_mb,
         rss_load_mb,
         rss_watch_mb,
+        fan_out_cpu_ms: fan_out.cpu_per_notification.as_secs_f64() * 1000.0,
+        fan_out_p99_ms: report::ms(&fan_out.latency, 0.99),
     })
 }
 

@@ -22,6 +22,8 @@ pub struct Profile {
     pub drain_events: u64,
     pub next_samples: usize,
     pub watch_streams: usize,
+    /// Notifications fanned out while the watch streams are open (one per watched user).
+    pub fan_out_notifications: usize,
 }
 
 impl Profile {
@@ -40,6 +42,7 @@ impl Profile {
             drain_events: 1_000,
             next_samples: 20,
             watch_streams: 500,
+            fan_out_notifications: 50,
         }
     }
 
@@ -58,6 +61,7 @@ impl Profile {
             drain_events: 20_000,
             next_samples: 200,
             watch_streams: 10_000,
+            fan_out_notifications: 500,
         }
     }
 }

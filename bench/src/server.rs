@@ -117,6 +117,23 @@ impl Server {
 }
 
 /// `VmRSS` of a process in MiB.
+/// CPU time (user + system) the process `pid` has used so far.
+pub fn cpu_time(pid: u32) -> Result<std::time::Duration, Error> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command (which may hold spaces) start after its closing parenthesis;
+    // utime and stime are the 14th and 15th fields, in clock ticks (100 per second on Linux).
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .ok_or("a /proc stat line")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> Result<u64, Error> {
+        Ok(fields.get(i).ok_or("a /proc stat field")?.parse()?)
+    };
+    let total = ticks(11)? + ticks(12)?;
+    Ok(std::time::Duration::from_millis(total * 10))
+}
+
 pub fn rss_mb(pid: u32) -> Result<f64, Error> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let kib = status

@@ -1,10 +1,16 @@
 //! Many open `WatchNotifications` streams, one per user, a hundred per connection.
 
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
 use taskflow::proto::v1 as pb;
 use tonic::Streaming;
 
 use crate::Error;
 use crate::client::{self, Notifications, as_user};
+use crate::load::{histogram, micros};
+use crate::pg;
+use crate::server;
 
 const STREAMS_PER_CONNECTION: usize = 100;
 
@@ -39,4 +45,58 @@ pub async fn open(endpoint: &str, count: usize) -> Result<Vec<Streaming<pb::Noti
         streams.extend(opener.await??);
     }
     Ok(streams)
+}
+
+/// Notifications fanned out to many open watch streams.
+pub struct FanOut {
+    pub notifications: usize,
+    /// The server's CPU time (user + system) from the first insert until every watcher had
+    /// its notification, per notification.
+    pub cpu_per_notification: Duration,
+    /// From the statement that stored and announced them to each one's arrival (µs).
+    pub latency: Histogram<u64>,
+}
+
+/// With `streams` open (user `w{i}` on stream `i`), stores one notification for each of the
+/// first `count` users, `per_statement` at a time, announced as a replica announces them
+/// (`pg_notify` on commit), and waits for each to reach its watcher.
+pub async fn fan_out(
+    streams: &mut [Streaming<pb::Notification>],
+    url: &str,
+    server_pid: u32,
+    count: usize,
+    per_statement: usize,
+) -> Result<FanOut, Error> {
+    let count = count.min(streams.len());
+    let mut latency = histogram()?;
+    let cpu_before = server::cpu_time(server_pid)?;
+    for first in (0..count).step_by(per_statement.max(1)) {
+        let last = (first + per_statement.max(1)).min(count);
+        let sql = format!(
+            "WITH stored AS ( \
+               INSERT INTO notifications \
+                 (id, user_id, task_id, kind, title, body, dedupe_key, create_us, read_us) \
+               SELECT gen_random_uuid(), 'w' || g, gen_random_uuid(), 1, 'bench', 'fan-out', \
+                 'bench-fan-out-' || g || '-' || gen_random_uuid(), \
+                 (extract(epoch FROM clock_timestamp()) * 1000000)::bigint, NULL \
+               FROM generate_series({first}, {}) g RETURNING id) \
+             SELECT count(pg_notify('taskflow_notifications', id::text)) FROM stored",
+            last - 1
+        );
+        let sent = Instant::now();
+        pg::psql(url, &sql).await?;
+        for stream in &mut streams[first..last] {
+            tokio::time::timeout(Duration::from_secs(30), stream.message())
+                .await
+                .map_err(|_| "a watcher got no notification within 30 s")??
+                .ok_or("a watch stream ended")?;
+            latency.saturating_record(micros(sent.elapsed()));
+        }
+    }
+    let cpu = server::cpu_time(server_pid)?.saturating_sub(cpu_before);
+    Ok(FanOut {
+        notifications: count,
+        cpu_per_notification: cpu / u32::try_from(count.max(1))?,
+        latency,
+    })
 }

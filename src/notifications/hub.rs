@@ -7,15 +7,25 @@
 //! issues `pg_notify`, which the database delivers on commit to the listener of every
 //! replica (see [`Hub::listen`]); each listener loads the notification and broadcasts it to
 //! its own watchers, so every watcher receives it exactly once, whichever replica wrote it.
+//!
+//! Every notification goes into one broadcast ring, but only the watchers of its user are
+//! woken (each watched user has a bell): with thousands of watchers open, a notification
+//! costs a wake-up of its own user's watchers, not of all of them. A watcher reads the ring
+//! only when its bell rings; one that was not woken for longer than the ring holds finds it
+//! has lagged and reads what it missed from the database.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
-use tokio::sync::broadcast;
+use tokio::sync::{Notify, broadcast};
 
 use super::Notification;
+use crate::domain::UserId;
 use crate::error::AppError;
 use crate::store::{Backend, Database};
 
-/// How many notifications a slow watcher may fall behind before it re-reads from the database.
+/// How many notifications the ring holds; a watcher further behind re-reads from the database.
 pub const CAPACITY: usize = 1024;
 
 /// The PostgreSQL channel that announces new notifications; the payload is the id.
@@ -24,8 +34,52 @@ pub const CHANNEL: &str = "taskflow_notifications";
 /// Cheap to clone; every clone feeds the same watchers.
 #[derive(Debug, Clone)]
 pub struct Hub {
-    sender: broadcast::Sender<Notification>,
+    sender: broadcast::Sender<Arc<Notification>>,
+    bells: Arc<Bells>,
     db: Database,
+}
+
+/// The watched users of this process and their bells.
+#[derive(Debug, Default)]
+struct Bells(Mutex<HashMap<UserId, Bell>>);
+
+#[derive(Debug)]
+struct Bell {
+    notify: Arc<Notify>,
+    /// How many subscriptions ring this bell; it goes when the last one does.
+    watchers: usize,
+}
+
+impl Bells {
+    fn lock(&self) -> MutexGuard<'_, HashMap<UserId, Bell>> {
+        // The map stays consistent whatever panicked while holding it.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// One watcher's place at the hub: the ring from the moment it subscribed, and its user's
+/// bell, rung after each of the user's notifications enters the ring. Leaving (drop) takes the
+/// bell down with the user's last watcher.
+#[derive(Debug)]
+pub struct Subscription {
+    pub live: broadcast::Receiver<Arc<Notification>>,
+    pub bell: Arc<Notify>,
+    user: UserId,
+    bells: Arc<Bells>,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut bells = self.bells.lock();
+        if let Some(bell) = bells.get_mut(&self.user) {
+            bell.watchers = bell.watchers.saturating_sub(1);
+            if bell.watchers == 0 {
+                bells.remove(&self.user);
+            }
+        }
+    }
 }
 
 impl Hub {
@@ -33,6 +87,7 @@ impl Hub {
     pub fn new(db: Database) -> Self {
         Self {
             sender: broadcast::channel(CAPACITY).0,
+            bells: Arc::default(),
             db,
         }
     }
@@ -69,10 +124,23 @@ impl Hub {
         }
     }
 
-    /// A receiver of every notification announced from now on, of every user. It holds at
-    /// most [`CAPACITY`] unread ones; beyond that it reports `Lagged`.
-    pub fn subscribe(&self) -> broadcast::Receiver<Notification> {
-        self.sender.subscribe()
+    /// Subscribes a watcher of `user`: it receives every notification announced from now on
+    /// (of every user, in one ring of at most [`CAPACITY`]; beyond that it reports `Lagged`),
+    /// and its bell rings after each of `user`'s.
+    pub fn subscribe(&self, user: &UserId) -> Subscription {
+        let live = self.sender.subscribe();
+        let mut bells = self.bells.lock();
+        let bell = bells.entry(user.clone()).or_insert_with(|| Bell {
+            notify: Arc::new(Notify::new()),
+            watchers: 0,
+        });
+        bell.watchers += 1;
+        Subscription {
+            live,
+            bell: bell.notify.clone(),
+            user: user.clone(),
+            bells: self.bells.clone(),
+        }
     }
 
     /// How many receivers (live watchers) are subscribed.
@@ -80,10 +148,20 @@ impl Hub {
         self.sender.receiver_count()
     }
 
-    /// Hands `notification` to this process's watchers.
+    /// How many users have a watcher in this process.
+    pub fn watched_users(&self) -> usize {
+        self.bells.lock().len()
+    }
+
+    /// Hands `notification` to this process's watchers: into the ring, then the ring of its
+    /// user's bell.
     pub(super) fn broadcast(&self, notification: Notification) {
+        let user = notification.user.clone();
         // No receivers is fine: nobody is watching.
-        let _ = self.sender.send(notification);
+        let _ = self.sender.send(Arc::new(notification));
+        if let Some(bell) = self.bells.lock().get(&user) {
+            bell.notify.notify_waiters();
+        }
     }
 
     pub(super) fn database(&self) -> &Database {

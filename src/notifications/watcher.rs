@@ -2,17 +2,20 @@
 //! first, then each new one as the [`Hub`] announces it, until the client goes away.
 //!
 //! A watcher is the response stream itself: no task and no channel of its own, so an idle
-//! watcher holds only what waiting on the hub needs (thousands are open at once). It
+//! watcher holds only what waiting on its user's bell needs (thousands are open at once). It
 //! subscribes to the hub before it reads the backlog and remembers the position of the last
 //! notification it yielded, skipping anything at or before it, so nothing is lost or sent
-//! twice at the seam. A client that reads slowly only holds up its own stream; if the hub
-//! runs more than its capacity ahead, the watcher re-reads what it missed from the database
-//! instead of dropping it.
+//! twice at the seam. A client that reads slowly only holds up its own stream; if the hub's
+//! ring runs more than its capacity ahead, the watcher re-reads what it missed from the
+//! database instead of dropping it.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{broadcast, watch as signal};
+use tokio::sync::{broadcast::error::TryRecvError, watch as signal};
 use tokio_stream::Stream;
 
+use super::hub::Subscription;
 use super::{Hub, Notification, Position, store};
 use crate::domain::UserId;
 use crate::error::AppError;
@@ -34,7 +37,7 @@ pub async fn watch(
     since: Option<DateTime<Utc>>,
     shutdown: signal::Receiver<bool>,
 ) -> Result<impl Stream<Item = Result<Notification, AppError>> + Send + 'static, AppError> {
-    let live = hub.subscribe();
+    let hub = hub.subscribe(&user);
     let (read_from, sent) = match since {
         Some(since) => {
             let since = Position::after_time(since);
@@ -45,7 +48,7 @@ pub async fn watch(
     let watcher = Watcher {
         db,
         user,
-        live,
+        hub,
         shutdown,
         sent,
         read_from,
@@ -64,7 +67,7 @@ pub async fn watch(
 struct Watcher {
     db: Database,
     user: UserId,
-    live: broadcast::Receiver<Notification>,
+    hub: Subscription,
     shutdown: signal::Receiver<bool>,
     /// The position of the last notification yielded (or of `since`, or of the newest one
     /// stored when the watch began); `None`: there was none, everything is new.
@@ -108,24 +111,36 @@ impl Watcher {
                 }
                 continue;
             }
-            let received = tokio::select! {
-                _ = self.shutdown.changed() => {
-                    self.ended = true;
-                    continue;
+            let received = {
+                // Enabled before the ring is read, so a ring after the read is not missed.
+                let rung = self.hub.bell.notified();
+                tokio::pin!(rung);
+                rung.as_mut().enable();
+                match self.hub.live.try_recv() {
+                    Err(TryRecvError::Empty) => {
+                        tokio::select! {
+                            _ = self.shutdown.changed() => self.ended = true,
+                            () = rung => {}
+                        }
+                        continue;
+                    }
+                    received => received,
                 }
-                received = self.live.recv() => received,
             };
             match received {
                 Ok(notification) => {
-                    if let Some(notification) = self.unsent(notification) {
+                    if notification.user == self.user
+                        && let Some(notification) = self.unsent(Arc::unwrap_or_clone(notification))
+                    {
                         return Some(Ok(notification));
                     }
                 }
-                Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                Err(TryRecvError::Lagged(skipped)) => {
                     tracing::debug!(skipped, user = %self.user, "a watcher fell behind; re-reading");
                     self.read_from = Some(self.sent.unwrap_or(Position::FIRST));
                 }
-                Err(broadcast::error::RecvError::Closed) => return None,
+                Err(TryRecvError::Closed) => return None,
+                Err(TryRecvError::Empty) => {}
             }
         }
     }

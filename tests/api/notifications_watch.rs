@@ -58,20 +58,37 @@ async fn watchers_get_the_backlog_then_live_ones_and_only_their_own(backend: Bac
 async fn a_disconnected_watcher_is_freed(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let hub = app.hub();
-    let idle = hub.receiver_count();
+    let (idle, idle_users) = (hub.receiver_count(), hub.watched_users());
     let mut alice = notifications(&app, "alice");
     let stream = watch(&mut alice, "users/alice", Some(ts("2020-01-01T00:00:00Z")))
         .await
         .expect("watch");
-    let watching = hub.receiver_count();
+    let second = watch(&mut alice, "users/alice", None)
+        .await
+        .expect("a second watch");
     assert_eq!(
-        watching,
-        idle + 1,
-        "the watcher subscribed before answering"
+        hub.receiver_count(),
+        idle + 2,
+        "the watchers subscribed before answering"
+    );
+    assert_eq!(
+        hub.watched_users(),
+        idle_users + 1,
+        "one bell for the user's two watchers"
     );
     drop(stream);
-    eventually("the watcher to be freed", || async {
-        (hub.receiver_count() == idle).then_some(())
+    eventually("the first watcher to be freed", || async {
+        (hub.receiver_count() == idle + 1).then_some(())
+    })
+    .await;
+    assert_eq!(
+        hub.watched_users(),
+        idle_users + 1,
+        "the bell stays while a watcher of the user is left"
+    );
+    drop(second);
+    eventually("the watchers and the user's bell to be freed", || async {
+        (hub.receiver_count() == idle && hub.watched_users() == idle_users).then_some(())
     })
     .await;
     // The connection is still good for another watch.
@@ -142,6 +159,42 @@ async fn a_slow_watcher_loses_nothing_and_holds_up_no_one(backend: Backend) {
     stays_quiet(&mut slow, "the slow").await;
 }
 
+/// Only a user's own watchers are woken for a notification; one that slept while others'
+/// notifications overran the hub's ring (1,024) finds its own by reading what it missed.
+async fn a_quiet_watcher_gets_its_own_after_others_overran_the_ring(backend: Backend) {
+    const OTHERS: usize = 1_100;
+    let app = TestApp::spawn(backend).await;
+    let (db, hub) = (app.db().await, app.hub());
+    let mut bobs = watch(&mut notifications(&app, "bob"), "users/bob", None)
+        .await
+        .expect("bob watches");
+    let mut alices = watch(&mut notifications(&app, "alice"), "users/alice", None)
+        .await
+        .expect("alice watches");
+    let start = taskflow::app::now();
+    let mut expected = Vec::with_capacity(OTHERS);
+    for batch in 0..OTHERS / 100 {
+        let items = (0..100).map(|i| {
+            let k = batch * 100 + i;
+            let at = start + chrono::Duration::milliseconds(i64::try_from(k).unwrap_or(0));
+            (format!("a{k}"), at)
+        });
+        let recorded = record_all(&db, &hub, "alice", items, "for alice").await;
+        expected.extend(recorded.iter().map(Notification::name));
+    }
+    let mut alice_got = Vec::with_capacity(OTHERS);
+    while alice_got.len() < OTHERS {
+        alice_got.push(next(&mut alices).await.name);
+    }
+    assert_eq!(alice_got, expected, "alice got hers, in order");
+    stays_quiet(&mut bobs, "bob's").await;
+
+    let at = start + chrono::Duration::seconds(10);
+    let b1 = record(&db, &hub, "bob", "b1", at).await;
+    assert_eq!(next(&mut bobs).await.name, b1.name(), "bob got his own");
+    stays_quiet(&mut bobs, "bob's").await;
+}
+
 async fn watches_end_unavailable_when_the_server_stops(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let mut stream = watch(&mut notifications(&app, "alice"), "users/alice", None)
@@ -163,6 +216,7 @@ both_backends!(
     watchers_get_the_backlog_then_live_ones_and_only_their_own,
     a_disconnected_watcher_is_freed,
     a_slow_watcher_loses_nothing_and_holds_up_no_one,
+    a_quiet_watcher_gets_its_own_after_others_overran_the_ring,
     watches_end_unavailable_when_the_server_stops,
 );
 
