@@ -54,6 +54,17 @@ pub enum AppError {
     Internal(String),
 }
 
+impl AppError {
+    /// As a database error, for code that speaks `DbErr` (batch writers): database faults
+    /// stay themselves, anything else becomes a custom error with its message.
+    pub fn into_db_err(self) -> sea_orm::DbErr {
+        match self {
+            AppError::Unavailable(err) | AppError::Database(err) => err,
+            other => sea_orm::DbErr::Custom(other.to_string()),
+        }
+    }
+}
+
 fn describe(violations: &[FieldViolation]) -> String {
     violations
         .iter()

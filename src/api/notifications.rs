@@ -118,9 +118,11 @@ impl NotificationService for NotificationApi {
         let name = NotificationName::parse(&request.get_ref().name)
             .map_err(|e| AppError::invalid("name", e))?;
         ensure_owner(&caller, &name.user)?;
-        let notification = store::mark_read(self.db.conn(), &name.user, name.id, now())
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("notification {name}")))?;
+        let turn = self.db.write_turn().await?;
+        let notification = store::mark_read(self.db.conn(), &name.user, name.id, now()).await?;
+        drop(turn);
+        let notification =
+            notification.ok_or_else(|| AppError::NotFound(format!("notification {name}")))?;
         Ok(Response::new(notification_out(&notification)))
     }
 

@@ -84,10 +84,7 @@ async fn commit(db: &Database, batch: &[&NewTask]) -> Result<(), DbErr> {
     if db.backend() == Backend::Postgres {
         return commit_as_one_statement(db, batch).await;
     }
-    let txn = db.begin_write().await.map_err(|err| match err {
-        AppError::Unavailable(err) | AppError::Database(err) => err,
-        other => DbErr::Custom(other.to_string()),
-    })?;
+    let (_turn, txn) = db.begin_write().await.map_err(AppError::into_db_err)?;
     let rows: Vec<(&Task, Option<&str>)> = batch
         .iter()
         .map(|n| (&n.task, n.request_id.as_deref()))

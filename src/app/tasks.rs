@@ -188,7 +188,7 @@ impl Tasks {
     }
 
     pub async fn delete(&self, name: &TaskName, etag: Option<Etag>) -> Result<(), AppError> {
-        let txn = self.db.begin_write().await?;
+        let (_turn, txn) = self.db.begin_write().await?;
         let current = tasks::find(&txn, name, true)
             .await?
             .ok_or_else(|| not_found(name))?;
@@ -215,7 +215,7 @@ impl Tasks {
         change: impl FnOnce(&mut Task) -> Result<Option<(EventKind, Vec<String>)>, AppError>,
         tags_changed: bool,
     ) -> Result<Task, AppError> {
-        let txn = self.db.begin_write().await?;
+        let (_turn, txn) = self.db.begin_write().await?;
         let current = tasks::find(&txn, name, true)
             .await?
             .ok_or_else(|| not_found(name))?;

@@ -162,10 +162,13 @@ impl Relay {
         self.finish_marking().await?;
         if !done.is_empty() {
             let seqs: Vec<i64> = done.iter().map(|r| r.seq).collect();
-            let conn = self.db.conn().clone();
+            let db = self.db.clone();
             let now = to_micros(crate::app::now());
             let set = seqs.iter().copied().collect();
-            let mark = tokio::spawn(async move { mark_published(&conn, &seqs, now).await });
+            let mark = tokio::spawn(async move {
+                let _turn = db.write_turn().await?;
+                mark_published(db.conn(), &seqs, now).await
+            });
             self.marking = Some((mark, set));
         }
         crate::metrics::metrics()
@@ -177,6 +180,7 @@ impl Relay {
                 self.finish_marking().await?;
                 crate::metrics::metrics().events_failed.inc();
                 let failed: Vec<i64> = rest.iter().take(1).map(|r| r.seq).collect();
+                let _turn = self.db.write_turn().await?;
                 mark_failed(self.db.conn(), &failed, &error).await?;
                 tracing::debug!(sink = self.sink.name(), %error, published = count, "publishing stopped");
                 Ok(Round::Failed(count))
@@ -205,6 +209,7 @@ impl Relay {
         }
         let retention = i64::try_from(self.settings.retention.as_micros()).unwrap_or(i64::MAX);
         let before = to_micros(crate::app::now()).saturating_sub(retention);
+        let _turn = self.db.write_turn().await?;
         prune(self.db.conn(), before).await
     }
 

@@ -2,7 +2,7 @@
 //! handler and the `processed_events` record share one transaction), and answers whether
 //! the delivery succeeded, should be retried, or must be dropped to the dead-letter topic.
 
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, sea_query::OnConflict};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, sea_query::OnConflict};
 
 use super::envelope::IncomingEvent;
 use super::inspect::{Accepted, DropReason, Rejection, inspect};
@@ -133,7 +133,7 @@ impl Subscriber {
                 .await?;
             return Ok(());
         }
-        let txn = self.db.begin_write().await?;
+        let (_turn, txn) = self.db.begin_write().await?;
         if !record_processed(&txn, CONSUMER, id, kind, user).await? {
             // Delivered before: a no-op that still answers SUCCESS.
             txn.rollback().await?;
@@ -151,7 +151,7 @@ impl Subscriber {
 
     /// Keeps a dead letter for review and raises an alert. Never re-published.
     pub async fn dead_letter(&self, event: &IncomingEvent, reason: &str) -> Result<(), AppError> {
-        let txn = self.db.begin_write().await?;
+        let (_turn, txn) = self.db.begin_write().await?;
         let id: String = event.id.chars().take(128).collect();
         let event_type: String = event.event_type.chars().take(255).collect();
         let user = event.partition_key.clone().unwrap_or_default();
@@ -240,13 +240,22 @@ fn record_writer(db: Database) -> GroupCommit<processed_event::ActiveModel> {
             let db = db.clone();
             async move {
                 let rows = batch.iter().map(|w| w.item.clone()).collect();
-                let result = insert_processed(db.conn(), rows).await.map(|_| ());
+                let result = insert_in_turn(&db, rows).await;
                 settle(batch, result, |row| {
                     let db = db.clone();
-                    async move { insert_processed(db.conn(), vec![row]).await.map(|_| ()) }
+                    async move { insert_in_turn(&db, vec![row]).await }
                 })
                 .await
             }
         },
     )
+}
+
+/// Inserts delivery records in this process's turn to write.
+async fn insert_in_turn(
+    db: &Database,
+    rows: Vec<processed_event::ActiveModel>,
+) -> Result<(), DbErr> {
+    let _turn = db.write_turn().await.map_err(AppError::into_db_err)?;
+    insert_processed(db.conn(), rows).await.map(|_| ())
 }

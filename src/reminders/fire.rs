@@ -33,7 +33,7 @@ impl Reminders {
         due_at: DateTime<Utc>,
         fire_at: DateTime<Utc>,
     ) -> Result<Fired, AppError> {
-        let txn = self.db.begin_write().await?;
+        let (_turn, txn) = self.db.begin_write().await?;
         let fired = self.fire_in(&txn, name, due_at, fire_at).await?;
         txn.commit().await?;
         self.announce(&fired);
@@ -111,7 +111,7 @@ impl Reminders {
     /// many notifications it wrote.
     pub async fn fire_due(&self) -> Result<usize, AppError> {
         let now = self.clock.now();
-        let txn = self.db.begin_write().await?;
+        let (_turn, txn) = self.db.begin_write().await?;
         let rows = store::claim_due(&txn, now, 64).await?;
         let mut fired = Vec::new();
         for row in rows {

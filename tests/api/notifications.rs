@@ -42,7 +42,7 @@ pub(crate) async fn record_all(
     items: impl IntoIterator<Item = (String, DateTime<Utc>)>,
     body: &str,
 ) -> Vec<Notification> {
-    let txn = db.begin_write().await.expect("begins a transaction");
+    let (_turn, txn) = db.begin_write().await.expect("begins a transaction");
     let mut recorded = Vec::new();
     for (title, at) in items {
         let new = NewNotification {
