@@ -247,13 +247,14 @@ pub async fn drain(
     })
 }
 
-/// For `samples` users with one daily task each: completes it and polls ListTasks every 2 ms
-/// until the next occurrence is listed; the time from sending CompleteTask (µs histogram).
-pub async fn next_instance(
+/// Gives each of `samples` users (`next0`, `next1` …) one daily task, for [`next_instance`];
+/// settle the event path afterwards, so that the measurement does not start behind the
+/// backlog of their `task.created` events.
+pub async fn seed_next_instance(
     clients: &[Tasks],
     samples: usize,
     concurrency: usize,
-) -> Result<Histogram<u64>, Error> {
+) -> Result<(), Error> {
     let clients_for_seed = clients.to_vec();
     load::closed_loop(
         concurrency,
@@ -270,6 +271,17 @@ pub async fn next_instance(
         },
     )
     .await?;
+    Ok(())
+}
+
+/// For the `samples` users of [`seed_next_instance`]: completes each one's task and polls
+/// ListTasks every 2 ms until the next occurrence is listed; the time from sending
+/// CompleteTask (µs histogram).
+pub async fn next_instance(
+    clients: &[Tasks],
+    samples: usize,
+    concurrency: usize,
+) -> Result<Histogram<u64>, Error> {
     let latencies = Arc::new(Mutex::new(histogram()?));
     let (clients, sink) = (clients.to_vec(), latencies.clone());
     load::closed_loop(

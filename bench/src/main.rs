@@ -299,6 +299,7 @@ async fn dapr_postgres(
     table.calls(B, "CreateTask at ~50 %", &publish.create, "paced");
 
     step("postgres + dapr: complete -> next occurrence");
+    events::seed_next_instance(&clients, profile.next_samples, 4).await?;
     events::settle(&double, url, Duration::from_secs(120)).await?;
     let next = events::next_instance(&clients, profile.next_samples, 4).await?;
     table.latency(
@@ -462,6 +463,7 @@ async fn embedded_sqlite(
         "peak VmRSS during the four loads",
     );
     step("sqlite embedded: complete -> next occurrence");
+    events::seed_next_instance(&clients, profile.next_samples, 4).await?;
     events::settle_embedded(&db_url, Duration::from_secs(120)).await?;
     let next = events::next_instance(&clients, profile.next_samples, 4).await?;
     table.latency(
