@@ -64,8 +64,8 @@ impl Bells {
 /// bell down with the user's last watcher.
 #[derive(Debug)]
 pub struct Subscription {
-    pub live: broadcast::Receiver<Arc<Notification>>,
-    pub bell: Arc<Notify>,
+    pub(super) live: broadcast::Receiver<Arc<Notification>>,
+    pub(super) bell: Arc<Notify>,
     user: UserId,
     bells: Arc<Bells>,
 }
@@ -153,7 +153,7 @@ impl Hub {
         self.bells.lock().len()
     }
 
-    /// Hands `notification` to this process's watchers: into the ring, then the ring of its
+    /// Hands `notification` to this process's watchers: puts it in the ring, then rings its
     /// user's bell.
     pub(super) fn broadcast(&self, notification: Notification) {
         let user = notification.user.clone();

@@ -112,7 +112,7 @@ impl Watcher {
                 continue;
             }
             let received = {
-                // Enabled before the ring is read, so a ring after the read is not missed.
+                // Enabled before the ring is read, so the bell rung after that read is not missed.
                 let rung = self.hub.bell.notified();
                 tokio::pin!(rung);
                 rung.as_mut().enable();
