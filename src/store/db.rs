@@ -210,6 +210,43 @@ pub fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
+    /// While one writer holds its turn, the others wait, and they get theirs in the order
+    /// they asked (the test's runtime is single-threaded: each spawned writer runs until it
+    /// waits, at the test's next yield).
+    #[tokio::test]
+    async fn sqlite_writers_take_turns_in_arrival_order() {
+        let db = super::Database::connect("sqlite::memory:", 1)
+            .await
+            .expect("an in-memory database");
+        let first = db.write_turn().await.expect("a turn");
+        assert!(first.is_some(), "SQLite writers take turns");
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut writers = Vec::new();
+        for n in 0..3 {
+            let (db, order) = (db.clone(), order.clone());
+            writers.push(tokio::spawn(async move {
+                let _turn = db.write_turn().await.expect("a turn");
+                order.lock().expect("the order").push(n);
+                tokio::task::yield_now().await;
+            }));
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            order.lock().expect("the order").is_empty(),
+            "no one writes while a turn is held"
+        );
+        drop(first);
+        for writer in writers {
+            writer.await.expect("the writer finished");
+        }
+        assert_eq!(*order.lock().expect("the order"), vec![0, 1, 2]);
+    }
+
     #[test]
     fn redacts_passwords_only() {
         assert_eq!(
