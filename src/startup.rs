@@ -160,7 +160,7 @@ impl Application {
             (SinkChoice::Local, _) | (SinkChoice::Auto, None) => None,
             (SinkChoice::Dapr | SinkChoice::Auto, endpoint) => {
                 let endpoint = endpoint.unwrap_or_else(|| "http://127.0.0.1:50001".to_owned());
-                tracing::info!(%endpoint, pubsub = %events.pubsub_name, "publishing events and scheduling reminders through the Dapr sidecar");
+                tracing::info!(endpoint = %crate::store::redact(&endpoint), pubsub = %events.pubsub_name, "publishing events and scheduling reminders through the Dapr sidecar");
                 let longest_pause = Duration::from_millis(config.events.relay_backoff_max_ms);
                 Some(Sidecar::connect_lazy(
                     &endpoint,

@@ -171,9 +171,9 @@ impl Database {
     }
 }
 
-/// A database URL with its passwords hidden, for messages and logs: the one in the
-/// credentials (`postgres://USER:***@HOST/DB`) and any `password`/`sslpassword` parameter of
-/// the query string.
+/// A URL (the database's, the sidecar's) with its passwords hidden, for messages and logs:
+/// the one in the credentials (`postgres://USER:***@HOST/DB`) and any `password` or
+/// `sslpassword` parameter of the query string.
 pub fn redact(url: &str) -> String {
     let (scheme, rest) = match url.find("://") {
         Some(end) => url.split_at(end + 3),
