@@ -11,7 +11,7 @@ use taskflow::proto::{events::v1 as ev, v1 as pb};
 use tonic::{Request, transport::Channel};
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, create, list_all, outbox_rows, titled, ts};
+use crate::helpers::{Backend, TestApp, create, list_all, outbox_rows, titled, water_plants};
 
 /// A sidecar endpoint where nothing listens: events stay in the outbox for the test to deliver.
 pub(crate) const NO_SIDECAR: &str = "http://127.0.0.1:9";
@@ -34,19 +34,7 @@ pub(crate) async fn completed_in_the_outbox(
     frequency: pb::Frequency,
 ) -> (pb::Task, dapr_pb::TopicEventRequest) {
     let mut alice = app.user("alice");
-    let task = create(
-        &mut alice,
-        "alice",
-        pb::Task {
-            due_time: Some(ts("2027-06-01T09:00:00Z")),
-            recurrence: Some(pb::Recurrence {
-                frequency: frequency as i32,
-                ..Default::default()
-            }),
-            ..titled("Water plants")
-        },
-    )
-    .await;
+    let task = create(&mut alice, "alice", water_plants(frequency)).await;
     alice
         .complete_task(pb::CompleteTaskRequest {
             name: task.name.clone(),

@@ -20,7 +20,7 @@ use tonic_health::pb::{
 use super::callback::{NO_SIDECAR, callback_client, deliver, delivery};
 use super::malformed_cases::{Case, bulk_entry, case, context, with_subject};
 use super::metrics::{sample, scrape};
-use crate::helpers::{Backend, TestApp, create, list_all, outbox_rows, titled, ts};
+use crate::helpers::{Backend, TestApp, create, list_all, outbox_rows, water_plants};
 
 const BULK_BATCHES: usize = 20;
 const BULK_BAD: usize = 40;
@@ -34,19 +34,7 @@ async fn malformed_deliveries_are_dropped_counted_and_leave_no_trace(
     let app = TestApp::spawn_dapr(backend, NO_SIDECAR, None).await;
     let client = callback_client(&app).await;
     let mut alice = app.user("alice");
-    let task = create(
-        &mut alice,
-        "alice",
-        pb::Task {
-            due_time: Some(ts("2027-06-01T09:00:00Z")),
-            recurrence: Some(pb::Recurrence {
-                frequency: pb::Frequency::Weekly as i32,
-                ..Default::default()
-            }),
-            ..titled("Water plants")
-        },
-    )
-    .await;
+    let task = create(&mut alice, "alice", water_plants(pb::Frequency::Weekly)).await;
     let db = app.db().await;
     let outbox_before = outbox_rows(&db).await.len();
     let before = scrape(&app).await;

@@ -12,7 +12,7 @@ use tonic::Code;
 
 use super::auth::{now, token};
 use crate::helpers::{
-    Backend, Binary, Metadata, TestDb, eventually, postgres_admin_url, titled, ts,
+    Backend, Binary, Metadata, TestDb, eventually, postgres_admin_url, water_plants,
 };
 
 const JWT_SECRET: &str = "jwtSecretQ7v2Lk9Xw3Rt5Zp8Hn4Bm6";
@@ -161,14 +161,7 @@ async fn the_binary_never_logs_a_secret_even_at_trace_level() {
     let task = alice
         .create_task(pb::CreateTaskRequest {
             parent: "users/alice".into(),
-            task: Some(pb::Task {
-                due_time: Some(ts("2027-06-01T09:00:00Z")),
-                recurrence: Some(pb::Recurrence {
-                    frequency: pb::Frequency::Daily as i32,
-                    ..Default::default()
-                }),
-                ..titled("Water plants")
-            }),
+            task: Some(water_plants(pb::Frequency::Daily)),
             request_id: String::new(),
         })
         .await

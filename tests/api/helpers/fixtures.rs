@@ -11,6 +11,18 @@ pub fn titled(title: &str) -> pb::Task {
     }
 }
 
+/// "Water plants", due 2027-06-01T09:00Z, repeating at `frequency`.
+pub fn water_plants(frequency: pb::Frequency) -> pb::Task {
+    pb::Task {
+        due_time: Some(ts("2027-06-01T09:00:00Z")),
+        recurrence: Some(pb::Recurrence {
+            frequency: frequency as i32,
+            ..Default::default()
+        }),
+        ..titled("Water plants")
+    }
+}
+
 /// Creates a task for `user` and returns it.
 pub async fn create(client: &mut Client, user: &str, task: pb::Task) -> pb::Task {
     client
