@@ -7,25 +7,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::{TZ_VARIANTS, Tz};
 use proptest::prelude::*;
 
+use super::properties::weekdays;
 use super::{SeriesPosition, next_due};
 use crate::domain::{Anchor, Frequency, Recurrence, Weekday};
-
-const WEEKDAYS: [Weekday; 7] = [
-    Weekday::Monday,
-    Weekday::Tuesday,
-    Weekday::Wednesday,
-    Weekday::Thursday,
-    Weekday::Friday,
-    Weekday::Saturday,
-    Weekday::Sunday,
-];
-
-fn weekdays(bits: u8) -> Vec<Weekday> {
-    (0..7)
-        .filter(|i| bits & (1 << i) != 0)
-        .map(|i| WEEKDAYS[i])
-        .collect()
-}
 
 fn any_zone() -> impl Strategy<Value = Tz> {
     prop::sample::select(TZ_VARIANTS.to_vec())

@@ -65,7 +65,8 @@ fn interval() -> impl Strategy<Value = i64> {
     prop_oneof![3 => 1i64..=4, 1 => 1i64..=Recurrence::MAX_INTERVAL]
 }
 
-fn weekdays(bits: u8) -> Vec<Weekday> {
+/// The weekdays whose bits (Monday = bit 0) are set in `bits`.
+pub(super) fn weekdays(bits: u8) -> Vec<Weekday> {
     WEEKDAYS
         .iter()
         .enumerate()
