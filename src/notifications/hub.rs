@@ -156,10 +156,10 @@ impl Hub {
     /// Hands `notification` to this process's watchers: puts it in the ring, then rings its
     /// user's bell.
     pub(super) fn broadcast(&self, notification: Notification) {
-        let user = notification.user.clone();
+        let notification = Arc::new(notification);
         // No receivers is fine: nobody is watching.
-        let _ = self.sender.send(Arc::new(notification));
-        if let Some(bell) = self.bells.lock().get(&user) {
+        let _ = self.sender.send(notification.clone());
+        if let Some(bell) = self.bells.lock().get(&notification.user) {
             bell.notify.notify_waiters();
         }
     }
