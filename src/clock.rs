@@ -1,9 +1,17 @@
-//! Time as the reminder logic sees it: the system clock in production, a clock the tests move.
+//! The current time: [`now`] at the storage precision, the system clock in production, and a
+//! clock the tests move.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Duration, Utc};
 use tokio::sync::Notify;
+
+/// The current time at the storage precision (microseconds), so that what a call returns
+/// equals what a later read returns.
+pub fn now() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+}
 
 /// A source of the current time.
 pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
@@ -21,7 +29,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
-        crate::app::now()
+        now()
     }
 }
 

@@ -12,11 +12,6 @@ use prometheus_client::metrics::{
     counter::Counter, family::Family, gauge::Gauge, histogram::Histogram,
 };
 use prometheus_client::registry::Registry;
-use sea_orm::{ConnectionTrait, Statement};
-
-use crate::events::DropReason;
-use crate::notifications::Hub;
-use crate::store::{Database, to_micros};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RpcLabels {
@@ -160,41 +155,39 @@ impl Metrics {
     }
 
     /// Counts a dropped delivery, by reason (and as a delivery with outcome `drop`).
-    pub fn dropped(&self, reason: DropReason) {
+    pub fn dropped(&self, reason: &'static str) {
         self.delivery("drop");
         self.dropped_deliveries
-            .get_or_create(&ReasonLabels {
-                reason: reason.as_label(),
-            })
+            .get_or_create(&ReasonLabels { reason })
             .inc();
     }
 
-    /// The text exposition, with the gauges read from the database and the hub now.
-    pub async fn render(&self, db: &Database, hub: &Hub) -> String {
-        let row = db
-            .conn()
-            .query_one_raw(Statement::from_string(
-                db.db_backend(),
-                "SELECT COUNT(*) AS n, MIN(created_us) AS oldest FROM outbox WHERE published_us IS NULL",
-            ))
-            .await;
-        if let Ok(Some(row)) = row {
-            let depth: i64 = row.try_get("", "n").unwrap_or(0);
-            self.outbox_depth.set(depth);
-            let oldest: Option<i64> = row.try_get("", "oldest").ok().flatten();
-            let age = oldest.map_or(0.0, |us| {
-                (to_micros(crate::app::now()) - us).max(0) as f64 / 1_000_000.0
-            });
-            self.outbox_oldest_age.set(age);
-        }
+    /// The text exposition, with the gauges as read now.
+    pub fn render(&self, gauges: &Gauges) -> String {
+        self.outbox_depth.set(gauges.outbox_depth);
+        let age = gauges.outbox_oldest_us.map_or(0.0, |us| {
+            (crate::clock::now().timestamp_micros() - us).max(0) as f64 / 1_000_000.0
+        });
+        self.outbox_oldest_age.set(age);
         self.watchers
-            .set(i64::try_from(hub.receiver_count()).unwrap_or(i64::MAX));
+            .set(i64::try_from(gauges.watchers).unwrap_or(i64::MAX));
         let mut text = String::new();
         if encode(&mut text, &self.registry).is_err() {
             return String::new();
         }
         text
     }
+}
+
+/// The gauges, read when `/metrics` is scraped.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Gauges {
+    /// Events waiting in the outbox.
+    pub outbox_depth: i64,
+    /// When the oldest of them was written (microseconds since the epoch).
+    pub outbox_oldest_us: Option<i64>,
+    /// Open notification watchers in this process.
+    pub watchers: usize,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -204,24 +197,28 @@ pub fn metrics() -> &'static Metrics {
     &METRICS
 }
 
-/// Serves `GET /metrics` on `listener` until `shutdown` completes.
-pub async fn serve(
+/// Serves `GET /metrics` on `listener` until `shutdown` completes; `gauges` reads the gauges
+/// at each scrape.
+pub async fn serve<F, Fut>(
     listener: tokio::net::TcpListener,
-    db: Database,
-    hub: Hub,
+    gauges: F,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    F: Fn() -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Gauges> + Send,
+{
     let app = axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {
-            let (db, hub) = (db.clone(), hub.clone());
+            let gauges = gauges.clone();
             async move {
                 (
                     [(
                         http::header::CONTENT_TYPE,
                         "application/openmetrics-text; version=1.0.0; charset=utf-8",
                     )],
-                    metrics().render(&db, &hub).await,
+                    metrics().render(&gauges().await),
                 )
             }
         }),

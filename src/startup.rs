@@ -23,12 +23,11 @@ use crate::auth::Authenticator;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ServeConfig, SinkChoice};
 use crate::error::AppError;
-use crate::events::dapr_sink::DaprSink;
-use crate::events::relay::{Relay, RelaySettings};
-use crate::events::sidecar::Sidecar;
-use crate::events::sink::{EventSink, LocalSink};
-use crate::events::{Outbox, Subscriber};
+use crate::inbox::{LocalSink, Subscriber};
 use crate::notifications::Hub;
+use crate::outbox::dapr_sink::DaprSink;
+use crate::outbox::relay::{Relay, RelaySettings};
+use crate::outbox::{EventSink, Outbox};
 use crate::proto::{
     self,
     v1::{
@@ -37,6 +36,7 @@ use crate::proto::{
     },
 };
 use crate::reminders::{DaprJobs, ReminderScheduler, Reminders, TableScheduler};
+use crate::sidecar::Sidecar;
 use crate::store::Database;
 
 /// The fully qualified name of the task service, as health checks know it.
@@ -322,10 +322,23 @@ impl Application {
             .fires_locally()
             .then(|| tokio::spawn(self.reminders.clone().run_local(relay_stop_rx.clone())));
         let mut metrics_stop = relay_stop_rx.clone();
+        let (db, hub) = (self.db.clone(), self.hub.clone());
+        let gauges = move || {
+            let (db, hub) = (db.clone(), hub.clone());
+            async move {
+                let (outbox_depth, outbox_oldest_us) = crate::store::outbox::backlog(db.conn())
+                    .await
+                    .unwrap_or_default();
+                crate::metrics::Gauges {
+                    outbox_depth,
+                    outbox_oldest_us,
+                    watchers: hub.receiver_count(),
+                }
+            }
+        };
         let metrics_task = tokio::spawn(crate::metrics::serve(
             self.metrics_listener,
-            self.db.clone(),
-            self.hub.clone(),
+            gauges,
             async move {
                 let _ = metrics_stop.changed().await;
             },

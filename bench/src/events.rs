@@ -42,7 +42,7 @@ pub async fn settle(double: &DaprDouble, url: &str, timeout: Duration) -> Result
 pub async fn settle_embedded(database_url: &str, timeout: Duration) -> Result<(), Error> {
     let db = taskflow::store::Database::connect(database_url, 1).await?;
     let started = Instant::now();
-    while !taskflow::events::outbox::unpublished(db.conn(), 1)
+    while !taskflow::store::outbox::unpublished(db.conn(), 1)
         .await?
         .is_empty()
     {

@@ -15,11 +15,11 @@ use tonic::{Request, Response, Status, metadata::MetadataMap};
 
 use prost::Message;
 
-use super::convert::timestamp_in;
 use crate::config::Secret;
+use crate::convert::timestamp_in;
 use crate::domain::TaskName;
 use crate::error::AppError;
-use crate::events::{DropReason, IncomingEvent, Rejection, Subscriber, Verdict};
+use crate::inbox::{DropReason, IncomingEvent, Rejection, Subscriber, Verdict};
 use crate::proto::events::v1 as ev;
 use crate::reminders::Fired;
 use crate::reminders::scheduler::{JOB_DATA_TYPE, job_name};

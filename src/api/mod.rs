@@ -1,7 +1,6 @@
 //! The gRPC surface: decode requests into domain values, call the use cases, encode replies.
 
 mod app_callback;
-pub(crate) mod convert;
 mod notifications;
 mod tasks;
 

@@ -6,16 +6,18 @@ use tokio::sync::watch;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
-use super::convert::{timestamp_in, timestamp_out};
 use super::tasks::owned_parent;
-use crate::app::now;
 use crate::auth::{caller, ensure_owner};
+use crate::clock::now;
+use crate::convert::{timestamp_in, timestamp_out};
 use crate::domain::UserId;
+use crate::domain::{Kind, Notification, NotificationName};
 use crate::error::AppError;
 use crate::listing::{Cursor, CursorValue, PageToken, page_size};
-use crate::notifications::{self, Hub, Kind, Notification, NotificationName, Position, store};
+use crate::notifications::{self, Hub};
 use crate::proto::v1::{self as pb, notification_service_server::NotificationService};
 use crate::store::Database;
+use crate::store::notifications::{self as store, Position};
 
 /// The gRPC face of in-app notifications.
 #[derive(Debug, Clone)]

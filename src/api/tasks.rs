@@ -2,9 +2,9 @@
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{fields_in, mask_paths, patch_in, populated_paths, task_out};
 use crate::app::{ListQuery, Tasks};
 use crate::auth::{caller, ensure_owner};
+use crate::convert::{fields_in, mask_paths, patch_in, populated_paths, task_out};
 use crate::domain::{Etag, TaskName, UserId, parse_parent};
 use crate::error::{AppError, Violations};
 use crate::listing::{Filter, OrderBy, PageToken, page_size};

@@ -6,14 +6,13 @@
 //! again one create at a time, so one create's fault (a duplicate `request_id`) never fails
 //! another; only a database that cannot be reached fails them all.
 
-use sea_orm::sea_query::{CommonTableExpression, PostgresQueryBuilder, WithClause};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryTrait, Statement};
+use sea_orm::DbErr;
 
 use crate::domain::Task;
-use crate::error::AppError;
-use crate::events::{NewEvent, Outbox, outbox};
+use crate::outbox::{NewEvent, Outbox};
 use crate::store::group_commit::{GroupCommit, Waiting, settle};
-use crate::store::{Backend, Database, entity::outbox as outbox_entity, tasks};
+use crate::store::task_batch::{self, NewRow};
+use crate::store::{Database, entity::outbox as outbox_entity};
 
 /// Batches written at the same time (each on its own connection).
 const WRITERS: usize = 4;
@@ -81,50 +80,13 @@ async fn write(db: Database, outbox: Outbox, batch: Vec<Waiting<NewTask>>) {
 }
 
 async fn commit(db: &Database, batch: &[&NewTask]) -> Result<(), DbErr> {
-    if db.backend() == Backend::Postgres {
-        return commit_as_one_statement(db, batch).await;
-    }
-    let (_turn, txn) = db.begin_write().await.map_err(AppError::into_db_err)?;
-    let rows: Vec<(&Task, Option<&str>)> = batch
+    let rows: Vec<NewRow<'_>> = batch
         .iter()
-        .map(|n| (&n.task, n.request_id.as_deref()))
+        .map(|n| NewRow {
+            task: &n.task,
+            request_id: n.request_id.as_deref(),
+            event: n.event.clone(),
+        })
         .collect();
-    tasks::insert_many(&txn, &rows).await?;
-    outbox::insert_rows(&txn, batch.iter().map(|n| n.event.clone()).collect()).await?;
-    txn.commit().await
-}
-
-/// PostgreSQL: the tasks, their tags and their events in one statement (data-modifying CTEs),
-/// which is atomic by itself: one round trip instead of BEGIN, the INSERTs and COMMIT.
-async fn commit_as_one_statement(db: &Database, batch: &[&NewTask]) -> Result<(), DbErr> {
-    let rows: Vec<(&Task, Option<&str>)> = batch
-        .iter()
-        .map(|n| (&n.task, n.request_id.as_deref()))
-        .collect();
-    let (tasks_insert, tags_insert) = tasks::insert_statements(&rows);
-    let mut with = WithClause::new();
-    with.cte(
-        CommonTableExpression::new()
-            .query(tasks_insert)
-            .table_name("new_tasks")
-            .to_owned(),
-    );
-    if let Some(tags_insert) = tags_insert {
-        with.cte(
-            CommonTableExpression::new()
-                .query(tags_insert)
-                .table_name("new_tags")
-                .to_owned(),
-        );
-    }
-    let events = outbox_entity::Entity::insert_many(batch.iter().map(|n| n.event.clone()));
-    let (sql, values) = events.into_query().with(with).build(PostgresQueryBuilder);
-    db.conn()
-        .execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            sql,
-            values,
-        ))
-        .await?;
-    Ok(())
+    task_batch::insert(db, &rows).await
 }

@@ -1,21 +1,14 @@
 //! The task use cases behind `TaskService`.
 
-use chrono::{DateTime, Utc};
-
 use super::create_queue::CreateQueue;
+use crate::clock::now;
 use crate::domain::{Etag, Task, TaskFields, TaskId, TaskName, TaskPatch, UserId};
 use crate::error::AppError;
-use crate::events::{Cause, EventKind, Outbox, task_event};
 use crate::listing::Cursor;
-use crate::store::{Database, from_micros, tasks, to_micros};
+use crate::outbox::{Cause, EventKind, Outbox, task_event};
+use crate::store::{Database, tasks};
 
 pub use crate::store::tasks::ListQuery;
-
-/// The current time at the storage precision (microseconds), so that what a call returns
-/// equals what a later read returns.
-pub fn now() -> DateTime<Utc> {
-    from_micros(to_micros(Utc::now()))
-}
 
 #[derive(Debug, Clone)]
 pub struct Tasks {

@@ -17,19 +17,15 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::ConnectionTrait;
 use tokio::sync::{Notify, broadcast};
 
-use super::Notification;
-use crate::domain::UserId;
+use crate::domain::{Notification, UserId};
 use crate::error::AppError;
-use crate::store::{Backend, Database};
+use crate::store::{Backend, Database, announcements};
 
 /// How many notifications the ring holds; a watcher further behind re-reads from the database.
 pub const CAPACITY: usize = 1024;
-
-/// The PostgreSQL channel that announces new notifications; the payload is the id.
-pub const CHANNEL: &str = "taskflow_notifications";
 
 /// Cheap to clone; every clone feeds the same watchers.
 #[derive(Debug, Clone)]
@@ -103,16 +99,7 @@ impl Hub {
         if self.db.backend() != Backend::Postgres {
             return Ok(());
         }
-        conn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [
-                CHANNEL.into(),
-                notification.id.hyphenated().to_string().into(),
-            ],
-        ))
-        .await?;
-        Ok(())
+        announcements::announce(conn, notification.id).await
     }
 
     /// Call after the transaction that recorded `notification` committed: on SQLite it

@@ -10,14 +10,15 @@ use std::time::Duration;
 use chrono::Utc;
 use sea_orm::sqlx::{
     self,
-    postgres::{PgListener, PgPool, PgPoolOptions},
+    postgres::{PgListener, PgPool},
 };
 use tokio::{sync::watch, task::JoinHandle};
 use uuid::Uuid;
 
-use super::hub::CHANNEL;
-use super::{Hub, Position, store};
-use crate::store::{Backend, to_micros};
+use super::Hub;
+use crate::domain::Notification;
+use crate::store::notifications::{self as store, Position};
+use crate::store::{Backend, announcements, to_micros};
 
 /// The first pause after a failure; it doubles up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(250);
@@ -38,20 +39,7 @@ impl Hub {
         if self.database().backend() != Backend::Postgres {
             return None;
         }
-        let options = self
-            .database()
-            .conn()
-            .get_postgres_connection_pool()
-            .connect_options();
-        // A pool of its own: the listening connection is held for good and must not take
-        // one from the API's pool.
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .min_connections(0)
-            .max_lifetime(None)
-            .idle_timeout(None)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_lazy_with((*options).clone());
+        let pool = announcements::listener_pool(self.database());
         let mut listener = Listener {
             hub: self.clone(),
             pool,
@@ -84,9 +72,7 @@ fn stopping(stop: &watch::Receiver<bool>) -> bool {
 
 impl Listener {
     async fn connect(&mut self) -> Result<PgListener, sqlx::Error> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
-        listener.listen(CHANNEL).await?;
-        Ok(listener)
+        announcements::listen(&self.pool).await
     }
 
     async fn run(
@@ -180,7 +166,7 @@ impl Listener {
         }
     }
 
-    fn broadcast(&mut self, notification: super::Notification) {
+    fn broadcast(&mut self, notification: Notification) {
         self.last = self.last.max(Position::of(&notification));
         self.hub.broadcast(notification);
     }

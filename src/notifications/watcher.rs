@@ -15,11 +15,12 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{broadcast::error::TryRecvError, watch as signal};
 use tokio_stream::Stream;
 
+use super::Hub;
 use super::hub::Subscription;
-use super::{Hub, Notification, Position, store};
-use crate::domain::UserId;
+use crate::domain::{Notification, UserId};
 use crate::error::AppError;
 use crate::store::Database;
+use crate::store::notifications::{self as store, Position};
 
 /// Rows per database read.
 const BATCH: u64 = 128;

@@ -4,14 +4,14 @@
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 
-use super::{LATE_AFTER, Reminders, context, store};
-use crate::api::convert::timestamp_out;
+use super::{LATE_AFTER, Reminders, context};
+use crate::convert::timestamp_out;
+use crate::domain::{Kind, NewNotification, Notification};
 use crate::domain::{TaskName, zone};
 use crate::error::AppError;
-use crate::events::{EventKind, NewEvent};
-use crate::notifications::{Kind, NewNotification, Notification, store as notifications};
+use crate::outbox::{EventKind, NewEvent};
 use crate::proto::events::v1 as ev;
-use crate::store::{from_micros, tasks, to_micros};
+use crate::store::{from_micros, notifications, reminders as store, tasks, to_micros};
 
 /// What a trigger came to.
 #[derive(Debug, Clone, PartialEq, Eq)]

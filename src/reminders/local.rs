@@ -6,8 +6,8 @@ use std::time::Duration as StdDuration;
 
 use tokio::sync::watch;
 
-use super::{Reminders, store};
-use crate::store::to_micros;
+use super::Reminders;
+use crate::store::{reminders as store, to_micros};
 
 /// The longest sleep: reminders armed by other replicas are noticed at least this often.
 const MAX_SLEEP: StdDuration = StdDuration::from_secs(30);

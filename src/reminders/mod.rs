@@ -6,7 +6,6 @@ mod fire;
 mod local;
 pub mod rules;
 pub mod scheduler;
-pub mod store;
 
 use std::sync::Arc;
 
@@ -14,13 +13,14 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::ConnectionTrait;
 use tokio::sync::Notify;
 
-use crate::api::convert::timestamp_out;
 use crate::clock::Clock;
+use crate::convert::timestamp_out;
 use crate::domain::TaskName;
 use crate::error::AppError;
-use crate::events::{EventKind, NewEvent, Outbox};
 use crate::notifications::Hub;
+use crate::outbox::{EventKind, NewEvent, Outbox};
 use crate::proto::events::v1 as ev;
+use crate::store::reminders as store;
 use crate::store::{Database, tasks, to_micros};
 
 pub use fire::Fired;

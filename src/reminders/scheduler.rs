@@ -8,8 +8,8 @@ use prost::Message;
 
 use crate::domain::TaskName;
 use crate::error::AppError;
-use crate::events::sidecar::{Sidecar, SidecarError};
 use crate::proto::events::v1 as ev;
+use crate::sidecar::{Sidecar, SidecarError};
 
 /// The `type_url` of a job's data: the reminder as scheduled.
 pub const JOB_DATA_TYPE: &str = "type.googleapis.com/taskflow.events.v1.ReminderScheduled";

@@ -1,12 +1,21 @@
-//! Persistence: SeaORM entities and the queries over them. Query functions take
-//! `&impl ConnectionTrait` so that callers compose them inside one transaction.
+//! Persistence: every SQL statement taskflow runs, one file per table or concern, over the
+//! SeaORM entities. Query functions take `&impl ConnectionTrait` so that callers compose them
+//! inside one transaction.
 
+pub mod announcements;
 mod db;
+pub mod deliveries;
 pub mod entity;
 pub mod group_commit;
+mod leader_lock;
 mod list;
+pub mod notifications;
+pub mod outbox;
+pub mod reminders;
+pub mod task_batch;
 pub mod tasks;
 mod time;
 
 pub use db::{Backend, DEFAULT_ACQUIRE_TIMEOUT_MS, Database, redact};
+pub use leader_lock::LeaderLock;
 pub use time::{from_micros, to_micros};

@@ -397,7 +397,7 @@ async fn replicas_share_one_relay_and_fail_over() {
             format!(
                 "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted \
                  AND ((classid::bigint << 32) | objid::bigint) = {}",
-                taskflow::events::relay::RELAY_LOCK_KEY
+                taskflow::outbox::relay::RELAY_LOCK_KEY
             ),
         ))
         .await

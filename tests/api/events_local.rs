@@ -314,14 +314,14 @@ async fn trace_context_flows_from_calls_into_events() {
 
 /// Old published events are deleted; recent and unpublished ones never are.
 async fn pruning_keeps_recent_and_unpublished_events(backend: Backend) {
-    use taskflow::events::outbox::prune;
+    use taskflow::store::outbox::prune;
     let app = TestApp::spawn(backend).await;
     let mut alice = app.user("alice");
     create(&mut alice, "alice", titled("one")).await;
     create(&mut alice, "alice", titled("two")).await;
     let db = app.db().await;
     published_outbox(&db, Some(2)).await;
-    let now = taskflow::app::now().timestamp_micros();
+    let now = taskflow::clock::now().timestamp_micros();
     assert_eq!(
         prune(db.conn(), now - 3_600_000_000).await.expect("prune"),
         0,

@@ -4,10 +4,12 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use taskflow::domain::{Kind, NewNotification, Notification};
 use taskflow::domain::{TaskId, TaskName, UserId};
-use taskflow::notifications::{Hub, Kind, NewNotification, Notification, store};
+use taskflow::notifications::Hub;
 use taskflow::proto::v1::{self as pb, notification_service_client::NotificationServiceClient};
 use taskflow::store::Database;
+use taskflow::store::notifications as store;
 use tokio::time::timeout;
 use tonic::{Code, Streaming, service::interceptor::InterceptedService, transport::Channel};
 
@@ -84,7 +86,7 @@ pub(crate) async fn record(
 }
 
 pub(crate) fn ago(minutes: i64) -> DateTime<Utc> {
-    taskflow::app::now() - chrono::Duration::minutes(minutes)
+    taskflow::clock::now() - chrono::Duration::minutes(minutes)
 }
 
 pub(crate) fn names(notifications: &[pb::Notification]) -> Vec<String> {
@@ -173,7 +175,7 @@ pub(crate) async fn lists_newest_first_in_pages_and_unread_only(backend: Backend
     let app = TestApp::spawn(backend).await;
     let (db, hub) = (app.db().await, app.hub());
     // Created out of order; two share a create time (the id breaks the tie).
-    let base = taskflow::app::now();
+    let base = taskflow::clock::now();
     let minutes = [50, 10, 30, 30, 40];
     let mut recorded = Vec::new();
     for (i, m) in minutes.into_iter().enumerate() {
@@ -290,7 +292,7 @@ async fn grpcurl_watches_lists_and_marks_read(backend: Backend) {
     use crate::grpcurl::{grpcurl, stdout_json};
     let app = TestApp::spawn(backend).await;
     let (db, hub) = (app.db().await, app.hub());
-    let recorded = record(&db, &hub, "alice", "Pay rent", taskflow::app::now()).await;
+    let recorded = record(&db, &hub, "alice", "Pay rent", taskflow::clock::now()).await;
     let addr = app.addr().to_string();
     let call = |method: &str| format!("taskflow.v1.NotificationService/{method}");
 

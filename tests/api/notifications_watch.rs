@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use taskflow::notifications::Notification;
+use taskflow::domain::Notification;
 use tokio::time::timeout;
 use tonic::{Code, transport::Channel};
 
@@ -37,7 +37,7 @@ async fn watchers_get_the_backlog_then_live_ones_and_only_their_own(backend: Bac
     hub.notify_in_txn(db.conn(), &a2).await.expect("announces");
     hub.committed(&a2);
     // Created after the watchers subscribed: delivered live.
-    let a3 = record(&db, &hub, "alice", "a3", taskflow::app::now()).await;
+    let a3 = record(&db, &hub, "alice", "a3", taskflow::clock::now()).await;
     let got = next(&mut with_backlog).await;
     assert_eq!(got.name, a3.name());
     assert_eq!(got.title, "a3");
@@ -49,7 +49,7 @@ async fn watchers_get_the_backlog_then_live_ones_and_only_their_own(backend: Bac
     );
     stays_quiet(&mut bobs, "bob's").await;
 
-    let b1 = record(&db, &hub, "bob", "b1", taskflow::app::now()).await;
+    let b1 = record(&db, &hub, "bob", "b1", taskflow::clock::now()).await;
     assert_eq!(next(&mut bobs).await.name, b1.name());
     stays_quiet(&mut with_backlog, "alice's").await;
     stays_quiet(&mut live_only, "alice's").await;
@@ -94,7 +94,7 @@ async fn a_disconnected_watcher_is_freed(backend: Backend) {
     // The connection is still good for another watch.
     let (db, hub) = (app.db().await, app.hub());
     let mut again = watch(&mut alice, "users/alice", None).await.expect("watch");
-    let n = record(&db, &hub, "alice", "after", taskflow::app::now()).await;
+    let n = record(&db, &hub, "alice", "after", taskflow::clock::now()).await;
     assert_eq!(next(&mut again).await.name, n.name());
 }
 
@@ -127,7 +127,7 @@ async fn a_slow_watcher_loses_nothing_and_holds_up_no_one(backend: Backend) {
 
     // Large bodies, so the transport's buffers hold few of them.
     let body = "x".repeat(4000);
-    let start = taskflow::app::now();
+    let start = taskflow::clock::now();
     let mut expected = Vec::with_capacity(COUNT);
     for batch in 0..COUNT / PER_TRANSACTION {
         let items = (0..PER_TRANSACTION).map(|i| {
@@ -171,7 +171,7 @@ async fn a_quiet_watcher_gets_its_own_after_others_overran_the_ring(backend: Bac
     let mut alices = watch(&mut notifications(&app, "alice"), "users/alice", None)
         .await
         .expect("alice watches");
-    let start = taskflow::app::now();
+    let start = taskflow::clock::now();
     let mut expected = Vec::with_capacity(OTHERS);
     for batch in 0..OTHERS / 100 {
         let items = (0..100).map(|i| {
@@ -239,7 +239,7 @@ async fn postgres_replicas_deliver_each_others_notifications() {
         &second.hub(),
         "alice",
         "from afar",
-        taskflow::app::now(),
+        taskflow::clock::now(),
     )
     .await;
     assert_eq!(next(&mut on_first).await.name, recorded.name());

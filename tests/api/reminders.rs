@@ -29,7 +29,7 @@ pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
 }
 
 pub(crate) async fn clocked(backend: Backend) -> (TestApp, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new(taskflow::app::now()));
+    let clock = Arc::new(ManualClock::new(taskflow::clock::now()));
     let app = TestApp::spawn_with_clock(backend, clock.clone(), |_| {}).await;
     (app, clock)
 }
@@ -415,7 +415,7 @@ async fn a_fired_reminder_reaches_the_owners_watcher_live(backend: Backend) {
 /// Two replicas with the same clock: the due reminder fires exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_fire_a_reminder_once() {
-    let clock = Arc::new(ManualClock::new(taskflow::app::now()));
+    let clock = Arc::new(ManualClock::new(taskflow::clock::now()));
     let first = TestApp::spawn_with_clock(Backend::Postgres, clock.clone(), |_| {}).await;
     let second = first.replica_with_clock(clock.clone(), |_| {}).await;
     let mut alice = first.user("alice");

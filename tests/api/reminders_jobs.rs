@@ -16,7 +16,7 @@ use crate::reminders::{due_task, notifications_of, timestamp};
 async fn dapr_jobs_schedule_overwrite_delete_and_call_back(backend: Backend) {
     let double = double().await;
     double.set_auto_deliver(true);
-    let clock = Arc::new(ManualClock::new(taskflow::app::now()));
+    let clock = Arc::new(ManualClock::new(taskflow::clock::now()));
     let app = TestApp::spawn_with_clock(backend, clock.clone(), wired_to(&double)).await;
     double.set_app_addr(app.callback_addr());
     let mut alice = app.user("alice");
@@ -138,7 +138,7 @@ async fn dapr_jobs_schedule_overwrite_delete_and_call_back(backend: Backend) {
 async fn older_sidecars_get_the_alpha_jobs_calls() {
     let double = double().await;
     double.set_stable_jobs_unimplemented(true);
-    let clock = Arc::new(ManualClock::new(taskflow::app::now()));
+    let clock = Arc::new(ManualClock::new(taskflow::clock::now()));
     let app = TestApp::spawn_with_clock(Backend::Sqlite, clock.clone(), wired_to(&double)).await;
     double.set_app_addr(app.callback_addr());
     let mut alice = app.user("alice");

@@ -275,7 +275,7 @@ pub fn test_config(database_url: &str) -> ServeConfig {
 
 /// The task use cases on `db`, outside any server (to inspect what a server wrote).
 pub fn tasks_on(db: taskflow::store::Database) -> taskflow::app::Tasks {
-    let outbox = taskflow::events::Outbox::new(std::sync::Arc::new(EventsConfig::default()));
+    let outbox = taskflow::outbox::Outbox::new(std::sync::Arc::new(EventsConfig::default()));
     taskflow::app::Tasks::new(db, outbox)
 }
 

@@ -34,7 +34,7 @@ where
 /// Every outbox row, in commit order.
 pub async fn outbox_rows(
     db: &taskflow::store::Database,
-) -> Vec<taskflow::events::outbox::OutboxRow> {
+) -> Vec<taskflow::store::outbox::OutboxRow> {
     use sea_orm::{EntityTrait, QueryOrder};
     taskflow::store::entity::outbox::Entity::find()
         .order_by_asc(taskflow::store::entity::outbox::Column::Seq)
@@ -47,7 +47,7 @@ pub async fn outbox_rows(
 pub async fn published_outbox(
     db: &taskflow::store::Database,
     count: Option<usize>,
-) -> Vec<taskflow::events::outbox::OutboxRow> {
+) -> Vec<taskflow::store::outbox::OutboxRow> {
     eventually("the outbox to be published", || async {
         let rows = outbox_rows(db).await;
         let complete = count.is_none_or(|n| rows.len() == n);

@@ -52,7 +52,7 @@ impl Run {
         order: Order,
         seed: u64,
     ) -> Self {
-        let started = taskflow::app::now();
+        let started = taskflow::clock::now();
         let double = quiet_double().await;
         let clock = Arc::new(ManualClock::new(now));
         let app = TestApp::resume_with(db, url, clock.clone(), wired_to(&double)).await;

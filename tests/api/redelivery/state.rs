@@ -62,7 +62,7 @@ fn check_created_during(run: &Run, finished: DateTime<Utc>, what: &str, create: 
 
 impl EndState {
     pub async fn capture(run: &Run, users: &[&str]) -> Self {
-        let finished = taskflow::app::now();
+        let finished = taskflow::clock::now();
         let conn = run.db.conn();
 
         let mut tasks = Vec::new();

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use dapr_double::{DaprDouble, Outcome, Published};
 use taskflow::domain::{TaskId, TaskName, UserId};
-use taskflow::events::outbox::OutboxRow;
+use taskflow::store::outbox::OutboxRow;
 use taskflow::store::{Database, entity::task};
 
 use crate::helpers::{eventually_within, outbox_rows};

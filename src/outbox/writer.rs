@@ -1,13 +1,8 @@
-//! Writing events into the outbox inside the caller's transaction, and the relay's reads and
-//! marks.
+//! Writing events into the outbox inside the caller's transaction.
 
 use std::sync::Arc;
 
-use sea_orm::{
-    ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait},
-};
+use sea_orm::{ActiveValue::Set, ConnectionTrait};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
@@ -15,9 +10,7 @@ use super::EventKind;
 use crate::config::EventsConfig;
 use crate::domain::UserId;
 use crate::error::AppError;
-use crate::store::{entity::outbox, to_micros};
-
-pub use outbox::Model as OutboxRow;
+use crate::store::{self, entity::outbox, to_micros};
 
 /// Number of shards the partition keys hash into (see `outbox.shard`).
 pub const SHARDS: u32 = 64;
@@ -79,7 +72,7 @@ impl Outbox {
         conn: &impl ConnectionTrait,
         event: NewEvent,
     ) -> Result<(), AppError> {
-        Ok(insert_rows(conn, vec![self.row(event)]).await?)
+        Ok(store::outbox::insert_rows(conn, vec![self.row(event)]).await?)
     }
 
     /// The outbox row of `event`, stamped now and in the current trace: build it where the
@@ -96,7 +89,7 @@ impl Outbox {
             payload: Set(event.payload),
             data_schema: Set(event.kind.schema().to_owned()),
             traceparent: Set(Some(traceparent_for(event.id))),
-            created_us: Set(to_micros(crate::app::now())),
+            created_us: Set(to_micros(crate::clock::now())),
             published_us: Set(None),
             attempts: Set(0),
             last_error: Set(None),
@@ -112,87 +105,6 @@ impl Outbox {
     pub fn waker(&self) -> Arc<Notify> {
         self.waker.clone()
     }
-}
-
-/// Inserts outbox rows (from [`Outbox::row`]) in one statement.
-pub async fn insert_rows(
-    conn: &impl ConnectionTrait,
-    rows: Vec<outbox::ActiveModel>,
-) -> Result<(), sea_orm::DbErr> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    outbox::Entity::insert_many(rows)
-        .exec_without_returning(conn)
-        .await?;
-    Ok(())
-}
-
-/// The oldest unpublished events, in commit order.
-pub async fn unpublished(
-    conn: &impl ConnectionTrait,
-    limit: u64,
-) -> Result<Vec<OutboxRow>, AppError> {
-    Ok(outbox::Entity::find()
-        .filter(outbox::Column::PublishedUs.is_null())
-        .order_by_asc(outbox::Column::Seq)
-        .limit(limit)
-        .all(conn)
-        .await?)
-}
-
-/// Marks events published.
-pub async fn mark_published(
-    conn: &impl ConnectionTrait,
-    seqs: &[i64],
-    at_us: i64,
-) -> Result<(), AppError> {
-    if seqs.is_empty() {
-        return Ok(());
-    }
-    outbox::Entity::update_many()
-        .col_expr(outbox::Column::PublishedUs, Expr::value(at_us))
-        .col_expr(
-            outbox::Column::Attempts,
-            Expr::col(outbox::Column::Attempts).add(1),
-        )
-        .filter(outbox::Column::Seq.is_in(seqs.iter().copied()))
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
-/// Deletes events published before `before_us`; returns how many. Unpublished events are
-/// never touched.
-pub async fn prune(conn: &impl ConnectionTrait, before_us: i64) -> Result<u64, AppError> {
-    let result = outbox::Entity::delete_many()
-        .filter(outbox::Column::PublishedUs.is_not_null())
-        .filter(outbox::Column::PublishedUs.lt(before_us))
-        .exec(conn)
-        .await?;
-    Ok(result.rows_affected)
-}
-
-/// Records a failed attempt on events that stay unpublished.
-pub async fn mark_failed(
-    conn: &impl ConnectionTrait,
-    seqs: &[i64],
-    error: &str,
-) -> Result<(), AppError> {
-    if seqs.is_empty() {
-        return Ok(());
-    }
-    let error: String = error.chars().take(1000).collect();
-    outbox::Entity::update_many()
-        .col_expr(
-            outbox::Column::Attempts,
-            Expr::col(outbox::Column::Attempts).add(1),
-        )
-        .col_expr(outbox::Column::LastError, Expr::value(error))
-        .filter(outbox::Column::Seq.is_in(seqs.iter().copied()))
-        .exec(conn)
-        .await?;
-    Ok(())
 }
 
 #[cfg(test)]

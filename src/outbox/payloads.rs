@@ -4,7 +4,7 @@ use prost::Message;
 use uuid::Uuid;
 
 use super::{EventKind, NewEvent};
-use crate::api::convert::{task_out, timestamp_out};
+use crate::convert::{task_out, timestamp_out};
 use crate::domain::Task;
 use crate::proto::events::v1 as ev;
 

@@ -2,14 +2,16 @@
 //! deadline on every call, the `dapr-api-token` when configured, and a circuit breaker so a
 //! dead sidecar costs nothing per call and is logged once.
 
+mod breaker;
+
 use std::{sync::Arc, time::Duration};
 
 use dapr::dapr::proto::runtime::v1::{self as dapr_pb, dapr_client::DaprClient};
 use tonic::{Code, Request, Status, metadata::AsciiMetadataValue, transport::Channel};
 
-use super::breaker::Breaker;
 use crate::config::DaprConfig;
 use crate::error::AppError;
+use breaker::Breaker;
 
 /// Why a call to the sidecar did not succeed.
 #[derive(Debug, thiserror::Error)]

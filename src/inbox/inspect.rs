@@ -1,94 +1,18 @@
 //! Everything about a delivery that can be checked without the database: where it came from,
 //! what it is, whether its payload decodes, and whether all the users it names agree. A
-//! delivery that fails is refused with a [`Rejection`]: a reason from a small fixed set (the
-//! `reason` label of the dropped-deliveries metric) and a message for the logs.
+//! delivery that fails is refused with a [`Rejection`].
 
-use std::fmt;
-
-use super::EventKind;
 use super::decode::{Payload, decode};
-use super::envelope::{CLOUDEVENTS_JSON, IncomingEvent, media_type};
+use super::drop_reason::{DropReason, Rejection};
+use super::envelope::{IncomingEvent, media_type};
 use crate::config::EventsConfig;
 use crate::domain::{TaskName, UserId};
+use crate::outbox::{CLOUDEVENTS_JSON, EventKind};
 
 /// The largest event payload handled; larger ones are dropped.
 pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
 /// The longest event id accepted, in bytes.
 pub const MAX_EVENT_ID_BYTES: usize = 128;
-
-/// Why a delivery can never be handled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DropReason {
-    /// The payload (or the envelope) is larger than [`MAX_EVENT_BYTES`].
-    Oversized,
-    /// The payload's content type is none taskflow reads (protobuf or protobuf JSON).
-    UnsupportedContentType,
-    /// The bytes are not what their content type says: broken protobuf, JSON or base64.
-    Undecodable,
-    /// The CloudEvent `type` is none of taskflow's events.
-    UnknownType,
-    /// The event came on a topic taskflow does not handle it on.
-    WrongTopic,
-    /// A required attribute or payload field is absent.
-    MissingField,
-    /// An attribute or payload field is present but malformed (an id, a user, a task name).
-    InvalidField,
-    /// The partition key, subject, payload user and task name do not all name one user.
-    UserMismatch,
-    /// The event is well formed but cannot be applied to the stored data.
-    NotApplicable,
-}
-
-impl DropReason {
-    pub const ALL: [Self; 9] = [
-        Self::Oversized,
-        Self::UnsupportedContentType,
-        Self::Undecodable,
-        Self::UnknownType,
-        Self::WrongTopic,
-        Self::MissingField,
-        Self::InvalidField,
-        Self::UserMismatch,
-        Self::NotApplicable,
-    ];
-
-    /// The metric label value.
-    pub fn as_label(self) -> &'static str {
-        match self {
-            Self::Oversized => "oversized",
-            Self::UnsupportedContentType => "unsupported_content_type",
-            Self::Undecodable => "undecodable",
-            Self::UnknownType => "unknown_type",
-            Self::WrongTopic => "wrong_topic",
-            Self::MissingField => "missing_field",
-            Self::InvalidField => "invalid_field",
-            Self::UserMismatch => "user_mismatch",
-            Self::NotApplicable => "not_applicable",
-        }
-    }
-}
-
-/// A refused delivery: why, and what exactly was wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    pub reason: DropReason,
-    pub message: String,
-}
-
-impl Rejection {
-    pub fn new(reason: DropReason, message: impl Into<String>) -> Self {
-        Self {
-            reason,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for Rejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.reason.as_label(), self.message)
-    }
-}
 
 /// A delivery that passed every check.
 #[derive(Debug, Clone, PartialEq)]
@@ -212,12 +136,12 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::events::decode::Payload;
-    use crate::events::outbox::OutboxRow;
-    use crate::events::test_fixtures::{
+    use crate::inbox::decode::Payload;
+    use crate::inbox::test_fixtures::{
         check, delivered, envelope_of, payload, refused, sample_row,
     };
     use crate::proto::{events::v1 as ev, v1 as pb};
+    use crate::store::outbox::OutboxRow;
 
     #[test]
     fn each_reason_has_its_own_label() {

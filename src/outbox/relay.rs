@@ -9,16 +9,15 @@
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
-use sea_orm::sqlx::{self, Connection, Postgres, pool::PoolConnection};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::outbox::{mark_failed, mark_published, prune, unpublished};
 use super::sink::EventSink;
 use crate::config::EventsConfig;
 use crate::error::AppError;
-use crate::store::{Backend, Database, to_micros};
+use crate::store::outbox::{mark_failed, mark_published, prune, unpublished};
+use crate::store::{Backend, Database, LeaderLock, to_micros};
 
 /// The advisory-lock key of the relay ("taskflow" in ASCII).
 pub const RELAY_LOCK_KEY: i64 = 0x7461_736b_666c_6f77;
@@ -58,8 +57,8 @@ pub struct Relay {
     sink: Arc<dyn EventSink>,
     waker: Arc<Notify>,
     settings: RelaySettings,
-    /// The connection holding the leader lock (PostgreSQL).
-    leader: Option<PoolConnection<Postgres>>,
+    /// The relay lock, while this replica holds it (PostgreSQL).
+    leader: Option<LeaderLock>,
     /// When the leader's session was last seen alive.
     leader_checked: Instant,
     /// The mark of the last published batch, still being written, and its events.
@@ -103,40 +102,25 @@ impl Relay {
         if self.db.backend() == Backend::Sqlite {
             return Ok(true);
         }
-        if let Some(conn) = self.leader.as_mut() {
+        if let Some(lock) = self.leader.as_mut() {
             if self.leader_checked.elapsed() < LEADER_CHECK_EVERY {
                 return Ok(true);
             }
-            // The lock lives as long as this session: check the session is alive.
-            if sqlx::query("SELECT 1").execute(&mut **conn).await.is_ok() {
+            // The lock lives as long as its session: check the session is alive.
+            if lock.is_alive().await {
                 self.leader_checked = Instant::now();
                 return Ok(true);
             }
             tracing::warn!("lost the relay lock's connection; trying to lead again");
             self.leader = None;
         }
-        let pool = self.db.conn().get_postgres_connection_pool();
-        let mut conn = pool.acquire().await.map_err(|e| {
-            AppError::from(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(
-                e.into(),
-            )))
-        })?;
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(RELAY_LOCK_KEY)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(|e| {
-                AppError::from(sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(
-                    e.into(),
-                )))
-            })?;
-        if locked {
-            tracing::info!("this replica is now the outbox relay");
-            // Keep the connection out of the pool for as long as we lead.
-            self.leader = Some(conn);
-            self.leader_checked = Instant::now();
-        }
-        Ok(locked)
+        let Some(lock) = LeaderLock::try_acquire(&self.db, RELAY_LOCK_KEY).await? else {
+            return Ok(false);
+        };
+        tracing::info!("this replica is now the outbox relay");
+        self.leader = Some(lock);
+        self.leader_checked = Instant::now();
+        Ok(true)
     }
 
     /// One batch: read, publish, and start marking it (the previous batch's mark finishes
@@ -163,7 +147,7 @@ impl Relay {
         if !done.is_empty() {
             let seqs: Vec<i64> = done.iter().map(|r| r.seq).collect();
             let db = self.db.clone();
-            let now = to_micros(crate::app::now());
+            let now = to_micros(crate::clock::now());
             let set = seqs.iter().copied().collect();
             let mark = tokio::spawn(async move {
                 let _turn = db.write_turn().await?;
@@ -208,7 +192,7 @@ impl Relay {
             return Ok(0);
         }
         let retention = i64::try_from(self.settings.retention.as_micros()).unwrap_or(i64::MAX);
-        let before = to_micros(crate::app::now()).saturating_sub(retention);
+        let before = to_micros(crate::clock::now()).saturating_sub(retention);
         let _turn = self.db.write_turn().await?;
         prune(self.db.conn(), before).await
     }
@@ -263,16 +247,9 @@ impl Relay {
         if let Err(err) = self.finish_marking().await {
             tracing::warn!(%err, "marking the last batch published failed; it will be sent again");
         }
-        if let Some(mut conn) = self.leader.take() {
+        if let Some(lock) = self.leader.take() {
             tracing::debug!("releasing the relay lock");
-            let released = sqlx::query("SELECT pg_advisory_unlock($1)")
-                .bind(RELAY_LOCK_KEY)
-                .execute(&mut *conn)
-                .await;
-            if released.is_err() {
-                // Closing the session releases the lock too.
-                let _ = conn.detach().close_hard().await;
-            }
+            lock.release().await;
         }
         tracing::debug!("the relay stopped");
     }

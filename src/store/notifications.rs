@@ -1,4 +1,4 @@
-//! Writing and reading notification rows.
+//! The `notifications` table: writing, listing and marking read.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -8,10 +8,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{Kind, NewNotification, Notification};
-use crate::domain::{TaskId, TaskName, UserId};
+use super::{entity::notification, from_micros, to_micros};
+use crate::domain::{Kind, NewNotification, Notification, TaskId, TaskName, UserId};
 use crate::error::AppError;
-use crate::store::{entity::notification, from_micros, to_micros};
 
 /// Inserts `new` on `conn` unless a notification with its dedupe key exists; returns the
 /// stored notification, or `None` for a duplicate.

@@ -1,35 +1,16 @@
-//! Protobuf <-> domain conversions. Input is checked here, once, with every violation
-//! named by its field path.
+//! Protobuf tasks <-> domain tasks: whole tasks, the fields of a new task, and the patch an
+//! update mask names.
 
-use chrono::{DateTime, Utc};
 use prost_types::Timestamp;
 
+use super::recurrence::{recurrence_in, recurrence_out};
+use super::time::{duration_in, duration_out, timestamp_in, timestamp_out};
 use crate::domain::{
-    Anchor, Frequency, Priority, Recurrence, Task, TaskFields, TaskPatch, Weekday,
-    parse_description, parse_tags, parse_time_zone, parse_title,
+    Priority, Task, TaskFields, TaskPatch, parse_description, parse_tags, parse_time_zone,
+    parse_title,
 };
 use crate::error::Violations;
 use crate::proto::v1 as pb;
-use crate::store::{from_micros, to_micros};
-
-/// A protobuf timestamp as a UTC time at microsecond precision.
-pub fn timestamp_in(ts: &Timestamp) -> Result<DateTime<Utc>, String> {
-    if !(0..1_000_000_000).contains(&ts.nanos) {
-        return Err(format!("nanos must be 0 to 999999999, got {}", ts.nanos));
-    }
-    let nanos = u32::try_from(ts.nanos).unwrap_or(0);
-    let time = DateTime::from_timestamp(ts.seconds, nanos)
-        .filter(|t| (1..=9999).contains(&chrono::Datelike::year(t)))
-        .ok_or_else(|| "must be between years 1 and 9999".to_owned())?;
-    Ok(from_micros(to_micros(time)))
-}
-
-pub fn timestamp_out(time: DateTime<Utc>) -> Timestamp {
-    Timestamp {
-        seconds: time.timestamp(),
-        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
 
 pub fn task_out(task: &Task) -> pb::Task {
     let f = &task.fields;
@@ -50,135 +31,6 @@ pub fn task_out(task: &Task) -> pb::Task {
         update_time: Some(timestamp_out(task.update_time)),
         etag: task.etag().to_string(),
         remind_before: f.remind_before.map(duration_out),
-    }
-}
-
-pub fn duration_out(d: chrono::Duration) -> prost_types::Duration {
-    prost_types::Duration {
-        seconds: d.num_seconds(),
-        nanos: d.subsec_nanos(),
-    }
-}
-
-/// A protobuf duration at microsecond precision.
-pub fn duration_in(d: &prost_types::Duration) -> Result<chrono::Duration, String> {
-    if !(-999_999_999..=999_999_999).contains(&d.nanos)
-        || (d.seconds > 0 && d.nanos < 0)
-        || (d.seconds < 0 && d.nanos > 0)
-    {
-        return Err("is not a valid duration".to_owned());
-    }
-    let micros = d
-        .seconds
-        .checked_mul(1_000_000)
-        .and_then(|s| s.checked_add(i64::from(d.nanos / 1000)))
-        .ok_or("is out of range")?;
-    Ok(chrono::Duration::microseconds(micros))
-}
-
-fn recurrence_out(rule: &Recurrence) -> pb::Recurrence {
-    pb::Recurrence {
-        frequency: match rule.frequency {
-            Frequency::Daily => pb::Frequency::Daily,
-            Frequency::Weekly => pb::Frequency::Weekly,
-            Frequency::Monthly => pb::Frequency::Monthly,
-            Frequency::Yearly => pb::Frequency::Yearly,
-        } as i32,
-        interval: Some(i32::try_from(rule.interval).unwrap_or(i32::MAX)),
-        weekdays: rule
-            .weekdays
-            .iter()
-            .map(|d| weekday_out(*d) as i32)
-            .collect(),
-        until_time: rule.until.map(timestamp_out),
-        count: rule.count.map(|c| i32::try_from(c).unwrap_or(i32::MAX)),
-        anchor: match rule.anchor {
-            Anchor::Due => pb::Anchor::DueTime,
-            Anchor::Completion => pb::Anchor::Completion,
-        } as i32,
-    }
-}
-
-fn weekday_out(day: Weekday) -> pb::DayOfWeek {
-    match day {
-        Weekday::Monday => pb::DayOfWeek::Monday,
-        Weekday::Tuesday => pb::DayOfWeek::Tuesday,
-        Weekday::Wednesday => pb::DayOfWeek::Wednesday,
-        Weekday::Thursday => pb::DayOfWeek::Thursday,
-        Weekday::Friday => pb::DayOfWeek::Friday,
-        Weekday::Saturday => pb::DayOfWeek::Saturday,
-        Weekday::Sunday => pb::DayOfWeek::Sunday,
-    }
-}
-
-fn weekday_in(raw: i32) -> Option<Weekday> {
-    Some(match pb::DayOfWeek::try_from(raw).ok()? {
-        pb::DayOfWeek::Monday => Weekday::Monday,
-        pb::DayOfWeek::Tuesday => Weekday::Tuesday,
-        pb::DayOfWeek::Wednesday => Weekday::Wednesday,
-        pb::DayOfWeek::Thursday => Weekday::Thursday,
-        pb::DayOfWeek::Friday => Weekday::Friday,
-        pb::DayOfWeek::Saturday => Weekday::Saturday,
-        pb::DayOfWeek::Sunday => Weekday::Sunday,
-        pb::DayOfWeek::Unspecified => return None,
-    })
-}
-
-fn recurrence_in(raw: &pb::Recurrence, field: &str, v: &mut Violations) -> Option<Recurrence> {
-    let frequency = match pb::Frequency::try_from(raw.frequency) {
-        Ok(pb::Frequency::Daily) => Some(Frequency::Daily),
-        Ok(pb::Frequency::Weekly) => Some(Frequency::Weekly),
-        Ok(pb::Frequency::Monthly) => Some(Frequency::Monthly),
-        Ok(pb::Frequency::Yearly) => Some(Frequency::Yearly),
-        _ => {
-            v.add(
-                format!("{field}.frequency"),
-                "required: FREQUENCY_DAILY, FREQUENCY_WEEKLY, FREQUENCY_MONTHLY or FREQUENCY_YEARLY",
-            );
-            None
-        }
-    };
-    let mut weekdays = Vec::with_capacity(raw.weekdays.len());
-    for day in &raw.weekdays {
-        match weekday_in(*day) {
-            Some(d) => weekdays.push(d),
-            None => v.add(
-                format!("{field}.weekdays"),
-                format!("{day} is not a day of the week"),
-            ),
-        }
-    }
-    let until = raw
-        .until_time
-        .as_ref()
-        .and_then(|t| v.check(&format!("{field}.until_time"), timestamp_in(t)));
-    let anchor = match pb::Anchor::try_from(raw.anchor) {
-        Ok(pb::Anchor::Unspecified | pb::Anchor::DueTime) => Anchor::Due,
-        Ok(pb::Anchor::Completion) => Anchor::Completion,
-        Err(_) => {
-            v.add(
-                format!("{field}.anchor"),
-                format!("unknown anchor {}", raw.anchor),
-            );
-            Anchor::Due
-        }
-    };
-    let frequency = frequency?;
-    match Recurrence::new(
-        frequency,
-        raw.interval.map(i64::from),
-        weekdays,
-        until,
-        raw.count.map(i64::from),
-        anchor,
-    ) {
-        Ok(rule) => Some(rule),
-        Err(problems) => {
-            for (sub, description) in problems {
-                v.add(format!("{field}.{sub}"), description);
-            }
-            None
-        }
     }
 }
 

@@ -2,15 +2,15 @@
 //! handler and the `processed_events` record share one transaction), and answers whether
 //! the delivery succeeded, should be retried, or must be dropped to the dead-letter topic.
 
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, sea_query::OnConflict};
-
+use super::drop_reason::{DropReason, Rejection};
 use super::envelope::IncomingEvent;
-use super::inspect::{Accepted, DropReason, Rejection, inspect};
-use super::{Outbox, handlers};
+use super::handlers;
+use super::inspect::{Accepted, inspect};
 use crate::error::AppError;
+use crate::outbox::Outbox;
 use crate::reminders::Reminders;
-use crate::store::group_commit::{GroupCommit, Waiting, settle};
-use crate::store::{Database, entity::dead_letter, entity::processed_event, to_micros};
+use crate::store::Database;
+use crate::store::deliveries::{self, RecordWriter, processed_row, record_processed};
 
 /// The consumer name under which handled events are recorded.
 pub const CONSUMER: &str = "taskflow";
@@ -34,13 +34,13 @@ pub struct Subscriber {
     outbox: Outbox,
     reminders: Reminders,
     /// The records of deliveries that change nothing else, written in batches.
-    records: GroupCommit<processed_event::ActiveModel>,
+    records: RecordWriter,
 }
 
 impl Subscriber {
     /// Starts the subscriber (and the batch writer of its records).
     pub fn new(db: Database, outbox: Outbox, reminders: Reminders) -> Self {
-        let records = record_writer(db.clone());
+        let records = deliveries::record_writer(db.clone());
         Self {
             records,
             db,
@@ -116,7 +116,7 @@ impl Subscriber {
     }
 
     fn count_drop(rejection: &Rejection) {
-        crate::metrics::metrics().dropped(rejection.reason);
+        crate::metrics::metrics().dropped(rejection.reason.as_label());
         tracing::warn!(
             reason = rejection.reason.as_label(),
             detail = %rejection.message,
@@ -160,18 +160,8 @@ impl Subscriber {
             txn.rollback().await?;
             return Ok(());
         }
-        let row = dead_letter::ActiveModel {
-            id: sea_orm::ActiveValue::NotSet,
-            event_id: Set(id.clone()),
-            topic: Set(event.topic.chars().take(255).collect()),
-            event_type: Set(event_type.clone()),
-            payload: Set(event.data.clone()),
-            reason: Set(reason.to_owned()),
-            received_us: Set(to_micros(crate::app::now())),
-        };
-        dead_letter::Entity::insert(row)
-            .exec_without_returning(&txn)
-            .await?;
+        let topic: String = event.topic.chars().take(255).collect();
+        deliveries::keep_dead_letter(&txn, &id, &topic, &event_type, &event.data, reason).await?;
         txn.commit().await?;
         tracing::error!(
             alert = true,
@@ -183,79 +173,4 @@ impl Subscriber {
         );
         Ok(())
     }
-}
-
-/// Records that `consumer` handled `event_id`; false when it already had.
-pub async fn record_processed(
-    conn: &impl ConnectionTrait,
-    consumer: &str,
-    event_id: &str,
-    event_type: &str,
-    user_id: &str,
-) -> Result<bool, AppError> {
-    let row = processed_row(consumer, event_id, event_type, user_id);
-    Ok(insert_processed(conn, vec![row]).await? > 0)
-}
-
-fn processed_row(
-    consumer: &str,
-    event_id: &str,
-    event_type: &str,
-    user_id: &str,
-) -> processed_event::ActiveModel {
-    processed_event::ActiveModel {
-        consumer: Set(consumer.to_owned()),
-        event_id: Set(event_id.to_owned()),
-        event_type: Set(event_type.to_owned()),
-        user_id: Set(user_id.to_owned()),
-        processed_us: Set(to_micros(crate::app::now())),
-    }
-}
-
-/// Inserts records, skipping those already there; returns how many were new.
-async fn insert_processed(
-    conn: &impl ConnectionTrait,
-    rows: Vec<processed_event::ActiveModel>,
-) -> Result<u64, sea_orm::DbErr> {
-    processed_event::Entity::insert_many(rows)
-        .on_conflict(
-            OnConflict::columns([
-                processed_event::Column::Consumer,
-                processed_event::Column::EventId,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
-        .exec_without_returning(conn)
-        .await
-}
-
-/// Batches of records, each one statement (its own transaction); a record delivered twice in
-/// one batch is written once.
-fn record_writer(db: Database) -> GroupCommit<processed_event::ActiveModel> {
-    GroupCommit::start(
-        4,
-        128,
-        move |batch: Vec<Waiting<processed_event::ActiveModel>>| {
-            let db = db.clone();
-            async move {
-                let rows = batch.iter().map(|w| w.item.clone()).collect();
-                let result = insert_in_turn(&db, rows).await;
-                settle(batch, result, |row| {
-                    let db = db.clone();
-                    async move { insert_in_turn(&db, vec![row]).await }
-                })
-                .await
-            }
-        },
-    )
-}
-
-/// Inserts delivery records in this process's turn to write.
-async fn insert_in_turn(
-    db: &Database,
-    rows: Vec<processed_event::ActiveModel>,
-) -> Result<(), DbErr> {
-    let _turn = db.write_turn().await.map_err(AppError::into_db_err)?;
-    insert_processed(db.conn(), rows).await.map(|_| ())
 }

@@ -4,7 +4,7 @@ use std::fmt;
 
 use uuid::Uuid;
 
-use crate::domain::{UserId, parse_user_resource};
+use super::{UserId, parse_user_resource};
 
 /// A parsed notification name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

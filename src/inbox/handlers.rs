@@ -6,10 +6,10 @@ use sea_orm::{ConnectionTrait, EntityTrait, sea_query::OnConflict};
 use uuid::Uuid;
 
 use super::decode::Payload;
-use super::{Cause, EventKind, Outbox, task_event};
-use crate::api::convert::task_in;
+use crate::convert::task_in;
 use crate::domain::{SeriesPosition, Task, TaskId, TaskName, next_due, zone};
 use crate::error::AppError;
+use crate::outbox::{Cause, EventKind, Outbox, task_event};
 use crate::proto::events::v1 as ev;
 use crate::reminders::Reminders;
 use crate::store::{entity::task as task_entity, tasks};
@@ -114,7 +114,7 @@ async fn next_occurrence(
         tracing::debug!(series = %done.series, "the series has ended");
         return Ok(false);
     };
-    let now = crate::app::now();
+    let now = crate::clock::now();
     let occurrence = done.occurrence.saturating_add(1);
     let mut fields = done.fields.clone();
     fields.due_time = Some(due);

@@ -4,9 +4,10 @@
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
-use super::envelope::{CLOUDEVENTS_JSON, IncomingEvent};
-use super::inspect::DropReason;
+use super::drop_reason::DropReason;
+use super::envelope::IncomingEvent;
 use super::test_fixtures::{check, delivered, envelope_of, row};
+use crate::outbox::CLOUDEVENTS_JSON;
 
 /// A damage done to one attribute of a valid CloudEvent, and the reason it must be refused.
 #[derive(Debug, Clone)]

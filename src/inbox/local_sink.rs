@@ -1,36 +1,12 @@
-//! Where the relay hands events: the Dapr sidecar, or taskflow's own subscriber in-process.
+//! Embedded mode's delivery: the relay hands each event straight to the subscriber, as a
+//! delivery from the sidecar would arrive.
 
 use std::sync::Arc;
 
 use super::envelope::IncomingEvent;
-use super::outbox::OutboxRow;
 use super::subscriber::{Subscriber, Verdict};
-
-/// The result of publishing a batch: the events are published in order, and `published`
-/// counts the leading ones that made it. `error` says why the rest did not.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SinkResult {
-    pub published: usize,
-    pub error: Option<String>,
-}
-
-impl SinkResult {
-    pub fn all(count: usize) -> Self {
-        Self {
-            published: count,
-            error: None,
-        }
-    }
-}
-
-#[tonic::async_trait]
-pub trait EventSink: Send + Sync + 'static {
-    /// Publishes `events` in order; stops at the first one that fails.
-    async fn publish(&self, events: &[OutboxRow]) -> SinkResult;
-
-    /// A name for logs.
-    fn name(&self) -> &'static str;
-}
+use crate::outbox::{EventSink, SinkResult};
+use crate::store::outbox::OutboxRow;
 
 /// Embedded mode: each event goes straight to the subscriber, as a delivery from the sidecar
 /// would. A dropped event is dead-lettered locally; a retry stops the batch.

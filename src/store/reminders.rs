@@ -1,4 +1,4 @@
-//! Reading and writing `reminders` rows.
+//! The `reminders` table: at most one reminder per task, armed, fired or cancelled.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -7,10 +7,10 @@ use sea_orm::{
     sea_query::{LockBehavior, LockType, OnConflict},
 };
 
+use super::entity::reminder::{self, CANCELLED, FIRED, SCHEDULED};
+use super::to_micros;
 use crate::domain::TaskName;
 use crate::error::AppError;
-use crate::store::entity::reminder::{self, CANCELLED, FIRED, SCHEDULED};
-use crate::store::to_micros;
 
 pub use reminder::Model as ReminderRow;
 

@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use dapr::dapr::proto::runtime::v1 as dapr_pb;
 
-use super::envelope::{CLOUDEVENTS_JSON, structured};
-use super::outbox::OutboxRow;
-use super::sidecar::Sidecar;
+use super::cloudevent::{CLOUDEVENTS_JSON, structured};
 use super::sink::{EventSink, SinkResult};
 use crate::config::EventsConfig;
+use crate::sidecar::Sidecar;
+use crate::store::outbox::OutboxRow;
 
 const BULK_STABLE: u8 = 0;
 const BULK_ALPHA: u8 = 1;

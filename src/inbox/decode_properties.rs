@@ -4,17 +4,15 @@
 use proptest::prelude::*;
 use serde_json::Value;
 
-use super::EventKind;
 use super::decode::{Payload, decode};
-use super::envelope::PROTOBUF;
-use super::envelope::{CLOUDEVENTS_JSON, IncomingEvent};
-use super::inspect::DropReason;
-use super::payloads::{Cause, task_event};
+use super::drop_reason::DropReason;
+use super::envelope::IncomingEvent;
 use super::test_fixtures::{check, delivered, envelope_of, kind, row, user};
-use crate::api::convert::task_in;
 use crate::config::EventsConfig;
+use crate::convert::task_in;
 use crate::domain::TaskName;
 use crate::domain::{Priority, Task, TaskFields, TaskId, UserId};
+use crate::outbox::{CLOUDEVENTS_JSON, Cause, EventKind, PROTOBUF, task_event};
 
 const CONTENT_TYPES: &[&str] = &[
     "application/protobuf",

@@ -7,9 +7,9 @@ use std::sync::LazyLock;
 use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage};
 
-use super::EventKind;
+use super::drop_reason::{DropReason, Rejection};
 use super::envelope::media_type;
-use super::inspect::{DropReason, Rejection};
+use crate::outbox::EventKind;
 use crate::proto::{self, events::v1 as ev};
 
 /// A decoded payload.

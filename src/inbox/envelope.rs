@@ -1,42 +1,12 @@
-//! CloudEvents: the structured JSON taskflow publishes, and the incoming event a delivery
-//! (from the sidecar or in-process) is turned into.
+//! The incoming event a delivery (from the sidecar or in-process) is turned into, and the
+//! structured CloudEvent that may arrive as its data.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::inspect::{DropReason, Rejection};
-use super::outbox::OutboxRow;
-use crate::config::EventsConfig;
-use crate::store::from_micros;
-
-/// Content type of the published request: our own structured CloudEvent.
-pub const CLOUDEVENTS_JSON: &str = "application/cloudevents+json";
-/// Content type of the payload inside it.
-pub const PROTOBUF: &str = "application/protobuf";
-
-/// The structured CloudEvent for an outbox row: the protobuf payload travels base64-encoded
-/// in `data_base64` with `datacontenttype: application/protobuf`, so the subscriber receives
-/// the exact bytes and that content type (see the Dapr contract, decision 1).
-pub fn structured(row: &OutboxRow, config: &EventsConfig) -> Value {
-    let mut event = json!({
-        "specversion": "1.0",
-        "id": row.event_id.to_string(),
-        "source": config.source,
-        "type": row.event_type,
-        "subject": row.subject,
-        "time": from_micros(row.created_us).to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        "datacontenttype": PROTOBUF,
-        "dataschema": row.data_schema,
-        "data_base64": STANDARD.encode(&row.payload),
-        "partitionkey": row.partition_key,
-    });
-    if let (Some(traceparent), Some(map)) = (&row.traceparent, event.as_object_mut()) {
-        // daprd fills in its own trace context unless `traceid` is present: send both.
-        map.insert("traceparent".into(), Value::String(traceparent.clone()));
-        map.insert("traceid".into(), Value::String(traceparent.clone()));
-    }
-    event
-}
+use super::drop_reason::{DropReason, Rejection};
+use crate::outbox::{CLOUDEVENTS_JSON, PROTOBUF};
+use crate::store::outbox::OutboxRow;
 
 /// An event as a handler sees it, whatever way it arrived.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,39 +140,4 @@ pub fn media_type(content_type: &str) -> String {
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn structured_events_carry_the_payload_bytes_and_routing_attributes() {
-        let row = OutboxRow {
-            seq: 1,
-            event_id: uuid::Uuid::nil(),
-            topic: "tasks".into(),
-            event_type: "task.created".into(),
-            partition_key: "alice".into(),
-            shard: 3,
-            subject: "users/alice/tasks/x".into(),
-            payload: vec![0, 159, 146, 150, 255],
-            data_schema: "taskflow.events.v1.TaskCreated".into(),
-            traceparent: None,
-            created_us: 1_700_000_000_000_000,
-            published_us: None,
-            attempts: 0,
-            last_error: None,
-        };
-        let event = structured(&row, &EventsConfig::default());
-        assert_eq!(event["id"], "00000000-0000-0000-0000-000000000000");
-        assert_eq!(event["datacontenttype"], "application/protobuf");
-        assert_eq!(event["subject"], "users/alice/tasks/x");
-        assert_eq!(event["source"], "taskflow");
-        let data = STANDARD
-            .decode(event["data_base64"].as_str().expect("base64 text"))
-            .expect("valid base64");
-        assert_eq!(data, row.payload);
-        assert!(event.get("data").is_none());
-    }
 }

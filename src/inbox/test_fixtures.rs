@@ -5,12 +5,13 @@ use proptest::prelude::*;
 use prost::Message;
 use serde_json::{Map, Value};
 
-use super::EventKind;
-use super::envelope::{CLOUDEVENTS_JSON, IncomingEvent, structured};
-use super::inspect::{Accepted, DropReason, Rejection, inspect};
-use super::outbox::OutboxRow;
+use super::drop_reason::{DropReason, Rejection};
+use super::envelope::IncomingEvent;
+use super::inspect::{Accepted, inspect};
 use crate::config::EventsConfig;
+use crate::outbox::{CLOUDEVENTS_JSON, EventKind, structured};
 use crate::proto::{events::v1 as ev, v1 as pb};
+use crate::store::outbox::OutboxRow;
 
 pub fn kind() -> impl Strategy<Value = EventKind> {
     prop::sample::select(EventKind::ALL.to_vec())

@@ -1,0 +1,9 @@
+//! Protobuf <-> domain conversions, shared by the API, the event payloads and the reminders.
+//! Input is checked here, once, with every violation named by its field path.
+
+mod recurrence;
+mod task;
+mod time;
+
+pub use task::{UPDATABLE, fields_in, mask_paths, patch_in, populated_paths, task_in, task_out};
+pub use time::{duration_in, duration_out, timestamp_in, timestamp_out};

@@ -1,0 +1,17 @@
+//! Outgoing events: the catalog of what taskflow publishes, the payloads built for a change,
+//! the outbox rows written in the change's own transaction, and the relay that hands them to a
+//! sink (the Dapr sidecar, or the in-process subscriber) in commit order.
+
+mod catalog;
+mod cloudevent;
+pub mod dapr_sink;
+mod payloads;
+pub mod relay;
+mod sink;
+mod writer;
+
+pub use catalog::EventKind;
+pub use cloudevent::{CLOUDEVENTS_JSON, PROTOBUF, structured};
+pub use payloads::{Cause, task_event};
+pub use sink::{EventSink, SinkResult};
+pub use writer::{NewEvent, Outbox, SHARDS, shard_of, traceparent_for};

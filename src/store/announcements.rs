@@ -1,0 +1,49 @@
+//! PostgreSQL's `NOTIFY`/`LISTEN` channel on which every replica announces the notifications
+//! it commits. The payload is the notification's id.
+
+use std::time::Duration;
+
+use sea_orm::sqlx::{
+    self,
+    postgres::{PgListener, PgPool, PgPoolOptions},
+};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use uuid::Uuid;
+
+use super::Database;
+use crate::error::AppError;
+
+/// The channel that announces new notifications.
+pub const CHANNEL: &str = "taskflow_notifications";
+
+/// Announces notification `id` on `conn` (PostgreSQL): delivered to every listener when the
+/// transaction commits, never if it rolls back.
+pub async fn announce(conn: &impl ConnectionTrait, id: Uuid) -> Result<(), AppError> {
+    conn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_notify($1, $2)",
+        [CHANNEL.into(), id.hyphenated().to_string().into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// A pool of its own for the listening connection, which is held for good and must not take
+/// one from the API's pool.
+pub fn listener_pool(db: &Database) -> PgPool {
+    let options = db.conn().get_postgres_connection_pool().connect_options();
+    PgPoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy_with((*options).clone())
+}
+
+/// A connection from `pool` listening on [`CHANNEL`].
+pub async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}

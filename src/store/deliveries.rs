@@ -1,0 +1,112 @@
+//! What the subscriber keeps of deliveries: `processed_events` (one row per event a consumer
+//! handled, the record that makes handling idempotent) and `dead_letters` (events that can
+//! never be handled, kept for review).
+
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, sea_query::OnConflict};
+
+use super::group_commit::{GroupCommit, Waiting, settle};
+use super::{Database, entity::dead_letter, entity::processed_event, to_micros};
+use crate::clock::now;
+use crate::error::AppError;
+
+/// The batch writer of the records of deliveries that change nothing else.
+pub type RecordWriter = GroupCommit<processed_event::ActiveModel>;
+
+/// Records that `consumer` handled `event_id`; false when it already had.
+pub async fn record_processed(
+    conn: &impl ConnectionTrait,
+    consumer: &str,
+    event_id: &str,
+    event_type: &str,
+    user_id: &str,
+) -> Result<bool, AppError> {
+    let row = processed_row(consumer, event_id, event_type, user_id);
+    Ok(insert_processed(conn, vec![row]).await? > 0)
+}
+
+pub fn processed_row(
+    consumer: &str,
+    event_id: &str,
+    event_type: &str,
+    user_id: &str,
+) -> processed_event::ActiveModel {
+    processed_event::ActiveModel {
+        consumer: Set(consumer.to_owned()),
+        event_id: Set(event_id.to_owned()),
+        event_type: Set(event_type.to_owned()),
+        user_id: Set(user_id.to_owned()),
+        processed_us: Set(to_micros(now())),
+    }
+}
+
+/// Inserts records, skipping those already there; returns how many were new.
+pub async fn insert_processed(
+    conn: &impl ConnectionTrait,
+    rows: Vec<processed_event::ActiveModel>,
+) -> Result<u64, sea_orm::DbErr> {
+    processed_event::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([
+                processed_event::Column::Consumer,
+                processed_event::Column::EventId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await
+}
+
+/// Batches of records, each one statement (its own transaction); a record delivered twice in
+/// one batch is written once.
+pub fn record_writer(db: Database) -> RecordWriter {
+    GroupCommit::start(
+        4,
+        128,
+        move |batch: Vec<Waiting<processed_event::ActiveModel>>| {
+            let db = db.clone();
+            async move {
+                let rows = batch.iter().map(|w| w.item.clone()).collect();
+                let result = insert_in_turn(&db, rows).await;
+                settle(batch, result, |row| {
+                    let db = db.clone();
+                    async move { insert_in_turn(&db, vec![row]).await }
+                })
+                .await
+            }
+        },
+    )
+}
+
+/// Inserts delivery records in this process's turn to write.
+async fn insert_in_turn(
+    db: &Database,
+    rows: Vec<processed_event::ActiveModel>,
+) -> Result<(), DbErr> {
+    let _turn = db.write_turn().await.map_err(AppError::into_db_err)?;
+    insert_processed(db.conn(), rows).await.map(|_| ())
+}
+
+/// Keeps a dead letter.
+pub async fn keep_dead_letter(
+    conn: &impl ConnectionTrait,
+    event_id: &str,
+    topic: &str,
+    event_type: &str,
+    payload: &[u8],
+    reason: &str,
+) -> Result<(), AppError> {
+    let row = dead_letter::ActiveModel {
+        id: sea_orm::ActiveValue::NotSet,
+        event_id: Set(event_id.to_owned()),
+        topic: Set(topic.to_owned()),
+        event_type: Set(event_type.to_owned()),
+        payload: Set(payload.to_vec()),
+        reason: Set(reason.to_owned()),
+        received_us: Set(to_micros(now())),
+    };
+    dead_letter::Entity::insert(row)
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
