@@ -71,22 +71,7 @@ impl Tasks {
         {
             return Ok(existing);
         }
-        let now = now();
-        let id = TaskId::new_v7();
-        let mut task = Task {
-            id,
-            user: user.clone(),
-            fields,
-            completed: false,
-            complete_time: None,
-            series: id.as_uuid(),
-            occurrence: 1,
-            version: 1,
-            create_time: now,
-            update_time: now,
-            series_anchor: None,
-        };
-        task.series_anchor = task.fields.due_time;
+        let task = Task::new(TaskId::new_v7(), user.clone(), fields, now());
         let event = task_event(EventKind::TaskCreated, &task, &Cause::User, Vec::new());
         match self.creates.insert(task.clone(), request_id, event).await {
             Ok(()) => Ok(task),

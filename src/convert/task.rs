@@ -213,18 +213,19 @@ pub fn task_in(task: &pb::Task) -> Result<Task, crate::error::AppError> {
             .err()
             .unwrap_or_else(|| AppError::invalid("task", "incomplete")));
     };
-    let task = DomainTask {
-        id: name.task,
-        user: name.user,
+    let mut whole = DomainTask::new(
+        name.task,
+        name.user,
         fields,
-        completed: task.completed,
-        complete_time,
-        series,
-        occurrence: task.occurrence,
-        version,
-        create_time: create_time.unwrap_or_default(),
-        update_time: update_time.unwrap_or_default(),
-        series_anchor: None,
-    };
-    v.finish(task)
+        create_time.unwrap_or_default(),
+    );
+    whole.completed = task.completed;
+    whole.complete_time = complete_time;
+    whole.series = series;
+    whole.occurrence = task.occurrence;
+    whole.version = version;
+    whole.update_time = update_time.unwrap_or_default();
+    // A snapshot does not say where its series is anchored.
+    whole.series_anchor = None;
+    v.finish(whole)
 }

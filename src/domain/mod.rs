@@ -13,6 +13,6 @@ pub use notification_name::NotificationName;
 pub use recurrence::{Anchor, Frequency, Recurrence, Weekday};
 pub use schedule::{SeriesPosition, next_due, zone};
 pub use task::{
-    Etag, Priority, Task, TaskFields, TaskPatch, parse_description, parse_remind_before,
-    parse_tags, parse_time_zone, parse_title,
+    Etag, Priority, Task, TaskFields, TaskPatch, occurrence_id, parse_description,
+    parse_remind_before, parse_tags, parse_time_zone, parse_title,
 };

@@ -264,7 +264,59 @@ pub struct Task {
     pub series_anchor: Option<DateTime<Utc>>,
 }
 
+/// The namespace of the ids of generated occurrences: `uuidv5(namespace, "{series}/{n}")`.
+const OCCURRENCE_NAMESPACE: Uuid = Uuid::from_u128(0x6f1d_0b3e_5a8c_4e21_9b7d_2c4f_8e6a_1d35);
+
+/// The id of occurrence `n` of `series`: the same on every replica and every redelivery.
+pub fn occurrence_id(series: Uuid, occurrence: i32) -> TaskId {
+    TaskId::from_uuid(Uuid::new_v5(
+        &OCCURRENCE_NAMESPACE,
+        format!("{series}/{occurrence}").as_bytes(),
+    ))
+}
+
 impl Task {
+    /// A task as first written: open, version 1, the first occurrence of a series of its own,
+    /// which keeps its day and time of day from the task's due time.
+    pub fn new(id: TaskId, user: UserId, fields: TaskFields, now: DateTime<Utc>) -> Self {
+        Self {
+            id,
+            user,
+            series_anchor: fields.due_time,
+            fields,
+            completed: false,
+            complete_time: None,
+            series: id.as_uuid(),
+            occurrence: 1,
+            version: 1,
+            create_time: now,
+            update_time: now,
+        }
+    }
+
+    /// The occurrence after this one, due at `due`: the same fields and series (anchored at
+    /// `anchor`), open, with the id [`occurrence_id`] gives it.
+    pub fn next_occurrence(
+        &self,
+        anchor: Option<DateTime<Utc>>,
+        due: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let occurrence = self.occurrence.saturating_add(1);
+        let mut fields = self.fields.clone();
+        fields.due_time = Some(due);
+        let mut next = Self::new(
+            occurrence_id(self.series, occurrence),
+            self.user.clone(),
+            fields,
+            now,
+        );
+        next.series = self.series;
+        next.occurrence = occurrence;
+        next.series_anchor = anchor;
+        next
+    }
+
     pub fn name(&self) -> TaskName {
         TaskName {
             user: self.user.clone(),
@@ -280,6 +332,43 @@ impl Task {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn occurrence_ids_are_deterministic_and_distinct() {
+        let series = Uuid::now_v7();
+        assert_eq!(occurrence_id(series, 2), occurrence_id(series, 2));
+        assert_ne!(occurrence_id(series, 2), occurrence_id(series, 3));
+    }
+
+    #[test]
+    fn a_next_occurrence_keeps_the_series_and_its_fields() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let fields = TaskFields {
+            title: "Water plants".into(),
+            due_time: Some(now),
+            ..TaskFields::default()
+        };
+        let first = Task::new(
+            TaskId::new_v7(),
+            UserId::parse("alice").expect("a user"),
+            fields,
+            now,
+        );
+        assert_eq!(
+            (first.series, first.occurrence, first.series_anchor),
+            (first.id.as_uuid(), 1, Some(now))
+        );
+        let due = now + chrono::Duration::days(1);
+        let next = first.next_occurrence(Some(now), due, now);
+        assert_eq!(next.id, occurrence_id(first.series, 2));
+        assert_eq!((next.series, next.occurrence), (first.series, 2));
+        assert_eq!(
+            (next.fields.due_time, next.series_anchor),
+            (Some(due), Some(now))
+        );
+        assert_eq!(next.fields.title, first.fields.title);
+        assert!(!next.completed && next.version == 1);
+    }
 
     #[test]
     fn titles_are_trimmed_and_bounded() {

@@ -140,6 +140,7 @@ mod tests {
                 title: "t".into(),
                 ..Default::default()
             }),
+            series_anchor: None,
         }
     }
 

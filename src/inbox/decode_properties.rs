@@ -61,26 +61,26 @@ fn task() -> impl Strategy<Value = Task> {
                 at,
             )| {
                 let at = chrono::DateTime::from_timestamp(at, 0).unwrap_or_default();
-                Task {
-                    id: TaskId::from_uuid(uuid::Uuid::from_u128(id)),
-                    user: UserId::parse(&user).expect("a valid user"),
-                    fields: TaskFields {
-                        title,
-                        description,
-                        priority,
-                        tags: tags.into_iter().collect(),
-                        due_time: due.and_then(|secs| chrono::DateTime::from_timestamp(secs, 0)),
-                        ..TaskFields::default()
-                    },
-                    completed: false,
-                    complete_time: None,
-                    series: uuid::Uuid::from_u128(series),
-                    occurrence,
-                    version,
-                    create_time: at,
-                    update_time: at,
-                    series_anchor: None,
-                }
+                let fields = TaskFields {
+                    title,
+                    description,
+                    priority,
+                    tags: tags.into_iter().collect(),
+                    due_time: due.and_then(|secs| chrono::DateTime::from_timestamp(secs, 0)),
+                    ..TaskFields::default()
+                };
+                let user = UserId::parse(&user).expect("a valid user");
+                let mut task = Task::new(
+                    TaskId::from_uuid(uuid::Uuid::from_u128(id)),
+                    user,
+                    fields,
+                    at,
+                );
+                task.series = uuid::Uuid::from_u128(series);
+                task.occurrence = occurrence;
+                task.version = version;
+                task.series_anchor = None;
+                task
             },
         )
 }

@@ -41,7 +41,12 @@ pub fn payload(kind: EventKind, user: &str, name: &str) -> Vec<u8> {
             changed_fields: vec!["title".into()],
         }
         .encode_to_vec(),
-        EventKind::TaskCompleted => ev::TaskCompleted { context, task }.encode_to_vec(),
+        EventKind::TaskCompleted => ev::TaskCompleted {
+            context,
+            task,
+            series_anchor: None,
+        }
+        .encode_to_vec(),
         EventKind::TaskReopened => ev::TaskReopened { context, task }.encode_to_vec(),
         EventKind::TaskDeleted => ev::TaskDeleted {
             context,

@@ -54,6 +54,7 @@ pub fn task_event(
         EventKind::TaskCompleted => ev::TaskCompleted {
             context,
             task: snapshot,
+            series_anchor: task.series_anchor.map(timestamp_out),
         }
         .encode_to_vec(),
         EventKind::TaskReopened => ev::TaskReopened {

@@ -35,25 +35,18 @@ mod tests {
     use crate::domain::{TaskFields, TaskId, UserId};
 
     fn task(due_in: Option<Duration>, remind_before: Option<Duration>, now: DateTime<Utc>) -> Task {
-        let id = TaskId::new_v7();
-        Task {
-            id,
-            user: UserId::parse("alice").expect("user"),
-            fields: TaskFields {
-                title: "t".into(),
-                due_time: due_in.map(|d| now + d),
-                remind_before,
-                ..Default::default()
-            },
-            completed: false,
-            complete_time: None,
-            series: id.as_uuid(),
-            occurrence: 1,
-            version: 1,
-            create_time: now,
-            update_time: now,
-            series_anchor: None,
-        }
+        let fields = TaskFields {
+            title: "t".into(),
+            due_time: due_in.map(|d| now + d),
+            remind_before,
+            ..Default::default()
+        };
+        Task::new(
+            TaskId::new_v7(),
+            UserId::parse("alice").expect("user"),
+            fields,
+            now,
+        )
     }
 
     fn now() -> DateTime<Utc> {

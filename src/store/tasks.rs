@@ -159,6 +159,19 @@ fn tag_rows<'a>(tasks: impl Iterator<Item = &'a Task>) -> Vec<task_tag::ActiveMo
         .collect()
 }
 
+/// Inserts `task` unless its id or its (series, occurrence) exists; true when inserted.
+pub async fn insert_if_absent(conn: &impl ConnectionTrait, task: &Task) -> Result<bool, AppError> {
+    let inserted = task::Entity::insert(active_model(task))
+        .on_conflict(OnConflict::new().do_nothing().to_owned())
+        .exec_without_returning(conn)
+        .await?;
+    if inserted == 0 {
+        return Ok(false);
+    }
+    insert_tags(conn, task).await?;
+    Ok(true)
+}
+
 pub(crate) async fn insert_tags(
     conn: &impl ConnectionTrait,
     task: &Task,
@@ -238,27 +251,30 @@ fn to_domain(row: task::Model, tags: Vec<String>) -> Result<Task, AppError> {
         }
         None => None,
     };
-    Ok(Task {
-        id: TaskId::from_uuid(row.id),
-        user: UserId::parse(&row.user_id).map_err(|_| corrupt("an invalid user id"))?,
-        fields: TaskFields {
-            title: row.title,
-            description: row.description,
-            priority: Priority::from_rank(i64::from(row.priority))
-                .ok_or_else(|| corrupt("an unknown priority"))?,
-            tags,
-            due_time: row.due_time_us.map(from_micros),
-            time_zone: row.time_zone,
-            recurrence,
-            remind_before: row.remind_before_us.map(chrono::Duration::microseconds),
-        },
-        completed: row.completed,
-        complete_time: row.complete_time_us.map(from_micros),
-        series: row.series_id,
-        occurrence: row.occurrence,
-        version: row.version,
-        create_time: from_micros(row.create_time_us),
-        update_time: from_micros(row.update_time_us),
-        series_anchor: row.series_anchor_us.map(from_micros),
-    })
+    let fields = TaskFields {
+        title: row.title,
+        description: row.description,
+        priority: Priority::from_rank(i64::from(row.priority))
+            .ok_or_else(|| corrupt("an unknown priority"))?,
+        tags,
+        due_time: row.due_time_us.map(from_micros),
+        time_zone: row.time_zone,
+        recurrence,
+        remind_before: row.remind_before_us.map(chrono::Duration::microseconds),
+    };
+    let user = UserId::parse(&row.user_id).map_err(|_| corrupt("an invalid user id"))?;
+    let mut task = Task::new(
+        TaskId::from_uuid(row.id),
+        user,
+        fields,
+        from_micros(row.create_time_us),
+    );
+    task.completed = row.completed;
+    task.complete_time = row.complete_time_us.map(from_micros);
+    task.series = row.series_id;
+    task.occurrence = row.occurrence;
+    task.version = row.version;
+    task.update_time = from_micros(row.update_time_us);
+    task.series_anchor = row.series_anchor_us.map(from_micros);
+    Ok(task)
 }

@@ -150,6 +150,7 @@ pub(crate) fn completed_event(task: &pb::Task, user: &str) -> Vec<u8> {
             ..Default::default()
         }),
         task: Some(task.clone()),
+        series_anchor: None,
     }
     .encode_to_vec()
 }

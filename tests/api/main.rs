@@ -23,6 +23,7 @@ mod redelivery;
 mod reminders;
 mod reminders_jobs;
 mod secrets;
+mod series_anchor;
 mod server;
 mod update;
 mod validation;

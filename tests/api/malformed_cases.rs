@@ -91,6 +91,7 @@ pub(crate) fn case(i: usize, task: &pb::Task) -> Case {
             let no_context = ev::TaskCompleted {
                 context: None,
                 task: Some(task.clone()),
+                series_anchor: None,
             };
             ("missing_field", completed(no_context.encode_to_vec()), None)
         }
@@ -179,6 +180,7 @@ pub(crate) fn case(i: usize, task: &pb::Task) -> Case {
                     title: "x".into(),
                     ..Default::default()
                 }),
+                series_anchor: None,
             };
             ("not_applicable", completed(unusable.encode_to_vec()), None)
         }

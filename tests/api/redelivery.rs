@@ -21,7 +21,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use taskflow::clock::ManualClock;
 use taskflow::domain::TaskName;
-use taskflow::inbox::handlers::occurrence_id;
+use taskflow::domain::occurrence_id;
 use taskflow::proto::v1 as pb;
 use taskflow::store::entity::reminder::{FIRED, SCHEDULED};
 

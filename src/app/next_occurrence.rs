@@ -1,0 +1,71 @@
+//! Completing an occurrence of a recurring task creates the next one: once per occurrence,
+//! whichever replica handles the completion and however often it is delivered.
+
+use chrono::{DateTime, Utc};
+use sea_orm::ConnectionTrait;
+
+use crate::clock::now;
+use crate::domain::{SeriesPosition, Task, next_due, zone};
+use crate::error::AppError;
+use crate::outbox::{Cause, EventKind, Outbox, task_event};
+use crate::store::tasks;
+
+/// A completed occurrence as its `task.completed` event reports it.
+#[derive(Debug, Clone)]
+pub struct Completed {
+    /// The occurrence as it was completed.
+    pub task: Task,
+    /// The due time the series keeps its day and time of day from; `None` for events written
+    /// before the event carried it.
+    pub series_anchor: Option<DateTime<Utc>>,
+}
+
+/// Creates the occurrence after `completed` on `txn`, with its `task.created` event (caused by
+/// the event `event_id`), unless the series has ended or that occurrence exists already.
+/// Returns whether it wrote anything.
+pub async fn create_next_occurrence(
+    txn: &impl ConnectionTrait,
+    outbox: &Outbox,
+    event_id: &str,
+    completed: &Completed,
+) -> Result<bool, AppError> {
+    let done = &completed.task;
+    let Some(rule) = &done.fields.recurrence else {
+        return Ok(false);
+    };
+    let anchor = match completed.series_anchor {
+        Some(anchor) => Some(anchor),
+        // An event from before the anchor travelled with it: the stored row knows it, unless
+        // the occurrence was deleted since.
+        None => tasks::find(txn, &done.name(), false)
+            .await?
+            .and_then(|t| t.series_anchor)
+            .or(done.fields.due_time),
+    };
+    let position = SeriesPosition {
+        anchor,
+        due: done.fields.due_time,
+        completed_at: done.complete_time.unwrap_or(done.update_time),
+        occurrence: u32::try_from(done.occurrence).unwrap_or(u32::MAX),
+    };
+    let Some(due) = next_due(rule, zone(&done.fields.time_zone), &position) else {
+        tracing::debug!(series = %done.series, "the series has ended");
+        return Ok(false);
+    };
+    let next = done.next_occurrence(anchor, due, now());
+    if !tasks::insert_if_absent(txn, &next).await? {
+        tracing::debug!(task = %next.name(), "the next occurrence exists already");
+        return Ok(false);
+    }
+    let cause = Cause::Automation {
+        causation_id: event_id.to_owned(),
+    };
+    outbox
+        .enqueue(
+            txn,
+            task_event(EventKind::TaskCreated, &next, &cause, Vec::new()),
+        )
+        .await?;
+    tracing::info!(task = %next.name(), occurrence = next.occurrence, due = %due, "created the next occurrence");
+    Ok(true)
+}
