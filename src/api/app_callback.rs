@@ -56,19 +56,18 @@ impl AppCallbackApi {
     }
 
     fn subscriptions(&self) -> dapr_pb::ListTopicSubscriptionsResponse {
-        let config = self.subscriber.outbox().config();
-        let subscription = |topic: &str, dead_letter: &str| dapr_pb::TopicSubscription {
-            pubsub_name: config.pubsub_name.clone(),
-            topic: topic.to_owned(),
-            dead_letter_topic: dead_letter.to_owned(),
-            ..Default::default()
-        };
+        let subscriptions = self.subscriber.subscriptions();
         dapr_pb::ListTopicSubscriptionsResponse {
-            subscriptions: vec![
-                subscription(&config.tasks_topic, &config.dead_letter_topic),
-                subscription(&config.reminders_topic, &config.dead_letter_topic),
-                subscription(&config.dead_letter_topic, ""),
-            ],
+            subscriptions: subscriptions
+                .all()
+                .iter()
+                .map(|s| dapr_pb::TopicSubscription {
+                    pubsub_name: subscriptions.pubsub_name.clone(),
+                    topic: s.topic.clone(),
+                    dead_letter_topic: s.dead_letter_topic.clone().unwrap_or_default(),
+                    ..Default::default()
+                })
+                .collect(),
         }
     }
 

@@ -5,7 +5,7 @@
 use super::decode::{Payload, decode};
 use super::drop_reason::{DropReason, Rejection};
 use super::envelope::{IncomingEvent, media_type};
-use crate::config::EventsConfig;
+use super::subscriptions::Subscriptions;
 use crate::domain::{TaskName, UserId};
 use crate::outbox::{CLOUDEVENTS_JSON, EventKind};
 
@@ -25,12 +25,16 @@ pub struct Accepted {
     pub user: UserId,
 }
 
-/// Checks `event` as delivered on one of `config`'s topics. A structured CloudEvent delivered
-/// as bytes (`application/cloudevents+json`, as with raw-payload subscriptions) is unwrapped
-/// first, once.
-pub fn inspect(event: &IncomingEvent, config: &EventsConfig) -> Result<Accepted, Rejection> {
+/// Checks `event` as delivered on one of the subscribed topics. A structured CloudEvent
+/// delivered as bytes (`application/cloudevents+json`, as with raw-payload subscriptions) is
+/// unwrapped first, once.
+pub fn inspect(
+    event: &IncomingEvent,
+    subscriptions: &Subscriptions,
+) -> Result<Accepted, Rejection> {
     use DropReason::*;
-    if event.topic != config.tasks_topic && event.topic != config.reminders_topic {
+    let accepted_here = subscriptions.accepts(&event.topic);
+    if accepted_here.is_empty() {
         return Err(Rejection::new(
             WrongTopic,
             format!("not subscribed to topic {:?}", event.topic),
@@ -67,7 +71,7 @@ pub fn inspect(event: &IncomingEvent, config: &EventsConfig) -> Result<Accepted,
             format!("unknown event type {:?}", event.event_type),
         )
     })?;
-    if kind.topic(config) != event.topic {
+    if !accepted_here.contains(&kind) {
         return Err(Rejection::new(
             WrongTopic,
             format!(
@@ -157,7 +161,7 @@ mod tests {
 
     #[test]
     fn attributes_outside_the_payload_are_checked_too() {
-        let config = EventsConfig::default();
+        let subscriptions = Subscriptions::new(&crate::config::EventsConfig::default());
         let name = "users/alice/tasks/0190f3a5-6c1e-7f00-8000-000000000001";
         let good = IncomingEvent {
             id: "e1".into(),
@@ -169,7 +173,7 @@ mod tests {
             traceparent: None,
             subject: Some(name.into()),
         };
-        assert!(inspect(&good, &config).is_ok());
+        assert!(inspect(&good, &subscriptions).is_ok());
         let with = |change: &dyn Fn(&mut IncomingEvent)| {
             let mut event = good.clone();
             change(&mut event);

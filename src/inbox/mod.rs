@@ -13,6 +13,7 @@ pub mod handlers;
 pub mod inspect;
 mod local_sink;
 pub mod subscriber;
+mod subscriptions;
 #[cfg(test)]
 mod test_fixtures;
 
@@ -20,3 +21,4 @@ pub use drop_reason::{DropReason, Rejection};
 pub use envelope::IncomingEvent;
 pub use local_sink::LocalSink;
 pub use subscriber::{Subscriber, Verdict};
+pub use subscriptions::{Handling, Subscription, Subscriptions};

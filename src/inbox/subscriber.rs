@@ -6,6 +6,7 @@ use super::drop_reason::{DropReason, Rejection};
 use super::envelope::IncomingEvent;
 use super::handlers;
 use super::inspect::{Accepted, inspect};
+use super::subscriptions::Subscriptions;
 use crate::error::AppError;
 use crate::outbox::Outbox;
 use crate::reminders::Reminders;
@@ -33,6 +34,8 @@ pub struct Subscriber {
     db: Database,
     outbox: Outbox,
     reminders: Reminders,
+    /// What is subscribed to, and what each topic carries.
+    subscriptions: Subscriptions,
     /// The records of deliveries that change nothing else, written in batches.
     records: RecordWriter,
 }
@@ -42,6 +45,7 @@ impl Subscriber {
     pub fn new(db: Database, outbox: Outbox, reminders: Reminders) -> Self {
         let records = deliveries::record_writer(db.clone());
         Self {
+            subscriptions: Subscriptions::new(outbox.config()),
             records,
             db,
             outbox,
@@ -57,6 +61,10 @@ impl Subscriber {
         &self.outbox
     }
 
+    pub fn subscriptions(&self) -> &Subscriptions {
+        &self.subscriptions
+    }
+
     /// Handles one delivery. Never panics; every refusal is logged with its reason.
     #[tracing::instrument(skip_all, fields(
         event_id = %event.id,
@@ -65,8 +73,7 @@ impl Subscriber {
         traceparent = event.traceparent.as_deref().unwrap_or_default(),
     ))]
     pub async fn handle(&self, event: &IncomingEvent) -> Verdict {
-        let config = self.outbox.config();
-        if event.topic == config.dead_letter_topic {
+        if self.subscriptions.is_dead_letters(&event.topic) {
             return match self
                 .dead_letter(event, "delivered to the dead-letter topic")
                 .await
@@ -75,7 +82,7 @@ impl Subscriber {
                 Err(err) => Verdict::Retry(err.to_string()),
             };
         }
-        let verdict = match inspect(event, config) {
+        let verdict = match inspect(event, &self.subscriptions) {
             Ok(accepted) => match crate::tracecontext::scope(
                 accepted.traceparent.as_deref(),
                 self.apply(&accepted),

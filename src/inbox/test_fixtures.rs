@@ -125,7 +125,10 @@ pub fn envelope_of(row: &OutboxRow) -> Map<String, Value> {
 }
 
 pub fn check(event: &IncomingEvent) -> Result<Accepted, Rejection> {
-    let result = inspect(event, &EventsConfig::default());
+    let result = inspect(
+        event,
+        &super::subscriptions::Subscriptions::new(&EventsConfig::default()),
+    );
     if let Err(rejection) = &result {
         assert!(!rejection.message.is_empty(), "{rejection:?}");
     }
