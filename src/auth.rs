@@ -129,17 +129,23 @@ impl Authenticator {
     }
 
     /// A tonic interceptor that authenticates every call and records the [`Caller`].
-    pub fn interceptor(
-        &self,
-    ) -> impl Fn(Request<()>) -> Result<Request<()>, Status> + Clone + use<> {
-        let auth = self.clone();
-        move |mut request: Request<()>| {
-            let user = auth
-                .authenticate(request.metadata())
-                .map_err(Status::from)?;
-            request.extensions_mut().insert(Caller(user));
-            Ok(request)
-        }
+    pub fn interceptor(&self) -> AuthInterceptor {
+        AuthInterceptor(self.clone())
+    }
+}
+
+/// Authenticates every call and records the [`Caller`] in the request's extensions.
+#[derive(Debug, Clone)]
+pub struct AuthInterceptor(Authenticator);
+
+impl tonic::service::Interceptor for AuthInterceptor {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        let user = self
+            .0
+            .authenticate(request.metadata())
+            .map_err(Status::from)?;
+        request.extensions_mut().insert(Caller(user));
+        Ok(request)
     }
 }
 

@@ -169,6 +169,16 @@ pub struct ServeConfig {
     pub dapr: DaprConfig,
 }
 
+impl ServeConfig {
+    /// The default reminder lead as a duration.
+    pub fn reminder_lead(&self) -> chrono::Duration {
+        i64::try_from(self.reminder_lead_seconds)
+            .ok()
+            .and_then(chrono::Duration::try_seconds)
+            .unwrap_or(chrono::Duration::MAX)
+    }
+}
+
 /// Where events go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SinkChoice {

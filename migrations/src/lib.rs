@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_create_tasks;
 mod m20261125_000002_create_events;
 mod m20261125_000003_create_reminders_notifications;
+mod m20261204_000004_reminder_jobs;
 
 /// Applies taskflow's migrations in order.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_create_tasks::Migration),
             Box::new(m20261125_000002_create_events::Migration),
             Box::new(m20261125_000003_create_reminders_notifications::Migration),
+            Box::new(m20261204_000004_reminder_jobs::Migration),
         ]
     }
 }

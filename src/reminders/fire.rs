@@ -59,7 +59,7 @@ impl Reminders {
         let now = self.clock.now();
         let current = store::lock(txn, name).await?;
         let Some(task) = tasks::find(txn, name, true).await? else {
-            store::cancel(txn, name, now).await?;
+            store::cancel(txn, name, now, false).await?;
             return Ok(Fired::TaskGone);
         };
         let matches_row = current.as_ref().is_some_and(|r| {
@@ -115,13 +115,7 @@ impl Reminders {
         let rows = store::claim_due(&txn, now, 64).await?;
         let mut fired = Vec::new();
         for row in rows {
-            let user = crate::domain::UserId::parse(&row.user_id).map_err(|_| {
-                AppError::Internal(format!("reminder {} has an invalid user", row.task_id))
-            })?;
-            let name = TaskName {
-                user,
-                task: crate::domain::TaskId::from_uuid(row.task_id),
-            };
+            let name = store::task_of(&row)?;
             fired.push(
                 self.fire_in(
                     &txn,

@@ -3,6 +3,7 @@
 //! mode) or by Dapr's Jobs API (cluster mode).
 
 mod fire;
+mod jobs;
 mod local;
 pub mod rules;
 pub mod scheduler;
@@ -74,8 +75,10 @@ impl Reminders {
     }
 
     /// Brings a task's reminder in line with the task as stored now (armed, moved, or
-    /// cancelled), inside the transaction of the event that changed it. Returns whether it
-    /// wrote an event.
+    /// cancelled), inside the transaction of the event that changed it. Nothing remote is
+    /// called here: in cluster mode the row is marked for the job worker, which schedules or
+    /// deletes the Dapr job after the commit ([`Reminders::sync_jobs`]). Returns whether it
+    /// changed anything that background work acts on (an event to publish, a job to sync).
     pub async fn sync(
         &self,
         txn: &impl ConnectionTrait,
@@ -91,9 +94,10 @@ impl Reminders {
             .filter(|r| r.state == crate::store::entity::reminder::SCHEDULED);
         let Some(plan) = plan else {
             if armed.is_some() {
-                store::cancel(txn, name, now).await?;
-                self.scheduler.cancel(name).await?;
+                let job_pending = !self.fires_locally();
+                store::cancel(txn, name, now, job_pending).await?;
                 tracing::debug!(task = %name, "reminder cancelled");
+                return Ok(job_pending);
             }
             return Ok(false);
         };
@@ -105,14 +109,14 @@ impl Reminders {
             // Already armed (or already fired) for this very time: a redelivery changes nothing.
             return Ok(false);
         }
-        store::schedule(txn, name, plan.fire_at, plan.due_at, now).await?;
+        let job_pending = !self.fires_locally();
+        store::schedule(txn, name, plan.fire_at, plan.due_at, now, job_pending).await?;
         let scheduled = ev::ReminderScheduled {
             context: context(name, now, causation_id),
             task: name.to_string(),
             fire_time: Some(timestamp_out(plan.fire_at)),
             due_time: Some(timestamp_out(plan.due_at)),
         };
-        self.scheduler.schedule(name, &scheduled).await?;
         self.outbox
             .enqueue(
                 txn,
@@ -129,7 +133,8 @@ impl Reminders {
         Ok(true)
     }
 
-    /// Tells the local loop the schedule changed.
+    /// Tells the local loop (embedded mode) or the job worker (cluster mode) that reminders
+    /// changed.
     pub fn changed(&self) {
         self.changed.notify_one();
     }

@@ -9,18 +9,30 @@ use sea_orm::{
 
 use super::entity::reminder::{self, CANCELLED, FIRED, SCHEDULED};
 use super::to_micros;
-use crate::domain::TaskName;
+use crate::domain::{TaskId, TaskName, UserId};
 use crate::error::AppError;
 
 pub use reminder::Model as ReminderRow;
 
-/// Arms (or re-arms) the reminder of a task.
+/// The task a row is the reminder of.
+pub fn task_of(row: &ReminderRow) -> Result<TaskName, AppError> {
+    let user = UserId::parse(&row.user_id)
+        .map_err(|_| AppError::Internal(format!("reminder {} has an invalid user", row.task_id)))?;
+    Ok(TaskName {
+        user,
+        task: TaskId::from_uuid(row.task_id),
+    })
+}
+
+/// Arms (or re-arms) the reminder of a task; `job_pending` marks its Dapr job as still to be
+/// scheduled.
 pub async fn schedule(
     conn: &impl ConnectionTrait,
     task: &TaskName,
     fire_at: DateTime<Utc>,
     due_at: DateTime<Utc>,
     now: DateTime<Utc>,
+    job_pending: bool,
 ) -> Result<(), AppError> {
     let row = reminder::ActiveModel {
         task_id: Set(task.task.as_uuid()),
@@ -30,6 +42,7 @@ pub async fn schedule(
         state: Set(SCHEDULED),
         fired_us: Set(None),
         updated_us: Set(to_micros(now)),
+        job_pending: Set(job_pending),
     };
     reminder::Entity::insert(row)
         .on_conflict(
@@ -40,6 +53,7 @@ pub async fn schedule(
                     reminder::Column::State,
                     reminder::Column::FiredUs,
                     reminder::Column::UpdatedUs,
+                    reminder::Column::JobPending,
                 ])
                 .to_owned(),
         )
@@ -72,22 +86,25 @@ pub async fn lock(
         .await?)
 }
 
-/// Cancels a task's armed reminder; true when there was one.
+/// Cancels a task's armed reminder; true when there was one. `job_pending` marks its Dapr job
+/// as still to be deleted.
 pub async fn cancel(
     conn: &impl ConnectionTrait,
     task: &TaskName,
     now: DateTime<Utc>,
+    job_pending: bool,
 ) -> Result<bool, AppError> {
-    set_state(conn, task, SCHEDULED, CANCELLED, now).await
+    set_state(conn, task, SCHEDULED, CANCELLED, now, job_pending).await
 }
 
-/// Marks an armed reminder fired; true when it was armed.
+/// Marks an armed reminder fired; true when it was armed. A fired reminder's job has run, so
+/// nothing is left to do for it.
 pub async fn mark_fired(
     conn: &impl ConnectionTrait,
     task: &TaskName,
     now: DateTime<Utc>,
 ) -> Result<bool, AppError> {
-    set_state(conn, task, SCHEDULED, FIRED, now).await
+    set_state(conn, task, SCHEDULED, FIRED, now, false).await
 }
 
 async fn set_state(
@@ -96,10 +113,12 @@ async fn set_state(
     from: i16,
     to: i16,
     now: DateTime<Utc>,
+    job_pending: bool,
 ) -> Result<bool, AppError> {
     let mut update = reminder::Entity::update_many()
         .col_expr(reminder::Column::State, to.into())
-        .col_expr(reminder::Column::UpdatedUs, to_micros(now).into());
+        .col_expr(reminder::Column::UpdatedUs, to_micros(now).into())
+        .col_expr(reminder::Column::JobPending, job_pending.into());
     if to == FIRED {
         update = update.col_expr(reminder::Column::FiredUs, to_micros(now).into());
     }
@@ -137,4 +156,33 @@ pub async fn next_fire_at(conn: &impl ConnectionTrait) -> Result<Option<i64>, Ap
         .one(conn)
         .await?
         .map(|r| r.fire_at_us))
+}
+
+/// Reminders whose Dapr job still has to be brought in line with them, oldest change first.
+pub async fn pending_jobs(
+    conn: &impl ConnectionTrait,
+    limit: u64,
+) -> Result<Vec<ReminderRow>, AppError> {
+    Ok(reminder::Entity::find()
+        .filter(reminder::Column::JobPending.eq(true))
+        .order_by_asc(reminder::Column::UpdatedUs)
+        .limit(limit)
+        .all(conn)
+        .await?)
+}
+
+/// Marks the job of `row` done, unless the reminder changed since `row` was read (then it
+/// stays pending, and its new state is carried out next). True when marked.
+pub async fn job_done(conn: &impl ConnectionTrait, row: &ReminderRow) -> Result<bool, AppError> {
+    let result = reminder::Entity::update_many()
+        .col_expr(reminder::Column::JobPending, false.into())
+        .filter(reminder::Column::TaskId.eq(row.task_id))
+        .filter(reminder::Column::JobPending.eq(true))
+        .filter(reminder::Column::State.eq(row.state))
+        .filter(reminder::Column::FireAtUs.eq(row.fire_at_us))
+        .filter(reminder::Column::DueAtUs.eq(row.due_at_us))
+        .filter(reminder::Column::UpdatedUs.eq(row.updated_us))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected > 0)
 }

@@ -20,6 +20,7 @@ mod notifications_watch;
 mod ports;
 mod python_client;
 mod redelivery;
+mod reminder_jobs_after_commit;
 mod reminders;
 mod reminders_jobs;
 mod secrets;

@@ -19,6 +19,9 @@ pub struct Model {
     pub state: i16,
     pub fired_us: Option<i64>,
     pub updated_us: i64,
+    /// Whether its Dapr job still has to be brought in line with it (scheduled while armed,
+    /// deleted once cancelled), which happens after the commit that changed it.
+    pub job_pending: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,256 @@
+//! Builds the server from its configuration ([`Application::build`]: every part, wired) and
+//! runs it until shutdown ([`Application::run_until`], in `run.rs`).
+
+mod listen;
+mod run;
+mod shutdown;
+
+use std::sync::Arc;
+use std::{io, net::SocketAddr, time::Duration};
+
+use tokio::net::TcpListener;
+use tonic::service::interceptor::InterceptedService;
+
+use crate::api::{AppCallbackApi, NotificationApi, TaskApi};
+use crate::app::Tasks;
+use crate::auth::{AuthInterceptor, Authenticator};
+use crate::clock::{Clock, SystemClock};
+use crate::config::{ServeConfig, SinkChoice};
+use crate::error::AppError;
+use crate::inbox::{LocalSink, Subscriber};
+use crate::notifications::Hub;
+use crate::outbox::dapr_sink::DaprSink;
+use crate::outbox::relay::{Relay, RelaySettings};
+use crate::outbox::{EventSink, Outbox};
+use crate::proto::v1::{
+    notification_service_server::NotificationServiceServer, task_service_server::TaskServiceServer,
+};
+use crate::reminders::{DaprJobs, ReminderScheduler, Reminders, TableScheduler};
+use crate::sidecar::Sidecar;
+use crate::store::Database;
+
+pub use shutdown::{Shutdown, shutdown_signal};
+
+/// The fully qualified name of the task service, as health checks know it.
+pub const TASK_SERVICE_NAME: &str = "taskflow.v1.TaskService";
+/// The fully qualified name of the notification service, as health checks know it.
+pub const NOTIFICATION_SERVICE_NAME: &str = "taskflow.v1.NotificationService";
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("database: {0}")]
+    Database(#[from] AppError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: String, source: io::Error },
+    #[error(
+        "refusing to serve on {0} without TASKFLOW_JWT_SECRET: development mode trusts the \
+         x-user-id header, so it only listens on loopback (127.0.0.1 or ::1). Set \
+         TASKFLOW_JWT_SECRET or listen on a loopback address."
+    )]
+    InsecureListen(SocketAddr),
+    #[error("reflection: {0}")]
+    Reflection(String),
+    #[error("server: {0}")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+type Authenticated<S> = InterceptedService<S, AuthInterceptor>;
+
+/// A bound port.
+struct Port {
+    listener: TcpListener,
+    addr: SocketAddr,
+}
+
+impl Port {
+    async fn bind(listen: &str, loopback_only: bool) -> Result<Self, StartupError> {
+        let (listener, addr) = listen::bind(listen, loopback_only).await?;
+        Ok(Self { listener, addr })
+    }
+}
+
+/// The gRPC services of the API port.
+struct ApiServices {
+    tasks: Authenticated<TaskServiceServer<TaskApi>>,
+    notifications: Authenticated<NotificationServiceServer<NotificationApi>>,
+}
+
+/// A bound, migrated, wired server, ready to run.
+pub struct Application {
+    api: Port,
+    callback: Port,
+    metrics: Port,
+    db: Database,
+    grace: Duration,
+    shutdown: Shutdown,
+    services: ApiServices,
+    callbacks: Arc<AppCallbackApi>,
+    callback_max_message_bytes: usize,
+    relay: Option<Relay>,
+    hub: Hub,
+    reminders: Reminders,
+}
+
+impl Application {
+    /// Connects to the database, applies migrations, binds the ports (port 0 picks a free one;
+    /// [`Application::api_addr`] tells which) and wires every part.
+    pub async fn build(config: &ServeConfig) -> Result<Self, StartupError> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// [`Application::build`] with the clock reminders go by (tests move a manual one).
+    pub async fn build_with_clock(
+        config: &ServeConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartupError> {
+        let auth = match &config.jwt_secret {
+            Some(secret) => Authenticator::jwt(
+                secret,
+                config.jwt_issuer.as_deref(),
+                config.jwt_audience.as_deref(),
+            ),
+            None => Authenticator::development(),
+        };
+        let api = Port::bind(&config.listen, auth.is_development()).await?;
+        let callback = Port::bind(&config.callback_listen, false).await?;
+        let metrics = Port::bind(&config.metrics_listen, false).await?;
+
+        let db = Database::connect_with(
+            config.database.database_url.expose(),
+            config.database.database_max_connections,
+            Duration::from_millis(config.database.database_acquire_timeout_ms),
+        )
+        .await?;
+        db.migrate().await?;
+
+        let shutdown = Shutdown::new();
+        let events = Arc::new(config.events.clone());
+        let outbox = Outbox::new(events.clone());
+        let hub = Hub::new(db.clone());
+        let sidecar = sidecar(config)?;
+        let scheduler: Arc<dyn ReminderScheduler> = match &sidecar {
+            Some(sidecar) => Arc::new(DaprJobs::new(sidecar.clone())),
+            None => Arc::new(TableScheduler),
+        };
+        let reminders = Reminders::new(
+            db.clone(),
+            outbox.clone(),
+            hub.clone(),
+            clock,
+            config.reminder_lead(),
+            scheduler,
+        );
+        let subscriber = Arc::new(Subscriber::new(
+            db.clone(),
+            outbox.clone(),
+            reminders.clone(),
+        ));
+        let sink: Arc<dyn EventSink> = match sidecar {
+            None => Arc::new(LocalSink::new(subscriber.clone())),
+            Some(sidecar) => Arc::new(DaprSink::new(sidecar, events.clone())),
+        };
+        let relay = Relay::new(
+            db.clone(),
+            sink,
+            outbox.waker(),
+            RelaySettings::from(events.as_ref()),
+        );
+
+        let api_limit = config.api_max_message_bytes;
+        let services = ApiServices {
+            tasks: InterceptedService::new(
+                TaskServiceServer::new(TaskApi::new(Tasks::new(db.clone(), outbox)))
+                    .max_decoding_message_size(api_limit),
+                auth.interceptor(),
+            ),
+            notifications: InterceptedService::new(
+                NotificationServiceServer::new(NotificationApi::new(
+                    db.clone(),
+                    hub.clone(),
+                    shutdown.draining(),
+                ))
+                .max_decoding_message_size(api_limit),
+                auth.interceptor(),
+            ),
+        };
+        let callbacks = Arc::new(AppCallbackApi::new(
+            subscriber,
+            config.dapr.app_api_token.clone(),
+        ));
+        Ok(Self {
+            api,
+            callback,
+            metrics,
+            db,
+            grace: Duration::from_secs(config.shutdown_grace_seconds),
+            shutdown,
+            services,
+            callbacks,
+            callback_max_message_bytes: config.callback_max_message_bytes,
+            relay: Some(relay),
+            hub,
+            reminders,
+        })
+    }
+
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api.addr
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// The address the sidecar calls back on (AppCallback).
+    pub fn callback_addr(&self) -> SocketAddr {
+        self.callback.addr
+    }
+
+    /// The reminder engine (tests fire due reminders and sync jobs with it directly).
+    pub fn reminders(&self) -> Reminders {
+        self.reminders.clone()
+    }
+
+    /// The live fan-out of new notifications.
+    pub fn hub(&self) -> Hub {
+        self.hub.clone()
+    }
+
+    /// Where Prometheus scrapes `/metrics`.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics.addr
+    }
+
+    /// The server's shutdown token.
+    pub fn shutdown(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+
+    /// Takes the outbox relay out, so that the caller drives it ([`Relay::run_once`]) instead
+    /// of the server running it in the background: how tests publish exactly when they mean to.
+    pub fn take_relay(&mut self) -> Option<Relay> {
+        self.relay.take()
+    }
+}
+
+/// The shared sidecar client, in Dapr mode.
+fn sidecar(config: &ServeConfig) -> Result<Option<Sidecar>, StartupError> {
+    let endpoint = match (config.events.event_sink, config.dapr.endpoint()) {
+        (SinkChoice::Local, _) | (SinkChoice::Auto, None) => return Ok(None),
+        (SinkChoice::Dapr | SinkChoice::Auto, endpoint) => {
+            endpoint.unwrap_or_else(|| "http://127.0.0.1:50001".to_owned())
+        }
+    };
+    tracing::info!(
+        endpoint = %crate::store::redact(&endpoint),
+        pubsub = %config.events.pubsub_name,
+        "publishing events and scheduling reminders through the Dapr sidecar"
+    );
+    let longest_pause = Duration::from_millis(config.events.relay_backoff_max_ms);
+    Ok(Some(Sidecar::connect_lazy(
+        &endpoint,
+        &config.dapr,
+        longest_pause,
+    )?))
+}
