@@ -5,7 +5,7 @@ mod recurrence;
 mod schedule;
 mod task;
 
-pub use ids::{TaskId, TaskName, UserId, parse_parent, parse_user_resource};
+pub use ids::{TaskId, TaskName, UserId, parse_canonical_uuid, parse_parent, parse_user_resource};
 pub use recurrence::{Anchor, Frequency, Recurrence, Weekday};
 pub use schedule::{SeriesPosition, next_due, zone};
 pub use task::{

@@ -7,6 +7,7 @@ mod callback;
 mod callback_delivery;
 mod create_get;
 mod cross_user;
+mod edges;
 mod events_dapr;
 mod events_local;
 mod grpcurl;
