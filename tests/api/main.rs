@@ -16,6 +16,7 @@ mod listing;
 mod malformed_cases;
 mod malformed_deliveries;
 mod metrics;
+mod metrics_labels;
 mod notifications;
 mod notifications_watch;
 mod ports;
