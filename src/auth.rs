@@ -111,7 +111,7 @@ impl Authenticator {
                     })?
                     .trim();
                 let claims = decode::<Claims>(token, key, validation)
-                    .map_err(|e| unauthenticated(&format!("invalid token: {e}")))?
+                    .map_err(|e| unauthenticated(&format!("invalid token: {}", token_problem(&e))))?
                     .claims;
                 UserId::parse(&claims.sub).map_err(|e| {
                     unauthenticated(&format!("the token's subject is not a valid user id: {e}"))
@@ -146,6 +146,17 @@ impl tonic::service::Interceptor for AuthInterceptor {
             .map_err(Status::from)?;
         request.extensions_mut().insert(Caller(user));
         Ok(request)
+    }
+}
+
+/// What is wrong with a token, without quoting it: JSON errors quote the header or claims
+/// text they could not read, which is the caller's, so they are named only by kind.
+fn token_problem(err: &jsonwebtoken::errors::Error) -> String {
+    match err.kind() {
+        jsonwebtoken::errors::ErrorKind::Json(_) => {
+            "its header or claims are not the JSON a token holds".to_owned()
+        }
+        _ => err.to_string(),
     }
 }
 

@@ -12,6 +12,58 @@ use tonic_types::{ErrorDetails, StatusExt};
 /// The error domain reported in every `google.rpc.ErrorInfo`.
 pub const ERROR_DOMAIN: &str = "taskflow.v1";
 
+/// How many characters of caller input an error message quotes, at most (escapes counted).
+pub const EXCERPT_CHARS: usize = 100;
+
+/// Caller input as an error message quotes it: Debug-quoted, and cut after
+/// [`EXCERPT_CHARS`] characters (on a character boundary) with an ellipsis and the full
+/// length, so that an error never grows with the input that caused it.
+pub fn excerpt(raw: &str) -> String {
+    let mut quoted = 0;
+    let mut end = raw.len();
+    for (at, c) in raw.char_indices() {
+        quoted += c.escape_debug().count();
+        if quoted > EXCERPT_CHARS {
+            end = at;
+            break;
+        }
+    }
+    if end == raw.len() {
+        format!("{raw:?}")
+    } else {
+        format!(
+            "{:?}\u{2026} ({} characters)",
+            &raw[..end],
+            raw.chars().count()
+        )
+    }
+}
+
+/// Bounds on what one status carries, whatever its maker put in. gRPC refuses trailers
+/// over 16 KiB (and C-core clients may refuse them from 8 KiB), and the message is sent
+/// twice: percent-encoded in `grpc-message` (up to 3 bytes per byte) and inside the
+/// base64-encoded `grpc-status-details-bin`. With these bounds the trailers stay under
+/// 5 KiB.
+const MAX_MESSAGE_BYTES: usize = 400;
+const MAX_FIELD_BYTES: usize = 100;
+const MAX_DESCRIPTION_BYTES: usize = 400;
+/// The violations a status lists, at most, and their fields and descriptions in total.
+const MAX_VIOLATIONS: usize = 20;
+const MAX_VIOLATION_BYTES: usize = 2048;
+
+/// `text` cut to at most `max` bytes on a character boundary, ending in an ellipsis when cut.
+fn bounded(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let ellipsis = '\u{2026}';
+    let mut end = max.saturating_sub(ellipsis.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{ellipsis}", &text[..end])
+}
+
 /// One invalid field of a request, named by its path (`task.title`, `page_size`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldViolation {
@@ -133,10 +185,46 @@ fn is_connection_fault(err: &sea_orm::sqlx::Error) -> bool {
     )
 }
 
+/// The violations a status reports: each bounded, as many as fit the bounds, in order;
+/// with how many were left out.
+fn reported(violations: &[FieldViolation]) -> (Vec<FieldViolation>, usize) {
+    let mut kept = Vec::new();
+    let mut bytes = 0;
+    for v in violations.iter().take(MAX_VIOLATIONS) {
+        let v = FieldViolation {
+            field: bounded(&v.field, MAX_FIELD_BYTES),
+            description: bounded(&v.description, MAX_DESCRIPTION_BYTES),
+        };
+        bytes += v.field.len() + v.description.len();
+        if bytes > MAX_VIOLATION_BYTES {
+            break;
+        }
+        kept.push(v);
+    }
+    let left_out = violations.len() - kept.len();
+    (kept, left_out)
+}
+
 impl From<AppError> for Status {
     fn from(err: AppError) -> Self {
+        let violations = match &err {
+            AppError::InvalidArgument(all) => reported(all),
+            _ => (Vec::new(), 0),
+        };
         let (code, message) = match &err {
-            AppError::InvalidArgument(_) => (Code::InvalidArgument, err.to_string()),
+            AppError::InvalidArgument(_) => {
+                let (kept, left_out) = &violations;
+                let more = if *left_out > 0 {
+                    format!(" (and {left_out} more)")
+                } else {
+                    String::new()
+                };
+                let listed = bounded(
+                    &format!("invalid argument: {}", describe(kept)),
+                    MAX_MESSAGE_BYTES - more.len(),
+                );
+                (Code::InvalidArgument, format!("{listed}{more}"))
+            }
             AppError::Unauthenticated(m) => (Code::Unauthenticated, m.clone()),
             AppError::PermissionDenied(m) => (Code::PermissionDenied, m.clone()),
             AppError::NotFound(_) => (Code::NotFound, err.to_string()),
@@ -161,16 +249,15 @@ impl From<AppError> for Status {
                 (Code::Internal, "internal error".to_owned())
             }
         };
+        let message = bounded(&message, MAX_MESSAGE_BYTES);
         let mut details = ErrorDetails::new();
         details.set_error_info(
             err.reason(),
             ERROR_DOMAIN,
             std::collections::HashMap::<String, String>::new(),
         );
-        if let AppError::InvalidArgument(violations) = &err {
-            for v in violations {
-                details.add_bad_request_violation(v.field.clone(), v.description.clone());
-            }
+        for v in violations.0 {
+            details.add_bad_request_violation(v.field, v.description);
         }
         Status::with_error_details(code, message, details)
     }
@@ -225,5 +312,94 @@ impl Violations {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic_types::StatusExt;
+
+    use super::*;
+
+    #[test]
+    fn excerpts_quote_short_input_whole_and_cut_long_input() {
+        assert_eq!(excerpt("Mars/Olympus"), "\"Mars/Olympus\"");
+        assert_eq!(excerpt("a\"b\n"), "\"a\\\"b\\n\"");
+        let exact = "x".repeat(EXCERPT_CHARS);
+        assert_eq!(excerpt(&exact), format!("{exact:?}"));
+
+        let long = "é".repeat(5000);
+        let cut = excerpt(&long);
+        assert_eq!(
+            cut,
+            format!("{:?}\u{2026} (5000 characters)", "é".repeat(EXCERPT_CHARS))
+        );
+        // Escapes count against the bound: a control character is quoted as \u{1b}.
+        let escaped = excerpt(&"\u{1b}".repeat(1000));
+        assert!(escaped.len() < EXCERPT_CHARS + 40, "{escaped}");
+        assert!(escaped.ends_with("\u{2026} (1000 characters)"), "{escaped}");
+    }
+
+    #[test]
+    fn statuses_stay_small_whatever_their_maker_put_in() {
+        let huge = "ü".repeat(10_000);
+        let many = (0..1000)
+            .map(|i| FieldViolation {
+                field: format!("field{i}.{huge}"),
+                description: huge.clone(),
+            })
+            .collect();
+        let status = Status::from(AppError::InvalidArgument(many));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(
+            status.message().len() <= MAX_MESSAGE_BYTES,
+            "{}",
+            status.message()
+        );
+        assert!(status.message().ends_with(" more)"), "{}", status.message());
+        let violations = status
+            .get_details_bad_request()
+            .expect("a BadRequest detail")
+            .field_violations;
+        assert!(!violations.is_empty() && violations.len() <= MAX_VIOLATIONS);
+        for v in &violations {
+            assert!(v.field.len() <= MAX_FIELD_BYTES && v.field.starts_with("field"));
+            assert!(v.description.len() <= MAX_DESCRIPTION_BYTES);
+        }
+        let mut headers = http::HeaderMap::new();
+        status.add_header(&mut headers).expect("the status encodes");
+        let size: usize = headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len())
+            .sum();
+        assert!(size < 5 * 1024, "{size} bytes of trailers");
+
+        for err in [
+            AppError::NotFound(huge.clone()),
+            AppError::Unauthenticated(huge.clone()),
+            AppError::PermissionDenied(huge.clone()),
+            AppError::Aborted(huge.clone()),
+            AppError::FailedPrecondition(huge.clone()),
+        ] {
+            let status = Status::from(err);
+            assert!(status.message().len() <= MAX_MESSAGE_BYTES);
+            assert!(status.message().ends_with('\u{2026}'));
+        }
+    }
+
+    #[test]
+    fn small_statuses_are_kept_whole() {
+        let status = Status::from(AppError::invalid("task.title", "must not be empty"));
+        assert_eq!(
+            status.message(),
+            "invalid argument: task.title: must not be empty"
+        );
+        let violations = status
+            .get_details_bad_request()
+            .expect("a BadRequest detail")
+            .field_violations;
+        assert_eq!(violations.len(), 1);
+        assert_eq!(violations[0].field, "task.title");
+        assert_eq!(violations[0].description, "must not be empty");
     }
 }

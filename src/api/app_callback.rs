@@ -18,7 +18,7 @@ use prost::Message;
 use crate::config::Secret;
 use crate::convert::timestamp_in;
 use crate::domain::TaskName;
-use crate::error::AppError;
+use crate::error::{AppError, excerpt};
 use crate::inbox::{DropReason, IncomingEvent, Rejection, Subscriber, Verdict};
 use crate::proto::events::v1 as ev;
 use crate::reminders::Fired;
@@ -117,7 +117,7 @@ impl AppCallbackApi {
     async fn job(&self, job: dapr_pb::JobEventRequest) -> Result<(), Status> {
         let gone = |why: &str| {
             tracing::warn!(job = %job.name, why, "job trigger ignored");
-            Status::not_found(format!("job {:?}: {why}", job.name))
+            Status::not_found(format!("job {}: {why}", excerpt(&job.name)))
         };
         let data = job
             .data
@@ -204,8 +204,8 @@ impl AppCallback for AppCallbackApi {
     ) -> Result<Response<InvokeResponse>, Status> {
         self.authorize(request.metadata())?;
         Err(Status::unimplemented(format!(
-            "taskflow offers no service invocation (method {:?}); use the TaskService API",
-            request.get_ref().method
+            "taskflow offers no service invocation (method {}); use the TaskService API",
+            excerpt(&request.get_ref().method)
         )))
     }
 
@@ -257,8 +257,8 @@ impl AppCallback for AppCallbackApi {
     ) -> Result<Response<dapr_pb::BindingEventResponse>, Status> {
         self.authorize(request.metadata())?;
         Err(Status::unimplemented(format!(
-            "taskflow declares no input bindings (got {:?})",
-            request.get_ref().name
+            "taskflow declares no input bindings (got {})",
+            excerpt(&request.get_ref().name)
         )))
     }
 

@@ -151,9 +151,12 @@ impl TaskService for TaskApi {
         let name = owned_name(&caller, &task.name, "task.name")?;
         let etag = etag_in(&task.etag, "task.etag")?;
         let mut v = Violations::default();
+        // AIP-134: without a mask, the fields populated in `task` change. A mask that is
+        // present but names no path counts as absent: many clients (proto3 JSON, where the
+        // mask is a string, and REST query parameters) cannot tell the two apart.
         let paths = match &req.update_mask {
-            Some(mask) => mask_paths(&mask.paths, &mut v),
-            None => populated_paths(&task),
+            Some(mask) if !mask.paths.is_empty() => mask_paths(&mask.paths, &mut v),
+            _ => populated_paths(&task),
         };
         let patch = patch_in(&task, &paths, "task", &mut v);
         let patch = v.finish(patch)?;

@@ -9,7 +9,7 @@ use crate::domain::{
     Priority, Task, TaskFields, TaskPatch, parse_description, parse_tags, parse_time_zone,
     parse_title,
 };
-use crate::error::Violations;
+use crate::error::{Violations, excerpt};
 use crate::proto::v1 as pb;
 
 pub fn task_out(task: &Task) -> pb::Task {
@@ -167,13 +167,14 @@ pub fn mask_paths(mask: &[String], v: &mut Violations) -> Vec<&'static str> {
         } else if path.starts_with("recurrence.") {
             v.add(
                 "update_mask",
-                format!("{path:?}: update recurrence as a whole"),
+                format!("{}: update recurrence as a whole", excerpt(path)),
             );
         } else {
             v.add(
                 "update_mask",
                 format!(
-                    "unknown field {path:?}; updatable: {}",
+                    "unknown field {}; updatable: {}",
+                    excerpt(path),
                     UPDATABLE.join(", ")
                 ),
             );
@@ -192,7 +193,8 @@ pub fn task_in(task: &pb::Task) -> Result<Task, crate::error::AppError> {
     let name = v.check("task.name", TaskName::parse(&task.name));
     let series = v.check(
         "task.series",
-        uuid::Uuid::try_parse(&task.series).map_err(|_| "is not a UUID".to_owned()),
+        crate::domain::parse_canonical_uuid(&task.series)
+            .ok_or_else(|| "is not a UUID in lowercase hyphenated form".to_owned()),
     );
     let time = |field: &str, ts: &Option<Timestamp>, v: &mut Violations| {
         ts.as_ref().and_then(|t| v.check(field, timestamp_in(t)))

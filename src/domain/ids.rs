@@ -4,6 +4,8 @@ use std::fmt;
 
 use uuid::Uuid;
 
+use crate::error::excerpt;
+
 /// A user id: 1 to 128 printable ASCII characters from `[A-Za-z0-9._@:-]`, so that it is
 /// safe as a Kafka key, in gRPC metadata and inside a resource name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -87,14 +89,28 @@ impl TaskName {
     }
 }
 
+/// A resource id in its one canonical spelling: a UUID in lowercase hyphenated form
+/// (`xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`), as the service writes every id. Other spellings
+/// of the same UUID (uppercase, without hyphens, braced, `urn:uuid:`) are refused, so that
+/// one resource has one name (AIP-122).
+pub fn parse_canonical_uuid(raw: &str) -> Option<Uuid> {
+    let id = Uuid::try_parse(raw).ok()?;
+    let mut canonical = Uuid::encode_buffer();
+    (id.hyphenated().encode_lower(&mut canonical) == raw).then_some(id)
+}
+
 /// Parses `users/{user}/{collection}/{uuid}`; `singular` names the id in messages.
 pub fn parse_user_resource(
     raw: &str,
     collection: &str,
     singular: &str,
 ) -> Result<(UserId, Uuid), String> {
-    let shape =
-        || format!("must look like users/{{user}}/{collection}/{{{singular}}}, got {raw:?}");
+    let shape = || {
+        format!(
+            "must look like users/{{user}}/{collection}/{{{singular}}}, got {}",
+            excerpt(raw)
+        )
+    };
     let mut parts = raw.split('/');
     let (Some("users"), Some(user), Some(found), Some(id), None) = (
         parts.next(),
@@ -109,8 +125,13 @@ pub fn parse_user_resource(
         return Err(shape());
     }
     let user = UserId::parse(user)?;
-    let id =
-        Uuid::try_parse(id).map_err(|_| format!("the {singular} id in {raw:?} is not a UUID"))?;
+    let id = parse_canonical_uuid(id).ok_or_else(|| {
+        format!(
+            "the {singular} id in {} is not a UUID in lowercase hyphenated form \
+             (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+            excerpt(raw)
+        )
+    })?;
     Ok((user, id))
 }
 
@@ -124,7 +145,10 @@ impl fmt::Display for TaskName {
 pub fn parse_parent(raw: &str) -> Result<UserId, String> {
     match raw.split_once('/') {
         Some(("users", user)) if !user.contains('/') => UserId::parse(user),
-        _ => Err(format!("must look like users/{{user}}, got {raw:?}")),
+        _ => Err(format!(
+            "must look like users/{{user}}, got {}",
+            excerpt(raw)
+        )),
     }
 }
 
@@ -163,6 +187,55 @@ mod tests {
         ] {
             assert!(TaskName::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn task_ids_have_one_spelling() {
+        let canonical = "0190f3a5-6c1e-7f00-8000-00000000abcd";
+        let id = TaskName::parse(&format!("users/bob/tasks/{canonical}"))
+            .expect("the canonical spelling")
+            .task;
+        assert_eq!(id.to_string(), canonical);
+        for alias in [
+            "0190F3A5-6C1E-7F00-8000-00000000ABCD",
+            "0190f3a5-6c1e-7f00-8000-00000000ABCD",
+            "0190f3a56c1e7f00800000000000abcd",
+            "{0190f3a5-6c1e-7f00-8000-00000000abcd}",
+            "urn:uuid:0190f3a5-6c1e-7f00-8000-00000000abcd",
+            " 0190f3a5-6c1e-7f00-8000-00000000abcd",
+        ] {
+            let err = TaskName::parse(&format!("users/bob/tasks/{alias}"))
+                .expect_err("an alias spelling");
+            assert!(err.contains("lowercase hyphenated"), "{alias}: {err}");
+            assert_eq!(parse_canonical_uuid(alias), None, "{alias}");
+        }
+    }
+
+    #[test]
+    fn ids_the_service_writes_parse_back() {
+        for _ in 0..100 {
+            let id = TaskId::new_v7();
+            assert_eq!(parse_canonical_uuid(&id.to_string()), Some(id.as_uuid()));
+            let v4 = Uuid::new_v4();
+            assert_eq!(parse_canonical_uuid(&v4.to_string()), Some(v4));
+        }
+        assert_eq!(
+            parse_canonical_uuid(&Uuid::max().to_string()),
+            Some(Uuid::max())
+        );
+        assert_eq!(
+            parse_canonical_uuid(&Uuid::nil().to_string()),
+            Some(Uuid::nil())
+        );
+    }
+
+    #[test]
+    fn messages_quote_a_short_excerpt_of_a_long_name() {
+        let long = format!("users/bob/tasks/{}", "x".repeat(5000));
+        let err = TaskName::parse(&long).expect_err("not a UUID");
+        assert!(err.len() < 300, "{err}");
+        let err = parse_parent(&"y".repeat(5000)).expect_err("not a parent");
+        assert!(err.len() < 300, "{err}");
     }
 
     #[test]

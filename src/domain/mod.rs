@@ -7,7 +7,7 @@ mod recurrence;
 mod schedule;
 mod task;
 
-pub use ids::{TaskId, TaskName, UserId, parse_parent, parse_user_resource};
+pub use ids::{TaskId, TaskName, UserId, parse_canonical_uuid, parse_parent, parse_user_resource};
 pub use notification::{Kind, NewNotification, Notification};
 pub use notification_name::NotificationName;
 pub use recurrence::{Anchor, Frequency, Recurrence, Weekday};

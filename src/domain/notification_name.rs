@@ -53,4 +53,24 @@ mod tests {
             assert!(NotificationName::parse(bad).is_err(), "{bad}");
         }
     }
+
+    #[test]
+    fn only_the_canonical_spelling_of_the_id_names_a_notification() {
+        let canonical = "users/bob/notifications/0190f3a5-6c1e-7f00-8000-00000000abcd";
+        assert_eq!(
+            NotificationName::parse(canonical).map(|n| n.to_string()),
+            Ok(canonical.to_owned())
+        );
+        for alias in [
+            "0190F3A5-6C1E-7F00-8000-00000000ABCD",
+            "0190f3a5-6c1e-7f00-8000-00000000abcD",
+            "0190f3a56c1e7f00800000000000abcd",
+            "{0190f3a5-6c1e-7f00-8000-00000000abcd}",
+            "urn:uuid:0190f3a5-6c1e-7f00-8000-00000000abcd",
+        ] {
+            let err = NotificationName::parse(&format!("users/bob/notifications/{alias}"))
+                .expect_err("an alias spelling");
+            assert!(err.contains("lowercase hyphenated"), "{alias}: {err}");
+        }
+    }
 }

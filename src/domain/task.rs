@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{Recurrence, TaskId, TaskName, UserId};
+use crate::error::excerpt;
 
 /// Priority, ordered by rank (None < Low < … < Urgent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -50,7 +51,8 @@ impl FromStr for Priority {
             "URGENT" => Self::Urgent,
             _ => {
                 return Err(format!(
-                    "unknown priority {raw:?}; use LOW, MEDIUM, HIGH, URGENT or UNSPECIFIED"
+                    "unknown priority {}; use LOW, MEDIUM, HIGH, URGENT or UNSPECIFIED",
+                    excerpt(raw)
                 ));
             }
         })
@@ -101,11 +103,15 @@ pub fn parse_tags(raw: &[String]) -> Result<Vec<String>, String> {
         let len = tag.chars().count();
         if len == 0 || len > TAG_MAX {
             return Err(format!(
-                "each tag must be 1 to {TAG_MAX} characters, got {len} in {tag:?}"
+                "each tag must be 1 to {TAG_MAX} characters, got {len} in {}",
+                excerpt(&tag)
             ));
         }
         if tag.chars().any(char::is_control) {
-            return Err(format!("tag {tag:?} contains a control character"));
+            return Err(format!(
+                "tag {} contains a control character",
+                excerpt(&tag)
+            ));
         }
         tags.push(tag);
     }
@@ -140,7 +146,7 @@ pub fn parse_time_zone(raw: &str) -> Result<String, String> {
     }
     chrono_tz::Tz::from_str(raw)
         .map(|tz| tz.name().to_owned())
-        .map_err(|_| format!("unknown IANA time zone {raw:?}"))
+        .map_err(|_| format!("unknown IANA time zone {}", excerpt(raw)))
 }
 
 /// The fields a user sets on a task.
@@ -237,7 +243,7 @@ impl Etag {
             .and_then(|s| s.strip_suffix('"'))
             .and_then(|s| s.parse::<i64>().ok())
             .map(Self)
-            .ok_or_else(|| format!("{raw:?} is not an etag issued by this service"))
+            .ok_or_else(|| format!("{} is not an etag issued by this service", excerpt(raw)))
     }
 }
 
@@ -409,6 +415,21 @@ mod tests {
         );
         assert_eq!(parse_time_zone(""), Ok(String::new()));
         assert!(parse_time_zone("Mars/Olympus").is_err());
+    }
+
+    #[test]
+    fn refusals_quote_a_short_excerpt_of_long_input() {
+        let long = "Ä".repeat(5000);
+        for err in [
+            parse_time_zone(&long),
+            parse_tags(std::slice::from_ref(&long)).map(|_| String::new()),
+            long.parse::<Priority>().map(|_| String::new()),
+            Etag::parse(&long).map(|_| String::new()),
+        ] {
+            let err = err.expect_err("refused");
+            assert!(err.len() < 400, "{} bytes: {err}", err.len());
+            assert!(err.contains("\u{2026}"), "{err}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::Priority;
+use crate::error::excerpt;
 
 /// The longest filter accepted, in bytes.
 pub const MAX_FILTER_LEN: usize = 2000;
@@ -203,7 +204,8 @@ fn parse_comparison(tokens: &[Token]) -> Result<(Term, &[Token]), String> {
             Ok((comparison(field, op, value)?, rest))
         }
         [Token::Word(field), ..] => Err(format!(
-            "expected an operator after {field:?} (=, !=, <, <=, >, >=, :)"
+            "expected an operator after {} (=, !=, <, <=, >, >=, :)",
+            excerpt(field)
         )),
         [] => Err("expected a term".into()),
         [other, ..] => Err(format!("expected a field name, found {}", show(other))),
@@ -212,8 +214,8 @@ fn parse_comparison(tokens: &[Token]) -> Result<(Term, &[Token]), String> {
 
 fn show(token: &Token) -> String {
     match token {
-        Token::Word(w) => w.clone(),
-        Token::Quoted(q) => format!("{q:?}"),
+        Token::Word(w) => excerpt(w),
+        Token::Quoted(q) => excerpt(q),
         Token::Op(op) => (*op).to_owned(),
         Token::Star => "*".into(),
         Token::Minus => "-".into(),
@@ -283,7 +285,10 @@ fn comparison(field: &str, op: &str, value: &Token) -> Result<Term, String> {
             let raw = text_value(value).ok_or_else(bad_value)?;
             let time = DateTime::parse_from_rfc3339(raw)
                 .map_err(|_| {
-                    format!("{raw:?} is not an RFC 3339 time such as \"2027-01-01T00:00:00Z\"")
+                    format!(
+                        "{} is not an RFC 3339 time such as \"2027-01-01T00:00:00Z\"",
+                        excerpt(raw)
+                    )
                 })?
                 .with_timezone(&Utc);
             Ok(Term::Time(time_field, cmp, time))
@@ -301,7 +306,8 @@ fn comparison(field: &str, op: &str, value: &Token) -> Result<Term, String> {
             Ok(Term::Contains(field, text.to_owned()))
         }
         other => Err(format!(
-            "unknown field {other:?}; filter on completed, priority, tags, due_time, create_time, update_time, title or description"
+            "unknown field {}; filter on completed, priority, tags, due_time, create_time, update_time, title or description",
+            excerpt(other)
         )),
     }
 }

@@ -23,7 +23,8 @@ impl SortField {
             "title" => Self::Title,
             other => {
                 return Err(format!(
-                    "cannot order by {other:?}; use due_time, priority, create_time, update_time or title"
+                    "cannot order by {}; use due_time, priority, create_time, update_time or title",
+                    crate::error::excerpt(other)
                 ));
             }
         })
@@ -84,7 +85,12 @@ impl OrderBy {
                     (SortField::parse(field)?, false)
                 }
                 [] => return Err("empty sort field between commas".into()),
-                _ => return Err(format!("{:?} is not `field` or `field desc`", part.trim())),
+                _ => {
+                    return Err(format!(
+                        "{} is not `field` or `field desc`",
+                        crate::error::excerpt(part.trim())
+                    ));
+                }
             };
             if keys.iter().any(|k| k.field == field) {
                 return Err(format!("{} appears twice", field.as_str()));

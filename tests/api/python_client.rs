@@ -100,6 +100,15 @@ async fn python_client_creates_lists_and_sees_the_next_occurrence(backend: Backe
         summary["invalid_argument"]["code"], "INVALID_ARGUMENT",
         "{summary}"
     );
+
+    // A 5,000-character time zone: grpcio sees INVALID_ARGUMENT (not RESOURCE_EXHAUSTED from
+    // oversized trailers), with a short message.
+    let huge = &summary["huge_time_zone"];
+    assert_eq!(huge["code"], "INVALID_ARGUMENT", "{summary}");
+    let details = huge["details_length"].as_u64().expect("a length");
+    assert!(details > 0 && details <= 512, "{summary}");
+    let trailers = huge["trailers_length"].as_u64().expect("a length");
+    assert!(trailers <= 6 * 1024, "{summary}");
 }
 
 both_backends!(python_client_creates_lists_and_sees_the_next_occurrence);

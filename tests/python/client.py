@@ -6,8 +6,8 @@
 Run it with a Python that has grpcio-tools (scripts/test puts it in .tools/venv). It
 generates the stubs into the output directory, then, as user `alice`:
 creates a task, finds it with a filter, creates a daily recurring task, completes it, waits
-for the next occurrence the server creates, and checks that a bad request is refused with
-INVALID_ARGUMENT. It prints a JSON summary on stdout and exits non-zero on any failure.
+for the next occurrence the server creates, and checks that a bad request, and one with a
+huge bad value, are refused with INVALID_ARGUMENT. It prints a JSON summary on stdout and exits non-zero on any failure.
 """
 
 import datetime
@@ -135,6 +135,21 @@ def main(addr, out_dir):
               f"blank title gave {error.code()}, not INVALID_ARGUMENT: {error.details()}")
         invalid = {"code": error.code().name, "details": error.details()}
 
+    # A huge bad value is refused with INVALID_ARGUMENT too: the error quotes only an excerpt
+    # of it, so its trailers stay within what gRPC clients accept (8 KiB for grpcio).
+    huge_zone = "Europe/" + "\u00dc" * 5000
+    try:
+        tasks.CreateTask(tasks_pb2.CreateTaskRequest(
+            parent=PARENT, task=tasks_pb2.Task(title="Huge zone", time_zone=huge_zone)), **call)
+        raise Failure("CreateTask with a 5007-character time zone succeeded")
+    except grpc.RpcError as error:
+        check(error.code() == grpc.StatusCode.INVALID_ARGUMENT,
+              f"a huge time zone gave {error.code()}, not INVALID_ARGUMENT: "
+              f"{(error.details() or '')[:200]}")
+        trailers = sum(len(key) + len(value) for key, value in error.trailing_metadata() or ())
+        huge = {"code": error.code().name, "details_length": len(error.details() or ""),
+                "trailers_length": trailers}
+
     channel.close()
     return {
         "created": {"name": created.name, "title": created.title, "tags": list(created.tags)},
@@ -148,6 +163,7 @@ def main(addr, out_dir):
                  "due_time": next_task.due_time.ToJsonString()},
         "notifications": len(notes.notifications),
         "invalid_argument": invalid,
+        "huge_time_zone": huge,
     }
 
 
