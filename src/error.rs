@@ -291,11 +291,15 @@ impl Violations {
     }
 
     /// Keeps the value of a check, recording its violation under `field` if it failed.
-    pub fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
+    pub fn check<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        result: Result<T, E>,
+    ) -> Option<T> {
         match result {
             Ok(value) => Some(value),
             Err(description) => {
-                self.add(field, description);
+                self.add(field, description.to_string());
                 None
             }
         }

@@ -4,7 +4,7 @@ use tonic::{Request, Response, Status};
 
 use crate::app::{ListQuery, Tasks};
 use crate::auth::{caller, ensure_owner};
-use crate::convert::{fields_in, mask_paths, patch_in, populated_paths, task_out};
+use crate::convert::{fields_in, mask_fields, patch_in, populated_fields, task_out};
 use crate::domain::{Etag, TaskName, UserId, parse_parent};
 use crate::error::{AppError, Violations};
 use crate::listing::{Filter, OrderBy, PageToken, page_size};
@@ -78,10 +78,12 @@ impl TaskService for TaskApi {
             Some(task) => fields_in(task, "task", &mut v),
             None => {
                 v.add("task", "required");
-                Default::default()
+                None
             }
         };
-        let fields = v.finish(fields)?;
+        let fields = v
+            .finish(fields)?
+            .ok_or_else(|| AppError::invalid("task.title", "required"))?;
         let task = self.tasks.create(&user, fields, request_id).await?;
         Ok(Response::new(task_out(&task)))
     }
@@ -155,8 +157,8 @@ impl TaskService for TaskApi {
         // present but names no path counts as absent: many clients (proto3 JSON, where the
         // mask is a string, and REST query parameters) cannot tell the two apart.
         let paths = match &req.update_mask {
-            Some(mask) if !mask.paths.is_empty() => mask_paths(&mask.paths, &mut v),
-            _ => populated_paths(&task),
+            Some(mask) if !mask.paths.is_empty() => mask_fields(&mask.paths, &mut v),
+            _ => populated_fields(&task),
         };
         let patch = patch_in(&task, &paths, "task", &mut v);
         let patch = v.finish(patch)?;

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 
 use crate::clock::now;
-use crate::domain::{SeriesPosition, Task, next_due, zone};
+use crate::domain::{SeriesPosition, Task, next_due};
 use crate::error::AppError;
 use crate::outbox::{Cause, EventKind, Outbox, task_event};
 use crate::store::tasks;
@@ -48,7 +48,7 @@ pub async fn create_next_occurrence(
         completed_at: done.complete_time.unwrap_or(done.update_time),
         occurrence: u32::try_from(done.occurrence).unwrap_or(u32::MAX),
     };
-    let Some(due) = next_due(rule, zone(&done.fields.time_zone), &position) else {
+    let Some(due) = next_due(rule, done.fields.time_zone.tz(), &position) else {
         tracing::debug!(series = %done.series, "the series has ended");
         return Ok(false);
     };
@@ -61,10 +61,7 @@ pub async fn create_next_occurrence(
         causation_id: event_id.to_owned(),
     };
     outbox
-        .enqueue(
-            txn,
-            task_event(EventKind::TaskCreated, &next, &cause, Vec::new()),
-        )
+        .enqueue(txn, task_event(EventKind::TaskCreated, &next, &cause, &[]))
         .await?;
     tracing::info!(task = %next.name(), occurrence = next.occurrence, due = %due, "created the next occurrence");
     Ok(true)

@@ -2,7 +2,7 @@
 
 use super::create_queue::CreateQueue;
 use crate::clock::now;
-use crate::domain::{Etag, Task, TaskFields, TaskId, TaskName, TaskPatch, UserId};
+use crate::domain::{Etag, Task, TaskField, TaskFields, TaskId, TaskName, TaskPatch, UserId};
 use crate::error::AppError;
 use crate::listing::Cursor;
 use crate::outbox::{Cause, EventKind, Outbox, task_event};
@@ -72,7 +72,7 @@ impl Tasks {
             return Ok(existing);
         }
         let task = Task::new(TaskId::new_v7(), user.clone(), fields, now());
-        let event = task_event(EventKind::TaskCreated, &task, &Cause::User, Vec::new());
+        let event = task_event(EventKind::TaskCreated, &task, &Cause::User, &[]);
         match self.creates.insert(task.clone(), request_id, event).await {
             Ok(()) => Ok(task),
             Err(err) if request_id.is_some() && is_unique_violation(&err) => {
@@ -111,7 +111,7 @@ impl Tasks {
                 let mut fields = task.fields.clone();
                 fields.apply(patch);
                 cross_check(&fields)?;
-                let changed = changed_fields(&task.fields, &fields);
+                let changed = task.fields.changed(&fields);
                 if changed.is_empty() {
                     return Ok(None);
                 }
@@ -176,7 +176,7 @@ impl Tasks {
         }
         let mut gone = current;
         gone.update_time = now().max(gone.update_time);
-        let event = task_event(EventKind::TaskDeleted, &gone, &Cause::User, Vec::new());
+        let event = task_event(EventKind::TaskDeleted, &gone, &Cause::User, &[]);
         self.outbox.enqueue(&txn, event).await?;
         txn.commit().await?;
         self.outbox.wake();
@@ -190,7 +190,7 @@ impl Tasks {
         &self,
         name: &TaskName,
         etag: Option<Etag>,
-        change: impl FnOnce(&mut Task) -> Result<Option<(EventKind, Vec<String>)>, AppError>,
+        change: impl FnOnce(&mut Task) -> Result<Option<(EventKind, Vec<TaskField>)>, AppError>,
         tags_changed: bool,
     ) -> Result<Task, AppError> {
         let (_turn, txn) = self.db.begin_write().await?;
@@ -210,31 +210,12 @@ impl Tasks {
                 "task {name} changed while it was being updated; retry"
             )));
         }
-        let event = task_event(kind, &next, &Cause::User, changed);
+        let event = task_event(kind, &next, &Cause::User, &changed);
         self.outbox.enqueue(&txn, event).await?;
         txn.commit().await?;
         self.outbox.wake();
         Ok(next)
     }
-}
-
-/// The mask paths whose values differ between `before` and `after`.
-fn changed_fields(before: &TaskFields, after: &TaskFields) -> Vec<String> {
-    let checks = [
-        ("title", before.title != after.title),
-        ("description", before.description != after.description),
-        ("priority", before.priority != after.priority),
-        ("tags", before.tags != after.tags),
-        ("due_time", before.due_time != after.due_time),
-        ("time_zone", before.time_zone != after.time_zone),
-        ("recurrence", before.recurrence != after.recurrence),
-        ("remind_before", before.remind_before != after.remind_before),
-    ];
-    checks
-        .into_iter()
-        .filter(|(_, changed)| *changed)
-        .map(|(path, _)| path.to_owned())
-        .collect()
 }
 
 fn is_unique_violation(err: &sea_orm::DbErr) -> bool {

@@ -5,5 +5,5 @@ mod recurrence;
 mod task;
 mod time;
 
-pub use task::{UPDATABLE, fields_in, mask_paths, patch_in, populated_paths, task_in, task_out};
+pub use task::{fields_in, mask_fields, patch_in, populated_fields, task_in, task_out};
 pub use time::{duration_in, duration_out, timestamp_in, timestamp_out};

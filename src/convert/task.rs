@@ -6,8 +6,8 @@ use prost_types::Timestamp;
 use super::recurrence::{recurrence_in, recurrence_out};
 use super::time::{duration_in, duration_out, timestamp_in, timestamp_out};
 use crate::domain::{
-    Priority, Task, TaskFields, TaskPatch, parse_description, parse_tags, parse_time_zone,
-    parse_title,
+    Description, Priority, Tags, Task, TaskField, TaskFields, TaskPatch, TimeZone, Title,
+    parse_remind_before,
 };
 use crate::error::{Violations, excerpt};
 use crate::proto::v1 as pb;
@@ -16,12 +16,12 @@ pub fn task_out(task: &Task) -> pb::Task {
     let f = &task.fields;
     pb::Task {
         name: task.name().to_string(),
-        title: f.title.clone(),
-        description: f.description.clone(),
+        title: f.title.as_str().to_owned(),
+        description: f.description.as_str().to_owned(),
         priority: i32::from(f.priority.rank()),
-        tags: f.tags.clone(),
+        tags: f.tags.as_slice().to_vec(),
         due_time: f.due_time.map(timestamp_out),
-        time_zone: f.time_zone.clone(),
+        time_zone: f.time_zone.as_str().to_owned(),
         recurrence: f.recurrence.as_ref().map(recurrence_out),
         completed: task.completed,
         complete_time: task.complete_time.map(timestamp_out),
@@ -34,105 +34,87 @@ pub fn task_out(task: &Task) -> pb::Task {
     }
 }
 
-/// The updatable fields of a task, by their mask path.
-pub const UPDATABLE: &[&str] = &[
-    "title",
-    "description",
-    "priority",
-    "tags",
-    "due_time",
-    "time_zone",
-    "recurrence",
-    "remind_before",
-];
-
-/// Reads the fields named in `paths` from `task` into a patch, checking each one.
-/// `prefix` is the request field holding the task (`task`).
-pub fn patch_in(task: &pb::Task, paths: &[&str], prefix: &str, v: &mut Violations) -> TaskPatch {
+/// Reads `fields` from `task` into a patch, checking each one; a violation names its field
+/// under `prefix`, the request field holding the task (`task`).
+pub fn patch_in(
+    task: &pb::Task,
+    fields: &[TaskField],
+    prefix: &str,
+    v: &mut Violations,
+) -> TaskPatch {
     let mut patch = TaskPatch::default();
-    let field = |name: &str| format!("{prefix}.{name}");
-    for path in paths {
-        match *path {
-            "title" => patch.title = v.check(&field("title"), parse_title(&task.title)),
-            "description" => {
-                patch.description =
-                    v.check(&field("description"), parse_description(&task.description));
+    for field in fields {
+        let path = format!("{prefix}.{field}");
+        match field {
+            TaskField::Title => patch.title = v.check(&path, Title::parse(&task.title)),
+            TaskField::Description => {
+                patch.description = v.check(&path, Description::parse(&task.description));
             }
-            "priority" => {
+            TaskField::Priority => {
                 patch.priority = v.check(
-                    &field("priority"),
+                    &path,
                     Priority::from_rank(i64::from(task.priority))
                         .ok_or_else(|| format!("unknown priority {}", task.priority)),
                 );
             }
-            "tags" => patch.tags = v.check(&field("tags"), parse_tags(&task.tags)),
-            "due_time" => {
+            TaskField::Tags => patch.tags = v.check(&path, Tags::parse(&task.tags)),
+            TaskField::DueTime => {
                 patch.due_time = match &task.due_time {
-                    Some(ts) => v.check(&field("due_time"), timestamp_in(ts)).map(Some),
+                    Some(ts) => v.check(&path, timestamp_in(ts)).map(Some),
                     None => Some(None),
                 };
             }
-            "time_zone" => {
-                patch.time_zone = v.check(&field("time_zone"), parse_time_zone(&task.time_zone))
+            TaskField::TimeZone => {
+                patch.time_zone = v.check(&path, TimeZone::parse(&task.time_zone));
             }
-            "remind_before" => {
+            TaskField::RemindBefore => {
                 patch.remind_before = match &task.remind_before {
                     Some(d) => v
                         .check(
-                            &field("remind_before"),
-                            duration_in(d).and_then(crate::domain::parse_remind_before),
+                            &path,
+                            duration_in(d)
+                                .and_then(|d| parse_remind_before(d).map_err(|e| e.to_string())),
                         )
                         .map(Some),
                     None => Some(None),
                 };
             }
-            "recurrence" => {
+            TaskField::Recurrence => {
                 patch.recurrence = match &task.recurrence {
-                    Some(rule) => recurrence_in(rule, &field("recurrence"), v).map(Some),
+                    Some(rule) => recurrence_in(rule, &path, v).map(Some),
                     None => Some(None),
                 };
             }
-            _ => {}
         }
     }
     patch
 }
 
-/// The fields of a new task.
-pub fn fields_in(task: &pb::Task, prefix: &str, v: &mut Violations) -> TaskFields {
-    let mut fields = TaskFields::default();
-    fields.apply(patch_in(task, UPDATABLE, prefix, v));
-    fields
+/// The fields of a new task (`None`, with the violations added, when they are not valid).
+pub fn fields_in(task: &pb::Task, prefix: &str, v: &mut Violations) -> Option<TaskFields> {
+    TaskFields::from_patch(patch_in(task, &TaskField::ALL, prefix, v))
 }
 
-/// The mask paths that are "populated" in `task`, for an update without a mask (AIP-134).
-pub fn populated_paths(task: &pb::Task) -> Vec<&'static str> {
-    let mut paths = Vec::new();
-    if !task.title.is_empty() {
-        paths.push("title");
+/// Whether `field` is "populated" in `task` (set to a value other than its default).
+fn is_populated(task: &pb::Task, field: TaskField) -> bool {
+    match field {
+        TaskField::Title => !task.title.is_empty(),
+        TaskField::Description => !task.description.is_empty(),
+        TaskField::Priority => task.priority != 0,
+        TaskField::Tags => !task.tags.is_empty(),
+        TaskField::DueTime => task.due_time.is_some(),
+        TaskField::TimeZone => !task.time_zone.is_empty(),
+        TaskField::Recurrence => task.recurrence.is_some(),
+        TaskField::RemindBefore => task.remind_before.is_some(),
     }
-    if !task.description.is_empty() {
-        paths.push("description");
-    }
-    if task.priority != 0 {
-        paths.push("priority");
-    }
-    if !task.tags.is_empty() {
-        paths.push("tags");
-    }
-    if task.due_time.is_some() {
-        paths.push("due_time");
-    }
-    if !task.time_zone.is_empty() {
-        paths.push("time_zone");
-    }
-    if task.recurrence.is_some() {
-        paths.push("recurrence");
-    }
-    if task.remind_before.is_some() {
-        paths.push("remind_before");
-    }
-    paths
+}
+
+/// The fields that are populated in `task`, for an update without a mask (AIP-134).
+pub fn populated_fields(task: &pb::Task) -> Vec<TaskField> {
+    TaskField::ALL
+        .into_iter()
+        .filter(|f| is_populated(task, *f))
+        .collect()
 }
 
 /// Output-only fields: named in a mask, they are ignored (AIP-203).
@@ -146,16 +128,16 @@ const OUTPUT_ONLY: &[&str] = &[
     "etag",
 ];
 
-/// Checks an update mask and returns the updatable paths it names.
-pub fn mask_paths(mask: &[String], v: &mut Violations) -> Vec<&'static str> {
+/// Checks an update mask and returns the updatable fields it names.
+pub fn mask_fields(mask: &[String], v: &mut Violations) -> Vec<TaskField> {
     let mut paths = Vec::new();
     for path in mask {
         if path == "*" {
-            return UPDATABLE.to_vec();
+            return TaskField::ALL.to_vec();
         }
-        if let Some(known) = UPDATABLE.iter().find(|p| **p == path) {
-            if !paths.contains(known) {
-                paths.push(*known);
+        if let Some(known) = TaskField::from_path(path) {
+            if !paths.contains(&known) {
+                paths.push(known);
             }
         } else if path == "completed" {
             v.add(
@@ -175,7 +157,7 @@ pub fn mask_paths(mask: &[String], v: &mut Violations) -> Vec<&'static str> {
                 format!(
                     "unknown field {}; updatable: {}",
                     excerpt(path),
-                    UPDATABLE.join(", ")
+                    TaskField::all_paths()
                 ),
             );
         }
@@ -209,7 +191,8 @@ pub fn task_in(task: &pb::Task) -> Result<Task, crate::error::AppError> {
     if task.occurrence < 1 {
         v.add("task.occurrence", "must be at least 1");
     }
-    let (Some(name), Some(series), Some(version)) = (name, series, version) else {
+    let (Some(name), Some(series), Some(version), Some(fields)) = (name, series, version, fields)
+    else {
         return Err(v
             .finish(())
             .err()

@@ -1,18 +1,22 @@
 //! Pure domain types: parsed once at the edge, valid by construction below it.
 
+mod fields;
 mod ids;
 mod notification;
 mod notification_name;
 mod recurrence;
 mod schedule;
 mod task;
+mod task_field;
 
+pub use fields::{
+    DESCRIPTION_MAX, Description, FieldError, REMIND_BEFORE_MAX_DAYS, TAG_MAX, TAGS_MAX, TITLE_MAX,
+    Tags, TimeZone, Title, parse_remind_before,
+};
 pub use ids::{TaskId, TaskName, UserId, parse_canonical_uuid, parse_parent, parse_user_resource};
 pub use notification::{Kind, NewNotification, Notification};
 pub use notification_name::NotificationName;
 pub use recurrence::{Anchor, Frequency, Recurrence, Weekday};
 pub use schedule::{SeriesPosition, next_due, zone};
-pub use task::{
-    Etag, Priority, Task, TaskFields, TaskPatch, occurrence_id, parse_description,
-    parse_remind_before, parse_tags, parse_time_zone, parse_title,
-};
+pub use task::{Etag, Priority, Task, TaskFields, TaskPatch, occurrence_id};
+pub use task_field::TaskField;

@@ -5,7 +5,7 @@ use std::{fmt, str::FromStr};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Recurrence, TaskId, TaskName, UserId};
+use super::{Description, Recurrence, Tags, TaskField, TaskId, TaskName, TimeZone, Title, UserId};
 use crate::error::excerpt;
 
 /// Priority, ordered by rank (None < Low < … < Urgent).
@@ -59,105 +59,15 @@ impl FromStr for Priority {
     }
 }
 
-pub const TITLE_MAX: usize = 200;
-pub const DESCRIPTION_MAX: usize = 4000;
-pub const TAGS_MAX: usize = 20;
-pub const TAG_MAX: usize = 50;
-
-/// A title: trimmed, 1 to 200 characters, no control characters.
-pub fn parse_title(raw: &str) -> Result<String, String> {
-    let title = raw.trim();
-    let len = title.chars().count();
-    if len == 0 || len > TITLE_MAX {
-        return Err(format!(
-            "must be 1 to {TITLE_MAX} characters after trimming, got {len}"
-        ));
-    }
-    if title.chars().any(char::is_control) {
-        return Err("must not contain control characters".to_owned());
-    }
-    Ok(title.to_owned())
-}
-
-/// A description: at most 4000 characters, kept exactly as given (line breaks, tabs and other
-/// control characters included) except NUL, which PostgreSQL cannot store in text.
-pub fn parse_description(raw: &str) -> Result<String, String> {
-    let len = raw.chars().count();
-    if len > DESCRIPTION_MAX {
-        return Err(format!(
-            "must be at most {DESCRIPTION_MAX} characters, got {len}"
-        ));
-    }
-    if raw.contains('\0') {
-        return Err("must not contain NUL characters (U+0000)".to_owned());
-    }
-    Ok(raw.to_owned())
-}
-
-/// Tags: each trimmed and lowercased, 1 to 50 characters; duplicates removed; at most 20;
-/// returned sorted.
-pub fn parse_tags(raw: &[String]) -> Result<Vec<String>, String> {
-    let mut tags = Vec::with_capacity(raw.len());
-    for tag in raw {
-        let tag = tag.trim().to_lowercase();
-        let len = tag.chars().count();
-        if len == 0 || len > TAG_MAX {
-            return Err(format!(
-                "each tag must be 1 to {TAG_MAX} characters, got {len} in {}",
-                excerpt(&tag)
-            ));
-        }
-        if tag.chars().any(char::is_control) {
-            return Err(format!(
-                "tag {} contains a control character",
-                excerpt(&tag)
-            ));
-        }
-        tags.push(tag);
-    }
-    tags.sort();
-    tags.dedup();
-    if tags.len() > TAGS_MAX {
-        return Err(format!(
-            "at most {TAGS_MAX} distinct tags, got {}",
-            tags.len()
-        ));
-    }
-    Ok(tags)
-}
-
-/// The longest reminder lead accepted.
-pub const REMIND_BEFORE_MAX_DAYS: i64 = 366;
-
-/// A reminder lead: zero (no reminder) up to a year.
-pub fn parse_remind_before(lead: chrono::Duration) -> Result<chrono::Duration, String> {
-    if lead < chrono::Duration::zero() || lead > chrono::Duration::days(REMIND_BEFORE_MAX_DAYS) {
-        return Err(format!(
-            "must be between 0 (no reminder) and {REMIND_BEFORE_MAX_DAYS} days"
-        ));
-    }
-    Ok(lead)
-}
-
-/// A time zone: empty (UTC) or an IANA name such as `Europe/Berlin`.
-pub fn parse_time_zone(raw: &str) -> Result<String, String> {
-    if raw.is_empty() {
-        return Ok(String::new());
-    }
-    chrono_tz::Tz::from_str(raw)
-        .map(|tz| tz.name().to_owned())
-        .map_err(|_| format!("unknown IANA time zone {}", excerpt(raw)))
-}
-
 /// The fields a user sets on a task.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskFields {
-    pub title: String,
-    pub description: String,
+    pub title: Title,
+    pub description: Description,
     pub priority: Priority,
-    pub tags: Vec<String>,
+    pub tags: Tags,
     pub due_time: Option<DateTime<Utc>>,
-    pub time_zone: String,
+    pub time_zone: TimeZone,
     pub recurrence: Option<Recurrence>,
     /// How long before the due time the reminder fires: `None` is the server's default lead,
     /// zero is no reminder.
@@ -165,6 +75,29 @@ pub struct TaskFields {
 }
 
 impl TaskFields {
+    /// A task with just a title: no description, priority, tags, due time or recurrence, in
+    /// UTC, with the default reminder lead.
+    pub fn titled(title: Title) -> Self {
+        Self {
+            title,
+            description: Description::default(),
+            priority: Priority::None,
+            tags: Tags::default(),
+            due_time: None,
+            time_zone: TimeZone::default(),
+            recurrence: None,
+            remind_before: None,
+        }
+    }
+
+    /// The fields of a new task from a patch that sets its title (the other fields default);
+    /// `None` without a title.
+    pub fn from_patch(patch: TaskPatch) -> Option<Self> {
+        let mut fields = Self::titled(patch.title.clone()?);
+        fields.apply(patch);
+        Some(fields)
+    }
+
     /// Rules that span several fields, as `(field, description)` pairs.
     pub fn cross_check(&self) -> Vec<(&'static str, String)> {
         let mut problems = Vec::new();
@@ -178,6 +111,23 @@ impl TaskFields {
             ));
         }
         problems
+    }
+
+    /// The fields whose values differ between `self` and `other`, in [`TaskField::ALL`] order.
+    pub fn changed(&self, other: &Self) -> Vec<TaskField> {
+        TaskField::ALL
+            .into_iter()
+            .filter(|field| match field {
+                TaskField::Title => self.title != other.title,
+                TaskField::Description => self.description != other.description,
+                TaskField::Priority => self.priority != other.priority,
+                TaskField::Tags => self.tags != other.tags,
+                TaskField::DueTime => self.due_time != other.due_time,
+                TaskField::TimeZone => self.time_zone != other.time_zone,
+                TaskField::Recurrence => self.recurrence != other.recurrence,
+                TaskField::RemindBefore => self.remind_before != other.remind_before,
+            })
+            .collect()
     }
 
     pub fn apply(&mut self, patch: TaskPatch) {
@@ -221,12 +171,12 @@ impl TaskFields {
 /// A change to some of a task's fields: `Some` replaces, `None` keeps.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TaskPatch {
-    pub title: Option<String>,
-    pub description: Option<String>,
+    pub title: Option<Title>,
+    pub description: Option<Description>,
     pub priority: Option<Priority>,
-    pub tags: Option<Vec<String>>,
+    pub tags: Option<Tags>,
     pub due_time: Option<Option<DateTime<Utc>>>,
-    pub time_zone: Option<String>,
+    pub time_zone: Option<TimeZone>,
     pub recurrence: Option<Option<Recurrence>>,
     pub remind_before: Option<Option<chrono::Duration>>,
 }
@@ -349,11 +299,8 @@ mod tests {
     #[test]
     fn a_next_occurrence_keeps_the_series_and_its_fields() {
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
-        let fields = TaskFields {
-            title: "Water plants".into(),
-            due_time: Some(now),
-            ..TaskFields::default()
-        };
+        let mut fields = TaskFields::titled(Title::parse("Water plants").expect("a title"));
+        fields.due_time = Some(now);
         let first = Task::new(
             TaskId::new_v7(),
             UserId::parse("alice").expect("a user"),
@@ -377,52 +324,9 @@ mod tests {
     }
 
     #[test]
-    fn titles_are_trimmed_and_bounded() {
-        assert_eq!(parse_title("  milk  "), Ok("milk".to_owned()));
-        assert!(parse_title("   ").is_err());
-        assert!(parse_title(&"é".repeat(200)).is_ok());
-        assert!(parse_title(&"é".repeat(201)).is_err());
-        assert!(parse_title("a\u{0}b").is_err());
-    }
-
-    #[test]
-    fn descriptions_keep_control_characters_but_not_nul() {
-        let raw = "line one\r\n\tline two \u{1b}[31m \u{7f}";
-        assert_eq!(parse_description(raw), Ok(raw.to_owned()));
-        assert!(parse_description("a\u{0}b").is_err());
-    }
-
-    #[test]
-    fn tags_are_lowercased_deduplicated_and_bounded() {
-        let raw: Vec<String> = ["Work", " work ", "Home"].map(String::from).to_vec();
-        assert_eq!(
-            parse_tags(&raw),
-            Ok(vec!["home".to_owned(), "work".to_owned()])
-        );
-        assert!(parse_tags(&[String::new()]).is_err());
-        assert!(parse_tags(&["x".repeat(51)]).is_err());
-        let many: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
-        assert!(parse_tags(&many).is_err());
-        let dup: Vec<String> = (0..25).map(|i| format!("t{}", i % 20)).collect();
-        assert_eq!(parse_tags(&dup).map(|t| t.len()), Ok(20));
-    }
-
-    #[test]
-    fn time_zones_are_iana_names() {
-        assert_eq!(
-            parse_time_zone("Europe/Berlin"),
-            Ok("Europe/Berlin".to_owned())
-        );
-        assert_eq!(parse_time_zone(""), Ok(String::new()));
-        assert!(parse_time_zone("Mars/Olympus").is_err());
-    }
-
-    #[test]
     fn refusals_quote_a_short_excerpt_of_long_input() {
         let long = "Ä".repeat(5000);
         for err in [
-            parse_time_zone(&long),
-            parse_tags(std::slice::from_ref(&long)).map(|_| String::new()),
             long.parse::<Priority>().map(|_| String::new()),
             Etag::parse(&long).map(|_| String::new()),
         ] {
@@ -430,6 +334,21 @@ mod tests {
             assert!(err.len() < 400, "{} bytes: {err}", err.len());
             assert!(err.contains("\u{2026}"), "{err}");
         }
+    }
+
+    #[test]
+    fn changed_names_exactly_the_fields_that_differ() {
+        let title = |t: &str| Title::parse(t).expect("a title");
+        let before = TaskFields::titled(title("milk"));
+        assert!(before.changed(&before).is_empty());
+        let mut after = before.clone();
+        after.title = title("oat milk");
+        after.due_time = DateTime::from_timestamp(1_800_000_000, 0);
+        after.tags = Tags::parse(&["shop"]).expect("tags");
+        assert_eq!(
+            before.changed(&after),
+            vec![TaskField::Title, TaskField::Tags, TaskField::DueTime]
+        );
     }
 
     #[test]

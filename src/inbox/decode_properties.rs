@@ -11,7 +11,9 @@ use super::test_fixtures::{check, delivered, envelope_of, kind, row, user};
 use crate::config::EventsConfig;
 use crate::convert::task_in;
 use crate::domain::TaskName;
-use crate::domain::{Priority, Task, TaskFields, TaskId, UserId};
+use crate::domain::{
+    Description, Priority, Tags, Task, TaskField, TaskFields, TaskId, Title, UserId,
+};
 use crate::outbox::{CLOUDEVENTS_JSON, Cause, EventKind, PROTOBUF, task_event};
 
 const CONTENT_TYPES: &[&str] = &[
@@ -61,14 +63,12 @@ fn task() -> impl Strategy<Value = Task> {
                 at,
             )| {
                 let at = chrono::DateTime::from_timestamp(at, 0).unwrap_or_default();
-                let fields = TaskFields {
-                    title,
-                    description,
-                    priority,
-                    tags: tags.into_iter().collect(),
-                    due_time: due.and_then(|secs| chrono::DateTime::from_timestamp(secs, 0)),
-                    ..TaskFields::default()
-                };
+                let mut fields = TaskFields::titled(Title::parse(&title).expect("a valid title"));
+                fields.description = Description::parse(&description).expect("a valid description");
+                fields.priority = priority;
+                fields.tags =
+                    Tags::parse(&tags.into_iter().collect::<Vec<_>>()).expect("valid tags");
+                fields.due_time = due.and_then(|secs| chrono::DateTime::from_timestamp(secs, 0));
                 let user = UserId::parse(&user).expect("a valid user");
                 let mut task = Task::new(
                     TaskId::from_uuid(uuid::Uuid::from_u128(id)),
@@ -135,7 +135,7 @@ proptest! {
         automated in any::<bool>(),
     ) {
         let cause = if automated { Cause::Automation { causation_id: "e0".into() } } else { Cause::User };
-        let built = task_event(kind, &task, &cause, vec!["title".into()]);
+        let built = task_event(kind, &task, &cause, &[TaskField::Title]);
         let config = EventsConfig::default();
         let event = IncomingEvent {
             id: built.id.to_string(),

@@ -7,7 +7,7 @@ use sea_orm::ConnectionTrait;
 use super::decode::Payload;
 use crate::app::{Completed, create_next_occurrence};
 use crate::convert::{task_in, timestamp_in};
-use crate::domain::TaskName;
+use crate::domain::{TaskField, TaskName};
 use crate::error::AppError;
 use crate::outbox::Outbox;
 use crate::proto::events::v1 as ev;
@@ -21,16 +21,22 @@ pub fn may_change_anything(payload: &Payload) -> bool {
         |task: Option<&crate::proto::v1::Task>| task.is_some_and(|t| t.due_time.is_some());
     match payload {
         Payload::TaskCreated(created) => has_due(created.task.as_ref()),
-        Payload::TaskUpdated(updated) => updated
-            .changed_fields
-            .iter()
-            .any(|f| f == "due_time" || f == "remind_before"),
+        Payload::TaskUpdated(updated) => moves_reminder(updated),
         // The snapshot of a completed task is checked (and may start the next occurrence).
         Payload::TaskCompleted(_) => true,
         Payload::TaskReopened(reopened) => has_due(reopened.task.as_ref()),
         Payload::TaskDeleted(_) => true,
         Payload::ReminderScheduled(_) | Payload::ReminderTriggered(_) => false,
     }
+}
+
+/// Whether an update changed a field that can move or cancel the task's reminder.
+fn moves_reminder(updated: &ev::TaskUpdated) -> bool {
+    updated
+        .changed_fields
+        .iter()
+        .filter_map(|path| TaskField::from_path(path))
+        .any(TaskField::moves_reminder)
 }
 
 /// Runs the handlers of `payload` on `txn`. Returns whether they wrote events to the outbox.
@@ -51,10 +57,7 @@ pub async fn dispatch(
         | Payload::TaskCompleted(_)
         | Payload::TaskReopened(_)
         | Payload::TaskDeleted(_) => true,
-        Payload::TaskUpdated(updated) => updated
-            .changed_fields
-            .iter()
-            .any(|f| f == "due_time" || f == "remind_before"),
+        Payload::TaskUpdated(updated) => moves_reminder(updated),
         Payload::ReminderScheduled(_) | Payload::ReminderTriggered(_) => false,
     };
     if reminder_may_change && let Some(name) = payload.task_name() {

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::{EventKind, NewEvent};
 use crate::convert::{task_out, timestamp_out};
-use crate::domain::Task;
+use crate::domain::{Task, TaskField};
 use crate::proto::events::v1 as ev;
 
 /// Who caused a change, and which event led to it.
@@ -35,7 +35,7 @@ pub fn task_event(
     kind: EventKind,
     task: &Task,
     cause: &Cause,
-    changed_fields: Vec<String>,
+    changed_fields: &[TaskField],
 ) -> NewEvent {
     let context = Some(context(task, cause));
     let snapshot = Some(task_out(task));
@@ -48,7 +48,7 @@ pub fn task_event(
         EventKind::TaskUpdated => ev::TaskUpdated {
             context,
             task: snapshot,
-            changed_fields,
+            changed_fields: changed_fields.iter().map(|f| f.path().to_owned()).collect(),
         }
         .encode_to_vec(),
         EventKind::TaskCompleted => ev::TaskCompleted {

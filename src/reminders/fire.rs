@@ -6,8 +6,8 @@ use sea_orm::ConnectionTrait;
 
 use super::{LATE_AFTER, Reminders, context};
 use crate::convert::timestamp_out;
+use crate::domain::TaskName;
 use crate::domain::{Kind, NewNotification, Notification};
-use crate::domain::{TaskName, zone};
 use crate::error::AppError;
 use crate::outbox::{EventKind, NewEvent};
 use crate::proto::events::v1 as ev;
@@ -70,7 +70,7 @@ impl Reminders {
             return Ok(Fired::Nothing);
         }
         let late = now - fire_at > LATE_AFTER;
-        let local_due = due_at.with_timezone(&zone(&task.fields.time_zone));
+        let local_due = due_at.with_timezone(&task.fields.time_zone.tz());
         let new = NewNotification {
             user: name.user.clone(),
             task: name.clone(),

@@ -32,15 +32,12 @@ pub fn plan(task: &Task, default_lead: Duration, now: DateTime<Utc>) -> Option<P
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{TaskFields, TaskId, UserId};
+    use crate::domain::{TaskFields, TaskId, Title, UserId};
 
     fn task(due_in: Option<Duration>, remind_before: Option<Duration>, now: DateTime<Utc>) -> Task {
-        let fields = TaskFields {
-            title: "t".into(),
-            due_time: due_in.map(|d| now + d),
-            remind_before,
-            ..Default::default()
-        };
+        let mut fields = TaskFields::titled(Title::parse("t").expect("a title"));
+        fields.due_time = due_in.map(|d| now + d);
+        fields.remind_before = remind_before;
         Task::new(
             TaskId::new_v7(),
             UserId::parse("alice").expect("user"),

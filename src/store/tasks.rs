@@ -12,7 +12,10 @@ use uuid::Uuid;
 
 use super::entity::{task, task_tag};
 use super::{from_micros, to_micros};
-use crate::domain::{Priority, Recurrence, Task, TaskFields, TaskId, TaskName, UserId};
+use crate::domain::{
+    Description, Priority, Recurrence, Tags, Task, TaskFields, TaskId, TaskName, TimeZone, Title,
+    UserId,
+};
 use crate::error::AppError;
 
 pub use super::list::{ListQuery, list};
@@ -152,7 +155,7 @@ fn tag_rows<'a>(tasks: impl Iterator<Item = &'a Task>) -> Vec<task_tag::ActiveMo
         .flat_map(|task| {
             task.fields.tags.iter().map(|tag| task_tag::ActiveModel {
                 task_id: Set(task.id.as_uuid()),
-                tag: Set(tag.clone()),
+                tag: Set(tag.to_owned()),
                 user_id: Set(task.user.as_str().to_owned()),
             })
         })
@@ -199,11 +202,11 @@ pub(crate) fn active_model(task: &Task) -> task::ActiveModel {
     task::ActiveModel {
         id: Set(task.id.as_uuid()),
         user_id: Set(task.user.as_str().to_owned()),
-        title: Set(f.title.clone()),
-        description: Set(f.description.clone()),
+        title: Set(f.title.as_str().to_owned()),
+        description: Set(f.description.as_str().to_owned()),
         priority: Set(f.priority.rank()),
         due_time_us: Set(f.due_time.map(to_micros)),
-        time_zone: Set(f.time_zone.clone()),
+        time_zone: Set(f.time_zone.as_str().to_owned()),
         recurrence: Set(f.recurrence.as_ref().map(Recurrence::to_json)),
         completed: Set(task.completed),
         complete_time_us: Set(task.complete_time.map(to_micros)),
@@ -251,14 +254,16 @@ fn to_domain(row: task::Model, tags: Vec<String>) -> Result<Task, AppError> {
         }
         None => None,
     };
+    // Stored values were parsed on the way in; one that no longer parses is corrupt.
     let fields = TaskFields {
-        title: row.title,
-        description: row.description,
+        title: Title::parse(&row.title).map_err(|_| corrupt("an invalid title"))?,
+        description: Description::parse(&row.description)
+            .map_err(|_| corrupt("an invalid description"))?,
         priority: Priority::from_rank(i64::from(row.priority))
             .ok_or_else(|| corrupt("an unknown priority"))?,
-        tags,
+        tags: Tags::parse(&tags).map_err(|_| corrupt("invalid tags"))?,
         due_time: row.due_time_us.map(from_micros),
-        time_zone: row.time_zone,
+        time_zone: TimeZone::from_stored(row.time_zone),
         recurrence,
         remind_before: row.remind_before_us.map(chrono::Duration::microseconds),
     };

@@ -246,16 +246,15 @@ async fn the_migrate_command_creates_the_schema() {
         .await
         .expect("connect");
     let task = create_probe(db).await;
-    assert_eq!(task.fields.title, "probe");
+    assert_eq!(task.fields.title.as_str(), "probe");
 }
 
 async fn create_probe(db: taskflow::store::Database) -> taskflow::domain::Task {
     let tasks = crate::helpers::tasks_on(db);
     let user = taskflow::domain::UserId::parse("alice").expect("user");
-    let fields = taskflow::domain::TaskFields {
-        title: "probe".into(),
-        ..Default::default()
-    };
+    let fields = taskflow::domain::TaskFields::titled(
+        taskflow::domain::Title::parse("probe").expect("a title"),
+    );
     tasks
         .create(&user, fields, None)
         .await

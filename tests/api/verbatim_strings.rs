@@ -139,7 +139,7 @@ async fn hostile_text_is_stored_and_returned_byte_for_byte(backend: Backend) {
     let tasks = crate::helpers::tasks_on(app.db().await);
     let first = taskflow::domain::TaskName::parse(&created[0].0.name).expect("a name");
     let stored = tasks.get(&first).await.expect("stored");
-    assert_eq!(stored.fields.title, HOSTILE_TITLES[1]);
+    assert_eq!(stored.fields.title.as_str(), HOSTILE_TITLES[1]);
 }
 
 async fn list_titles(client: &mut Client, filter: &str, order_by: &str) -> Vec<String> {
