@@ -262,6 +262,10 @@ fn resolve(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
 }
 
 #[cfg(test)]
+mod calendar_end_tests;
+#[cfg(test)]
+mod dst_tests;
+#[cfg(test)]
 mod extreme_properties;
 #[cfg(test)]
 mod properties;
