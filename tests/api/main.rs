@@ -23,6 +23,7 @@ mod redelivery;
 mod reminders;
 mod reminders_jobs;
 mod secrets;
+mod series_end;
 mod server;
 mod update;
 mod validation;

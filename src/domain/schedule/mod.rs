@@ -39,9 +39,11 @@ pub struct SeriesPosition {
 /// The due time of the occurrence that follows `position` in a series following `rule`, with
 /// the calendar math done in `time_zone`.
 ///
-/// Returns `None` when the series has ended: `rule.count` occurrences exist already, or the
-/// next due time would be after `rule.until`. It also returns `None`, rather than panicking,
-/// when the next due time falls outside the range of dates chrono can represent.
+/// Returns `None` when the series has ended: `rule.count` occurrences exist already, the
+/// next due time would be after `rule.until`, or it would fall outside the years 1 to 9999
+/// (UTC), the range of timestamps the API accepts and RFC 3339 can write. It also returns
+/// `None`, rather than panicking, when the next due time falls outside the range of dates
+/// chrono can represent.
 ///
 /// The result is strictly after the current due time (due-anchored series) or strictly after
 /// `completed_at` (completion-anchored series and occurrences without a due time). A
@@ -62,7 +64,7 @@ pub fn next_due(
         _ => Plan::from_completion(rule, time_zone, position),
     }?;
     let next = plan.first_after(time_zone)?;
-    if rule.until.is_some_and(|until| next > until) {
+    if rule.until.is_some_and(|until| next > until) || !(1..=9999).contains(&next.year()) {
         return None;
     }
     Some(next)
