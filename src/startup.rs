@@ -57,6 +57,11 @@ pub enum StartupError {
          TASKFLOW_JWT_SECRET or listen on a loopback address."
     )]
     InsecureListen(SocketAddr),
+    #[error(
+        "TASKFLOW_REMINDER_LEAD_SECONDS must be 0 to {max} seconds (366 days), got {0}",
+        max = crate::config::REMINDER_LEAD_MAX_SECONDS
+    )]
+    ReminderLead(u64),
     #[error("reflection: {0}")]
     Reflection(String),
     #[error("server: {0}")]
@@ -132,6 +137,10 @@ impl Application {
         config: &ServeConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
+        // Parsing bounds it; a configuration built in code is checked here.
+        let lead = config
+            .reminder_lead()
+            .ok_or(StartupError::ReminderLead(config.reminder_lead_seconds))?;
         let auth = match &config.jwt_secret {
             Some(secret) => Authenticator::jwt(
                 secret,
@@ -173,9 +182,6 @@ impl Application {
             Some(sidecar) => Arc::new(DaprJobs::new(sidecar.clone())),
             None => Arc::new(TableScheduler),
         };
-        let lead = chrono::Duration::seconds(
-            i64::try_from(config.reminder_lead_seconds).unwrap_or(i64::MAX / 1_000_000),
-        );
         let reminders = Reminders::new(
             db.clone(),
             outbox.clone(),

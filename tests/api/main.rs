@@ -25,6 +25,7 @@ mod reminders_jobs;
 mod secrets;
 mod series_end;
 mod server;
+mod startup_config;
 mod update;
 mod validation;
 mod verbatim_strings;
