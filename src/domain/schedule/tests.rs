@@ -218,6 +218,33 @@ fn weekly_without_weekdays_steps_whole_weeks() {
 }
 
 #[test]
+fn a_late_completion_stays_on_the_series_grid() {
+    // Daily at 09:00 from Monday 2027-03-01, completed on Thursday: the next occurrence is
+    // Tuesday's, already overdue, and completing that one gives Wednesday's.
+    let daily = rule(Frequency::Daily, 1, vec![], Anchor::Due);
+    let monday = utc(2027, 3, 1, 9, 0);
+    let late = SeriesPosition {
+        anchor: Some(monday),
+        completed_at: utc(2027, 3, 4, 17, 0),
+        ..at(monday, 1)
+    };
+    assert_eq!(
+        next_due(&daily, Tz::UTC, &late),
+        Some(utc(2027, 3, 2, 9, 0))
+    );
+    let later = SeriesPosition {
+        due: Some(utc(2027, 3, 2, 9, 0)),
+        completed_at: utc(2027, 3, 4, 17, 1),
+        occurrence: 2,
+        ..late
+    };
+    assert_eq!(
+        next_due(&daily, Tz::UTC, &later),
+        Some(utc(2027, 3, 3, 9, 0))
+    );
+}
+
+#[test]
 fn completion_anchor_counts_from_the_completion_date() {
     let every_three_days = rule(Frequency::Daily, 3, vec![], Anchor::Completion);
     // Due Jan 10 09:00, done late on Jan 15 at 18:00: next is Jan 18 at the task's 09:00.
