@@ -1,8 +1,13 @@
 //! Command line and environment: every option has a `TASKFLOW_*` variable.
 
+use std::ffi::OsStr;
 use std::fmt;
 
+use clap::builder::TypedValueParser;
+use clap::error::ErrorKind;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::domain::REMIND_BEFORE_MAX_DAYS;
 
 /// A secret whose `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -159,9 +164,15 @@ pub struct ServeConfig {
     /// Largest message the callback server accepts, in bytes (match the sidecar's max-body-size).
     #[arg(long, env = "TASKFLOW_CALLBACK_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub callback_max_message_bytes: usize,
-    /// How long before its due time a task's reminder fires by default, in seconds (tasks due
-    /// sooner get none unless they set their own `remind_before`).
-    #[arg(long, env = "TASKFLOW_REMINDER_LEAD_SECONDS", default_value_t = 86_400)]
+    /// How long before its due time a task's reminder fires by default, in seconds, 0 to
+    /// 31622400 (366 days); tasks due sooner get none unless they set their own
+    /// `remind_before`.
+    #[arg(
+        long,
+        env = "TASKFLOW_REMINDER_LEAD_SECONDS",
+        default_value_t = 86_400,
+        value_parser = ReminderLeadSeconds
+    )]
     pub reminder_lead_seconds: u64,
     #[command(flatten)]
     pub events: EventsConfig,
@@ -169,13 +180,49 @@ pub struct ServeConfig {
     pub dapr: DaprConfig,
 }
 
+/// The longest default reminder lead, in seconds: the bound of a task's own `remind_before`.
+pub const REMINDER_LEAD_MAX_SECONDS: u64 = REMIND_BEFORE_MAX_DAYS.unsigned_abs() * 86_400;
+
 impl ServeConfig {
-    /// The default reminder lead as a duration.
-    pub fn reminder_lead(&self) -> chrono::Duration {
-        i64::try_from(self.reminder_lead_seconds)
+    /// The default reminder lead. `None` when `reminder_lead_seconds` is beyond
+    /// [`REMINDER_LEAD_MAX_SECONDS`], which parsing refuses.
+    pub fn reminder_lead(&self) -> Option<chrono::TimeDelta> {
+        (self.reminder_lead_seconds <= REMINDER_LEAD_MAX_SECONDS)
+            .then(|| i64::try_from(self.reminder_lead_seconds).ok())
+            .flatten()
+            .and_then(chrono::TimeDelta::try_seconds)
+    }
+}
+
+/// Parses `TASKFLOW_REMINDER_LEAD_SECONDS`: a whole number of seconds from 0 to
+/// [`REMINDER_LEAD_MAX_SECONDS`]. The error names the variable, the range and the value (its
+/// first 100 characters), whether the value came from the environment or the flag.
+#[derive(Debug, Clone, Copy)]
+struct ReminderLeadSeconds;
+
+impl TypedValueParser for ReminderLeadSeconds {
+    type Value = u64;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<u64, clap::Error> {
+        let text = value.to_string_lossy();
+        text.parse::<u64>()
             .ok()
-            .and_then(chrono::Duration::try_seconds)
-            .unwrap_or(chrono::Duration::MAX)
+            .filter(|&seconds| seconds <= REMINDER_LEAD_MAX_SECONDS)
+            .ok_or_else(|| {
+                let shown: String = text.chars().take(100).collect();
+                let cut = if shown.len() < text.len() { "…" } else { "" };
+                let message = format!(
+                    "TASKFLOW_REMINDER_LEAD_SECONDS (--reminder-lead-seconds) must be a whole \
+                     number of seconds from 0 to {REMINDER_LEAD_MAX_SECONDS} (366 days), got \
+                     '{shown}{cut}'\n"
+                );
+                clap::Error::raw(ErrorKind::ValueValidation, message).with_cmd(cmd)
+            })
     }
 }
 
@@ -335,6 +382,55 @@ mod tests {
         let cli = Cli::try_parse_from(["taskflow", "migrate", "--database-url", "sqlite::memory:"])
             .expect("parses");
         assert!(matches!(cli.command, Some(Command::Migrate(_))));
+    }
+
+    #[test]
+    fn the_reminder_lead_is_bounded_by_366_days() {
+        let lead = |value: &str| {
+            Cli::try_parse_from(["taskflow", &format!("--reminder-lead-seconds={value}")])
+                .map(|cli| cli.serve.reminder_lead_seconds)
+        };
+        assert_eq!(lead("0").ok(), Some(0));
+        assert_eq!(lead("31622400").ok(), Some(366 * 86_400));
+        let too_large = "9223372036854775807";
+        for bad in [too_large, "31622401", "-1", "-86400", "1e3", ""] {
+            let err = lead(bad).expect_err("out of range");
+            assert_eq!(err.kind(), ErrorKind::ValueValidation, "{bad}");
+            let message = err.to_string();
+            for part in [
+                "TASKFLOW_REMINDER_LEAD_SECONDS",
+                "from 0 to 31622400",
+                &format!("got '{bad}'"),
+            ] {
+                assert!(message.contains(part), "{part} missing from: {message}");
+            }
+        }
+        // A long value is quoted by its first 100 characters.
+        let long = "9".repeat(5000);
+        let message = lead(&long).expect_err("out of range").to_string();
+        assert!(
+            message.contains(&format!("got '{}…'", "9".repeat(100))),
+            "{message}"
+        );
+        assert!(!message.contains(&"9".repeat(101)), "{message}");
+    }
+
+    #[test]
+    fn the_reminder_lead_becomes_a_duration_only_within_range() {
+        let (command, _) = Cli::try_parse_from(["taskflow"])
+            .expect("parses")
+            .into_command();
+        let Command::Serve(mut serve) = command else {
+            panic!("expected serve");
+        };
+        assert_eq!(serve.reminder_lead(), Some(chrono::TimeDelta::days(1)));
+        serve.reminder_lead_seconds = REMINDER_LEAD_MAX_SECONDS;
+        assert_eq!(serve.reminder_lead(), Some(chrono::TimeDelta::days(366)));
+        // A configuration built without parsing (as tests do) is checked too.
+        for bad in [REMINDER_LEAD_MAX_SECONDS + 1, u64::MAX] {
+            serve.reminder_lead_seconds = bad;
+            assert_eq!(serve.reminder_lead(), None, "{bad}");
+        }
     }
 
     #[test]

@@ -49,6 +49,11 @@ pub enum StartupError {
          TASKFLOW_JWT_SECRET or listen on a loopback address."
     )]
     InsecureListen(SocketAddr),
+    #[error(
+        "TASKFLOW_REMINDER_LEAD_SECONDS must be 0 to {max} seconds (366 days), got {0}",
+        max = crate::config::REMINDER_LEAD_MAX_SECONDS
+    )]
+    ReminderLead(u64),
     #[error("reflection: {0}")]
     Reflection(String),
     #[error("server: {0}")]
@@ -104,6 +109,10 @@ impl Application {
         config: &ServeConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
+        // Parsing bounds it; a configuration built in code is checked here.
+        let lead = config
+            .reminder_lead()
+            .ok_or(StartupError::ReminderLead(config.reminder_lead_seconds))?;
         let auth = match &config.jwt_secret {
             Some(secret) => Authenticator::jwt(
                 secret,
@@ -138,7 +147,7 @@ impl Application {
             outbox.clone(),
             hub.clone(),
             clock,
-            config.reminder_lead(),
+            lead,
             scheduler,
         );
         let subscriber = Arc::new(Subscriber::new(

@@ -6,7 +6,7 @@ use taskflow::proto::{events::v1 as ev, v1 as pb};
 
 use crate::both_backends;
 use crate::helpers::{
-    Backend, Client, LIFECYCLE_TYPES, TestApp, create, eventually, full_lifecycle, list_all,
+    Backend, Client, LIFECYCLE_TYPES, TestApp, create, full_lifecycle, list_all, occurrence,
     published_outbox, titled, ts,
 };
 
@@ -23,21 +23,6 @@ async fn complete(client: &mut Client, name: &str) -> pb::Task {
         .await
         .expect("complete")
         .into_inner()
-}
-
-/// Waits for occurrence `n` of `series` and returns it.
-async fn occurrence(client: &mut Client, user: &str, series: &str, n: i32) -> pb::Task {
-    let client = client.clone();
-    eventually(&format!("occurrence {n} of {series}"), || {
-        let mut client = client.clone();
-        async move {
-            list_all(&mut client, user)
-                .await
-                .into_iter()
-                .find(|t| t.series == series && t.occurrence == n)
-        }
-    })
-    .await
 }
 
 async fn every_write_publishes_exactly_one_event(backend: Backend) {

@@ -9,7 +9,9 @@
 //!   date instead, keeping the task's time-of-day when it has one.
 //! - Local times in a spring-forward gap move forward by the gap's length; ambiguous
 //!   (fall-back) local times take the earlier instant (RFC 5545 §3.3.5, JavaScript Temporal's
-//!   `compatible` disambiguation).
+//!   `compatible` disambiguation). The occurrence after a moved one is back at the series'
+//!   time-of-day, stepped from the local date the moved one was meant for, even when the gap
+//!   crosses midnight and moved it onto the next date.
 
 use chrono::{
     DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone,
@@ -37,9 +39,11 @@ pub struct SeriesPosition {
 /// The due time of the occurrence that follows `position` in a series following `rule`, with
 /// the calendar math done in `time_zone`.
 ///
-/// Returns `None` when the series has ended: `rule.count` occurrences exist already, or the
-/// next due time would be after `rule.until`. It also returns `None`, rather than panicking,
-/// when the next due time falls outside the range of dates chrono can represent.
+/// Returns `None` when the series has ended: `rule.count` occurrences exist already, the
+/// next due time would be after `rule.until`, or it would fall outside the years 1 to 9999
+/// (UTC), the range of timestamps the API accepts and RFC 3339 can write. It also returns
+/// `None`, rather than panicking, when the next due time falls outside the range of dates
+/// chrono can represent.
 ///
 /// The result is strictly after the current due time (due-anchored series) or strictly after
 /// `completed_at` (completion-anchored series and occurrences without a due time). A
@@ -60,7 +64,7 @@ pub fn next_due(
         _ => Plan::from_completion(rule, time_zone, position),
     }?;
     let next = plan.first_after(time_zone)?;
-    if rule.until.is_some_and(|until| next > until) {
+    if rule.until.is_some_and(|until| next > until) || !(1..=9999).contains(&next.year()) {
         return None;
     }
     Some(next)
@@ -68,7 +72,7 @@ pub fn next_due(
 
 /// The time zone a task's stored `time_zone` names: `""` means UTC.
 ///
-/// Names are validated when they are written (see `parse_time_zone`), so an unknown name can
+/// Names are validated when they are written (see `TimeZone::parse`), so an unknown name can
 /// only come from an older time-zone database; it falls back to UTC rather than failing.
 pub fn zone(name: &str) -> Tz {
     name.parse().unwrap_or(Tz::UTC)
@@ -89,8 +93,8 @@ struct Plan {
 }
 
 impl Plan {
-    /// Steps from the current due's local date; the series anchor fixes day-of-month, week
-    /// phase and time-of-day.
+    /// Steps from the local date the current due was meant for; the series anchor fixes
+    /// day-of-month, week phase and time-of-day.
     fn from_due(
         rule: &Recurrence,
         tz: Tz,
@@ -98,10 +102,13 @@ impl Plan {
         due: DateTime<Utc>,
     ) -> Option<Self> {
         let anchor = to_local(tz, anchor)?;
+        let (origin, time) = (anchor.date(), anchor.time());
+        let step = Step::new(rule, origin)?;
+        let start = nominal_date(tz, due, time, |date| step.lands_on(origin, date))?;
         Some(Self {
-            step: Step::new(rule, anchor.date())?,
-            start: to_local(tz, due)?.date(),
-            time: anchor.time(),
+            step,
+            start,
+            time,
             after: due,
         })
     }
@@ -195,11 +202,8 @@ impl Step {
             } => {
                 let on = |offset: u32| weekdays & (1 << offset) != 0;
                 let week = week_start(date)?;
+                let phase = week_phase(origin_week, week, weeks);
                 let weeks = i64::from(weeks);
-                let phase = (week - origin_week)
-                    .num_days()
-                    .div_euclid(7)
-                    .rem_euclid(weeks);
                 if phase == 0
                     && let Some(offset) =
                         (date.weekday().num_days_from_monday() + 1..7).find(|&d| on(d))
@@ -212,6 +216,29 @@ impl Step {
             }
         }
     }
+
+    /// Whether `date` is one of the dates the rule lands on in a series whose day-of-month
+    /// and week phase come from `origin`.
+    fn lands_on(&self, origin: NaiveDate, date: NaiveDate) -> bool {
+        match *self {
+            Self::Days(days) => i64::try_from(days)
+                .is_ok_and(|days| (date - origin).num_days().rem_euclid(days) == 0),
+            Self::Months { months, day } => {
+                let index = |d: NaiveDate| i64::from(d.year()) * 12 + i64::from(d.month0());
+                (index(date) - index(origin)).rem_euclid(months) == 0
+                    && clamped_date(date.year(), date.month(), day) == Some(date)
+            }
+            Self::Weekdays {
+                origin_week,
+                weekdays,
+                weeks,
+            } => {
+                weekdays & (1 << date.weekday().num_days_from_monday()) != 0
+                    && week_start(date)
+                        .is_some_and(|week| week_phase(origin_week, week, weeks) == 0)
+            }
+        }
+    }
 }
 
 /// `day` of the month, or the month's last day when it is shorter.
@@ -220,6 +247,15 @@ fn clamped_date(year: i32, month: u32, day: u32) -> Option<NaiveDate> {
         .rev()
         .take(4)
         .find_map(|d| NaiveDate::from_ymd_opt(year, month, d))
+}
+
+/// How many weeks the week starting on `week` is past the last one in phase with the week
+/// starting on `origin_week`, in a rule that recurs every `weeks` weeks.
+fn week_phase(origin_week: NaiveDate, week: NaiveDate, weeks: u32) -> i64 {
+    (week - origin_week)
+        .num_days()
+        .div_euclid(7)
+        .rem_euclid(i64::from(weeks.max(1)))
 }
 
 /// The Monday starting `date`'s week.
@@ -245,6 +281,31 @@ fn to_local(tz: Tz, instant: DateTime<Utc>) -> Option<NaiveDateTime> {
     utc.checked_add_offset(tz.offset_from_utc_datetime(&utc).fix())
 }
 
+/// The local date an occurrence due at `due`, at local `time`, was meant for; `in_series`
+/// tells the dates the series' rule lands on.
+///
+/// That is the date `due` shows in `tz`, except when `time` fell into a spring-forward gap
+/// that crosses midnight and was moved onto the next date: America/Nuuk skips Saturday
+/// 23:00–24:00, so a Saturday 23:30 occurrence is due at Sunday 00:30, and Pacific/Kiritimati
+/// skipped 1994-12-31, so that day's occurrences are due on January 1. The series steps from
+/// the previous date then, or a daily series would skip Sunday, a weekly one would move to
+/// Sundays and a monthly one on the 31st would skip January.
+fn nominal_date(
+    tz: Tz,
+    due: DateTime<Utc>,
+    time: NaiveTime,
+    in_series: impl Fn(NaiveDate) -> bool,
+) -> Option<NaiveDate> {
+    let shown = to_local(tz, due)?;
+    if shown.time() == time && in_series(shown.date()) {
+        return Some(shown.date());
+    }
+    match shown.date().pred_opt() {
+        Some(previous) if resolve(tz, previous.and_time(time)) == Some(due) => Some(previous),
+        _ => Some(shown.date()),
+    }
+}
+
 /// The instant a wall-clock time in `tz` denotes. A time in a spring-forward gap is read with
 /// the offset in force before the gap, which moves it forward by the gap's length (02:30 →
 /// 03:30 in Europe/Berlin); an ambiguous fall-back time takes the earlier instant.
@@ -261,6 +322,12 @@ fn resolve(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
     }
 }
 
+#[cfg(test)]
+mod calendar_end_tests;
+#[cfg(test)]
+mod dst_properties;
+#[cfg(test)]
+mod dst_tests;
 #[cfg(test)]
 mod extreme_properties;
 #[cfg(test)]

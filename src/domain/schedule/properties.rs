@@ -201,7 +201,8 @@ proptest! {
         }
     }
 
-    /// A series with `count` = N, followed from its first occurrence, has exactly N.
+    /// A series with `count` = N, followed from its first occurrence, has exactly N, unless
+    /// the calendar ends first (after 9999-12-31).
     #[test]
     fn count_n_gives_exactly_n_occurrences(
         rule in open_rule(),
@@ -215,7 +216,10 @@ proptest! {
             prop_assert!(position.occurrence < count);
             position = SeriesPosition { due: Some(next), completed_at: next, occurrence: position.occurrence + 1, ..position };
         }
-        prop_assert_eq!(position.occurrence, count);
+        let open = Recurrence { count: None, ..rule };
+        if next_due(&open, tz, &position).is_some() {
+            prop_assert_eq!(position.occurrence, count);
+        }
     }
 
     /// No next due time is ever after `until`.
