@@ -7,7 +7,7 @@ mod filter_properties;
 mod order_by;
 mod page_token;
 
-pub use filter::{Cmp, Filter, Term, TextField, TimeField};
+pub use filter::{Cmp, Filter, MicrosCmp, Term, TextField, TimeField, micros_cmp};
 pub use order_by::{OrderBy, SortField, SortKey};
 pub use page_token::{Cursor, CursorValue, PageToken};
 
