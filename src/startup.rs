@@ -28,6 +28,7 @@ use crate::events::relay::{Relay, RelaySettings};
 use crate::events::sidecar::Sidecar;
 use crate::events::sink::{EventSink, LocalSink};
 use crate::events::{Outbox, Subscriber};
+use crate::listing::PageTokenKey;
 use crate::notifications::Hub;
 use crate::proto::{
     self,
@@ -82,6 +83,7 @@ pub struct Application {
     relay: Relay,
     hub: Hub,
     reminders: Reminders,
+    page_tokens: PageTokenKey,
 }
 
 async fn bind(
@@ -139,6 +141,17 @@ impl Application {
                 config.jwt_audience.as_deref(),
             ),
             None => Authenticator::development(),
+        };
+        let page_tokens = match &config.page_token_key {
+            Some(secret) => PageTokenKey::derive(secret.expose().as_bytes()),
+            None => {
+                tracing::info!(
+                    "TASKFLOW_PAGE_TOKEN_KEY is not set: page tokens use a random key made at \
+                     start-up, so they do not survive a restart and are not accepted by other \
+                     replicas"
+                );
+                PageTokenKey::random()
+            }
         };
         let (listener, addr) = bind(&config.listen, auth.is_development()).await?;
         let (callback_listener, callback_addr) = bind(&config.callback_listen, false).await?;
@@ -217,6 +230,7 @@ impl Application {
             relay,
             hub,
             reminders,
+            page_tokens,
         })
     }
 
@@ -276,10 +290,10 @@ impl Application {
 
         let api_limit = self.api_max_message_bytes;
         let tasks = InterceptedService::new(
-            TaskServiceServer::new(TaskApi::new(Tasks::new(
-                self.db.clone(),
-                self.outbox.clone(),
-            )))
+            TaskServiceServer::new(TaskApi::new(
+                Tasks::new(self.db.clone(), self.outbox.clone()),
+                self.page_tokens.clone(),
+            ))
             .max_decoding_message_size(api_limit),
             self.auth.interceptor(),
         );
@@ -290,6 +304,7 @@ impl Application {
                 self.db.clone(),
                 self.hub.clone(),
                 watch_stop_rx,
+                self.page_tokens.clone(),
             ))
             .max_decoding_message_size(api_limit),
             self.auth.interceptor(),

@@ -12,7 +12,7 @@ use crate::app::now;
 use crate::auth::{caller, ensure_owner};
 use crate::domain::UserId;
 use crate::error::AppError;
-use crate::listing::{Cursor, CursorValue, PageToken, page_size};
+use crate::listing::{Cursor, CursorValue, PageToken, PageTokenKey, page_size};
 use crate::notifications::{self, Hub, Kind, Notification, NotificationName, Position, store};
 use crate::proto::v1::{self as pb, notification_service_server::NotificationService};
 use crate::store::Database;
@@ -23,13 +23,24 @@ pub struct NotificationApi {
     db: Database,
     hub: Hub,
     shutdown: watch::Receiver<bool>,
+    page_tokens: PageTokenKey,
 }
 
 impl NotificationApi {
-    /// Serves the notifications in `db`, live through `hub`; open watches end when
-    /// `shutdown` turns true.
-    pub fn new(db: Database, hub: Hub, shutdown: watch::Receiver<bool>) -> Self {
-        Self { db, hub, shutdown }
+    /// Serves the notifications in `db`, live through `hub`, with page tokens sealed by
+    /// `page_tokens`; open watches end when `shutdown` turns true.
+    pub fn new(
+        db: Database,
+        hub: Hub,
+        shutdown: watch::Receiver<bool>,
+        page_tokens: PageTokenKey,
+    ) -> Self {
+        Self {
+            db,
+            hub,
+            shutdown,
+            page_tokens,
+        }
     }
 }
 
@@ -95,7 +106,7 @@ impl NotificationService for NotificationApi {
         let before = if req.page_token.is_empty() {
             None
         } else {
-            let token = PageToken::decode(&req.page_token, &fingerprint)
+            let token = PageToken::decode(&req.page_token, &fingerprint, &self.page_tokens)
                 .map_err(|e| AppError::invalid("page_token", e))?;
             Some(position_in(&token.cursor)?)
         };
@@ -104,7 +115,9 @@ impl NotificationService for NotificationApi {
         Ok(Response::new(pb::ListNotificationsResponse {
             notifications: page.iter().map(notification_out).collect(),
             next_page_token: next
-                .map(|position| PageToken::new(cursor_out(position), &fingerprint).encode())
+                .map(|position| {
+                    PageToken::new(cursor_out(position), &fingerprint).encode(&self.page_tokens)
+                })
                 .unwrap_or_default(),
         }))
     }

@@ -7,18 +7,20 @@ use crate::app::{ListQuery, Tasks};
 use crate::auth::{caller, ensure_owner};
 use crate::domain::{Etag, TaskName, UserId, parse_parent};
 use crate::error::{AppError, Violations};
-use crate::listing::{Filter, OrderBy, PageToken, page_size};
+use crate::listing::{Filter, OrderBy, PageToken, PageTokenKey, page_size};
 use crate::proto::v1::{self as pb, task_service_server::TaskService};
 
 /// The gRPC face of the task use cases.
 #[derive(Debug, Clone)]
 pub struct TaskApi {
     tasks: Tasks,
+    page_tokens: PageTokenKey,
 }
 
 impl TaskApi {
-    pub fn new(tasks: Tasks) -> Self {
-        Self { tasks }
+    /// Serves `tasks`, with page tokens sealed by `page_tokens`.
+    pub fn new(tasks: Tasks, page_tokens: PageTokenKey) -> Self {
+        Self { tasks, page_tokens }
     }
 }
 
@@ -118,7 +120,7 @@ impl TaskService for TaskApi {
         let after = if req.page_token.is_empty() {
             None
         } else {
-            let token = PageToken::decode(&req.page_token, &fingerprint)
+            let token = PageToken::decode(&req.page_token, &fingerprint, &self.page_tokens)
                 .map_err(|e| AppError::invalid("page_token", e))?;
             Some(token.cursor)
         };
@@ -133,7 +135,7 @@ impl TaskService for TaskApi {
         Ok(Response::new(pb::ListTasksResponse {
             tasks: tasks.iter().map(task_out).collect(),
             next_page_token: next
-                .map(|cursor| PageToken::new(cursor, &fingerprint).encode())
+                .map(|cursor| PageToken::new(cursor, &fingerprint).encode(&self.page_tokens))
                 .unwrap_or_default(),
         }))
     }
