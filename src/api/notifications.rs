@@ -12,7 +12,9 @@ use crate::app::now;
 use crate::auth::{caller, ensure_owner};
 use crate::domain::UserId;
 use crate::error::AppError;
-use crate::listing::{Cursor, CursorValue, PageToken, PageTokenKey, page_size};
+use crate::listing::{
+    Cursor, CursorValue, MAX_PAGE_BYTES, PageToken, PageTokenKey, fitting, page_size,
+};
 use crate::notifications::{self, Hub, Kind, Notification, NotificationName, Position, store};
 use crate::proto::v1::{self as pb, notification_service_server::NotificationService};
 use crate::store::Database;
@@ -110,10 +112,24 @@ impl NotificationService for NotificationApi {
                 .map_err(|e| AppError::invalid("page_token", e))?;
             Some(position_in(&token.cursor)?)
         };
-        let (page, next) =
+        let (page, mut next) =
             store::page(self.db.conn(), &user, req.unread_only, before, limit).await?;
+        let mut out: Vec<pb::Notification> = page.iter().map(notification_out).collect();
+        // As in ListTasks: a page ends early rather than pass a client's receive limit.
+        let fit = fitting(
+            out.iter()
+                .map(|n| prost::encoding::message::encoded_len(1, n)),
+            MAX_PAGE_BYTES,
+        );
+        if fit < out.len() {
+            out.truncate(fit);
+            next = fit
+                .checked_sub(1)
+                .and_then(|i| page.get(i))
+                .map(Position::of);
+        }
         Ok(Response::new(pb::ListNotificationsResponse {
-            notifications: page.iter().map(notification_out).collect(),
+            notifications: out,
             next_page_token: next
                 .map(|position| {
                     PageToken::new(cursor_out(position), &fingerprint).encode(&self.page_tokens)

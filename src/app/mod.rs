@@ -3,4 +3,4 @@
 mod create_queue;
 mod tasks;
 
-pub use tasks::{ListQuery, Tasks, now};
+pub use tasks::{ListQuery, Tasks, cursor_of, now};

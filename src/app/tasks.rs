@@ -9,7 +9,7 @@ use crate::events::{Cause, EventKind, Outbox, task_event};
 use crate::listing::Cursor;
 use crate::store::{Database, from_micros, tasks, to_micros};
 
-pub use crate::store::tasks::ListQuery;
+pub use crate::store::tasks::{ListQuery, cursor_of};
 
 /// The current time at the storage precision (microseconds), so that what a call returns
 /// equals what a later read returns.

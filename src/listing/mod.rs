@@ -16,6 +16,27 @@ pub const DEFAULT_PAGE_SIZE: u64 = 50;
 /// Larger page sizes are coerced down to this.
 pub const MAX_PAGE_SIZE: u64 = 500;
 
+/// The most bytes the items of one page take, encoded: a page ends before it would pass
+/// this, so that the response stays under the 4 MiB that gRPC clients accept by default
+/// (grpc-go, grpc-java, grpc-js, grpcio, tonic), with room for `next_page_token` (at most
+/// 4096 bytes) and the message framing.
+pub const MAX_PAGE_BYTES: usize = 3 * 1024 * 1024 + 512 * 1024;
+
+/// How many of a page's items, given their encoded sizes as entries of the response's
+/// repeated field, fit in `budget` bytes: at least one, so that every page makes progress.
+pub fn fitting(sizes: impl IntoIterator<Item = usize>, budget: usize) -> usize {
+    let mut total = 0usize;
+    let mut count = 0;
+    for size in sizes {
+        total = total.saturating_add(size);
+        if count > 0 && total > budget {
+            break;
+        }
+        count += 1;
+    }
+    count
+}
+
 /// Validates `page_size` per AIP-158: negative is an error, 0 the default, above the maximum
 /// the maximum.
 pub fn page_size(raw: i32) -> Result<u64, String> {
@@ -34,6 +55,17 @@ mod tests {
         assert_eq!(super::page_size(7), Ok(7));
         assert_eq!(super::page_size(100_000), Ok(500));
         assert!(super::page_size(-1).is_err());
+    }
+
+    #[test]
+    fn pages_end_before_their_budget() {
+        use super::fitting;
+        assert_eq!(fitting([], 10), 0);
+        assert_eq!(fitting([3, 3, 3], 10), 3);
+        assert_eq!(fitting([3, 3, 3, 3], 10), 3);
+        assert_eq!(fitting([5, 5, 1], 10), 2);
+        assert_eq!(fitting([11, 1], 10), 1, "one item however large");
+        assert_eq!(fitting([usize::MAX, usize::MAX], 10), 1);
     }
 }
 

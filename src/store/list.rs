@@ -11,6 +11,7 @@ use sea_orm::{
 
 use super::entity::{task, task_tag};
 use super::tasks::with_tags;
+use super::to_micros;
 use crate::domain::{Task, UserId};
 use crate::error::AppError;
 use crate::listing::{
@@ -38,11 +39,12 @@ pub async fn list(
         .await?;
     let more = rows.len() as u64 > query.limit;
     rows.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
-    let next = match (more, rows.last()) {
+    let tasks = with_tags(conn, rows).await?;
+    let next = match (more, tasks.last()) {
         (true, Some(last)) => Some(cursor_of(&query.order, last)),
         _ => None,
     };
-    Ok((with_tags(conn, rows).await?, next))
+    Ok((tasks, next))
 }
 
 /// The query of one page (one row more than `limit`, to tell whether more follow).
@@ -88,22 +90,27 @@ fn sort_expr(key: &SortKey) -> SimpleExpr {
     }
 }
 
-fn cursor_of(order: &OrderBy, row: &task::Model) -> Cursor {
+/// The position of `task` in `order`: a page that ends with it continues from here.
+pub fn cursor_of(order: &OrderBy, task: &Task) -> Cursor {
     let values = order
         .keys
         .iter()
         .map(|key| match key.field {
             SortField::DueTime => CursorValue::Int(
-                row.due_time_us
-                    .unwrap_or_else(|| missing_due_sentinel(key.descending)),
+                task.fields
+                    .due_time
+                    .map_or_else(|| missing_due_sentinel(key.descending), to_micros),
             ),
-            SortField::Priority => CursorValue::Int(i64::from(row.priority)),
-            SortField::CreateTime => CursorValue::Int(row.create_time_us),
-            SortField::UpdateTime => CursorValue::Int(row.update_time_us),
-            SortField::Title => CursorValue::Text(row.title.clone()),
+            SortField::Priority => CursorValue::Int(i64::from(task.fields.priority.rank())),
+            SortField::CreateTime => CursorValue::Int(to_micros(task.create_time)),
+            SortField::UpdateTime => CursorValue::Int(to_micros(task.update_time)),
+            SortField::Title => CursorValue::Text(task.fields.title.clone()),
         })
         .collect();
-    Cursor { values, id: row.id }
+    Cursor {
+        values,
+        id: task.id.as_uuid(),
+    }
 }
 
 fn value_expr(field: SortField, value: &CursorValue) -> Result<SimpleExpr, AppError> {

@@ -15,7 +15,7 @@ use super::{from_micros, to_micros};
 use crate::domain::{Priority, Recurrence, Task, TaskFields, TaskId, TaskName, UserId};
 use crate::error::AppError;
 
-pub use super::list::{ListQuery, list};
+pub use super::list::{ListQuery, cursor_of, list};
 
 /// Writes a changed task if its stored version is still `expected_version`. Returns false
 /// when another writer got there first.
