@@ -9,10 +9,10 @@
 //! What the terms mean, on SQLite and PostgreSQL alike:
 //!
 //! - Every term is true or false for every task, never unknown, so `NOT t` (or `-t`) selects
-//!   exactly the tasks `t` does not, and `NOT NOT t` is `t`. A comparison of `due_time`
-//!   holds only for a task that has a due time (`!=` too): `due_time < "2027-01-01T00:00:00Z"`
-//!   leaves out the tasks without one, and `NOT due_time < "2027-01-01T00:00:00Z"` includes
-//!   them.
+//!   exactly the tasks `t` does not, and `NOT NOT t` is `t`. A comparison of `due_time` (or
+//!   `complete_time`) holds only for a task that has one (`!=` too):
+//!   `due_time < "2027-01-01T00:00:00Z"` leaves out the tasks without a due time, and
+//!   `NOT due_time < "2027-01-01T00:00:00Z"` includes them.
 //! - Times are stored to the microsecond, and a time literal is compared exactly, whatever
 //!   its precision: a literal with digits below the microsecond falls between two stored
 //!   values, so `<` and `<=` mean "at or before the microsecond below it", `>` and `>=` "at
@@ -85,6 +85,8 @@ pub enum TimeField {
     DueTime,
     CreateTime,
     UpdateTime,
+    /// When the task was completed; unset while it is open.
+    CompleteTime,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -323,16 +325,21 @@ fn comparison(field: &str, op: &str, value: &Token) -> Result<Term, String> {
             }
             _ => Err(only(":")),
         },
-        "due_time" | "create_time" | "update_time" => {
+        "due_time" | "create_time" | "update_time" | "complete_time" => {
             let time_field = match field {
                 "due_time" => TimeField::DueTime,
                 "create_time" => TimeField::CreateTime,
-                _ => TimeField::UpdateTime,
+                "update_time" => TimeField::UpdateTime,
+                _ => TimeField::CompleteTime,
             };
             if op == ":" {
                 return match (time_field, value) {
                     (TimeField::DueTime, Token::Star) => Ok(Term::HasDueTime),
-                    _ => Err(format!("{field}:* is the only presence test supported")),
+                    _ => Err(
+                        "due_time:* is the only presence test supported (for complete_time, \
+                         use completed = true)"
+                            .into(),
+                    ),
                 };
             }
             let cmp = cmp(op).ok_or_else(|| only("=, !=, <, <=, >, >="))?;
@@ -357,7 +364,7 @@ fn comparison(field: &str, op: &str, value: &Token) -> Result<Term, String> {
             Ok(Term::Contains(field, text.to_owned()))
         }
         other => Err(format!(
-            "unknown field {other:?}; filter on completed, priority, tags, due_time, create_time, update_time, title or description"
+            "unknown field {other:?}; filter on completed, priority, tags, due_time, create_time, update_time, complete_time, title or description"
         )),
     }
 }

@@ -18,6 +18,7 @@ const PIECES: &[&str] = &[
     "due_time",
     "create_time",
     "update_time",
+    "complete_time",
     "title",
     "description",
     "colour",
@@ -123,6 +124,7 @@ fn comparison() -> impl Strategy<Value = (String, Term)> {
         ("due_time", TimeField::DueTime),
         ("create_time", TimeField::CreateTime),
         ("update_time", TimeField::UpdateTime),
+        ("complete_time", TimeField::CompleteTime),
     ]);
     prop_oneof![
         (any::<bool>(), any::<bool>()).prop_map(|(flag, negated_op)| {
@@ -419,6 +421,7 @@ mod store {
             TimeField::DueTime,
             TimeField::CreateTime,
             TimeField::UpdateTime,
+            TimeField::CompleteTime,
         ]);
         prop_oneof![
             any::<bool>().prop_map(Term::Completed),
@@ -464,6 +467,7 @@ mod store {
                     TimeField::DueTime => f.due_time,
                     TimeField::CreateTime => Some(task.create_time),
                     TimeField::UpdateTime => Some(task.update_time),
+                    TimeField::CompleteTime => task.complete_time,
                 };
                 value.is_some_and(|v| holds(*cmp, nanos(v).cmp(&nanos(*literal))))
             }

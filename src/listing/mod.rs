@@ -86,7 +86,7 @@ mod properties {
 
         #[test]
         fn filters_built_from_the_grammar_parse(
-            field in prop::sample::select(vec!["priority", "due_time", "create_time", "update_time"]),
+            field in prop::sample::select(vec!["priority", "due_time", "create_time", "update_time", "complete_time"]),
             op in prop::sample::select(vec!["=", "!=", "<", "<=", ">", ">="]),
             negate in any::<bool>(),
         ) {

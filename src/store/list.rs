@@ -229,7 +229,8 @@ fn time_condition(
 
 /// A term as SQL that is TRUE or FALSE for every row, never NULL (SQL's NULL would make a
 /// term and its negation both drop a row), so that `NOT` is the term's exact complement.
-/// Every column compared here is NOT NULL except `due_time_us`, which is guarded.
+/// Every column compared here is NOT NULL except `due_time_us` and `complete_time_us`, which
+/// are guarded.
 fn condition(term: &Term, user: &UserId, backend: DbBackend) -> SimpleExpr {
     match term {
         Term::Completed(flag) => task::Column::Completed.eq(*flag),
@@ -251,6 +252,9 @@ fn condition(term: &Term, user: &UserId, backend: DbBackend) -> SimpleExpr {
             TimeField::DueTime => time_condition(task::Column::DueTimeUs, true, *cmp, *time),
             TimeField::CreateTime => time_condition(task::Column::CreateTimeUs, false, *cmp, *time),
             TimeField::UpdateTime => time_condition(task::Column::UpdateTimeUs, false, *cmp, *time),
+            TimeField::CompleteTime => {
+                time_condition(task::Column::CompleteTimeUs, true, *cmp, *time)
+            }
         },
         Term::HasDueTime => task::Column::DueTimeUs.is_not_null(),
         Term::Contains(field, text) => {

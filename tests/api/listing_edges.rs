@@ -126,6 +126,8 @@ async fn negation_is_the_complement_of_every_term(backend: Backend) {
         r#"description:"later""#.to_owned(),
         r#"create_time < "2100-01-01T00:00:00Z""#.to_owned(),
         r#"update_time > "2100-01-01T00:00:00Z""#.to_owned(),
+        r#"complete_time < "2100-01-01T00:00:00Z""#.to_owned(),
+        r#"complete_time != "2000-01-01T00:00:00Z""#.to_owned(),
     ]
     .into_iter()
     .chain(
@@ -190,6 +192,14 @@ async fn negation_is_the_complement_of_every_term(backend: Backend) {
     assert_eq!(
         titles(&mut alice, "NOT due_time:* AND NOT completed = true").await,
         set(&["Call mum"])
+    );
+    assert_eq!(
+        titles(&mut alice, r#"complete_time > "2000-01-01T00:00:00Z""#).await,
+        set(&["Buy milk"])
+    );
+    assert_eq!(
+        titles(&mut alice, r#"-complete_time > "2000-01-01T00:00:00Z""#).await,
+        set(&["Call mum", "Ship release", "Fix bike"])
     );
 }
 
