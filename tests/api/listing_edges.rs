@@ -676,10 +676,14 @@ async fn a_page_fits_a_default_client(backend: Backend) {
 
 /// The same for notifications with large bodies.
 async fn a_notification_page_fits_a_default_client(backend: Backend) {
-    const COUNT: usize = 220;
+    const COUNT: usize = 55;
     let app = TestApp::spawn(backend).await;
     let db = app.db().await;
-    let body = "😀".repeat(5000);
+    let body = "😀".repeat(20_000);
+    assert!(
+        COUNT * body.len() > DEFAULT_CLIENT_LIMIT,
+        "too small to need two pages"
+    );
     let at = taskflow::app::now();
     let recorded = record_all(
         &db,
