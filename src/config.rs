@@ -29,6 +29,41 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Parses a page-token key: a [`Secret`] of at least [`crate::listing::MIN_KEY_LEN`] bytes.
+/// Its errors, unlike clap's own, never repeat the value.
+#[derive(Debug, Clone, Copy)]
+struct PageTokenKeyParser;
+
+impl clap::builder::TypedValueParser for PageTokenKeyParser {
+    type Value = Secret;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Secret, clap::Error> {
+        let min = crate::listing::MIN_KEY_LEN;
+        let name = arg.map_or_else(|| "the page token key".to_owned(), ToString::to_string);
+        let raw = value.to_str().ok_or_else(|| {
+            clap::Error::raw(
+                clap::error::ErrorKind::InvalidUtf8,
+                format!("{name} must be UTF-8\n"),
+            )
+        })?;
+        if raw.len() < min {
+            return Err(clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!(
+                    "{name} must be at least {min} bytes (e.g. `openssl rand -base64 48`), got {}\n",
+                    raw.len()
+                ),
+            ));
+        }
+        Ok(Secret::new(raw))
+    }
+}
+
 impl std::str::FromStr for Secret {
     type Err = String;
 
@@ -133,6 +168,17 @@ pub struct ServeConfig {
     /// development mode, trusts `x-user-id` metadata, and only listens on loopback.
     #[arg(long, env = "TASKFLOW_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
+    /// Key that encrypts and authenticates page tokens (`next_page_token`), at least 32
+    /// bytes (e.g. `openssl rand -base64 48`); every replica must have the same one. Without
+    /// it each start makes a random key: tokens then do not survive a restart and are not
+    /// accepted by other replicas.
+    #[arg(
+        long,
+        env = "TASKFLOW_PAGE_TOKEN_KEY",
+        hide_env_values = true,
+        value_parser = PageTokenKeyParser
+    )]
+    pub page_token_key: Option<Secret>,
     /// Required `iss` claim of tokens, when set.
     #[arg(long, env = "TASKFLOW_JWT_ISSUER")]
     pub jwt_issuer: Option<String>,
@@ -378,6 +424,23 @@ mod tests {
     }
 
     #[test]
+    fn page_token_keys_are_long_secrets() {
+        let key = "k".repeat(crate::listing::MIN_KEY_LEN);
+        let cli =
+            Cli::try_parse_from(["taskflow", "--page-token-key", key.as_str()]).expect("parses");
+        assert_eq!(
+            cli.serve.page_token_key.as_ref().map(Secret::expose),
+            Some(key.as_str())
+        );
+        assert!(!format!("{:?}", cli.serve).contains(&key));
+        let short = "k".repeat(crate::listing::MIN_KEY_LEN - 1);
+        let err = Cli::try_parse_from(["taskflow", "--page-token-key", short.as_str()])
+            .expect_err("too short");
+        assert!(err.to_string().contains("at least 32 bytes"), "{err}");
+        assert!(!err.to_string().contains(&short), "{err}");
+    }
+
+    #[test]
     fn migrate_is_a_subcommand() {
         let cli = Cli::try_parse_from(["taskflow", "migrate", "--database-url", "sqlite::memory:"])
             .expect("parses");
@@ -442,6 +505,7 @@ mod tests {
             "TASKFLOW_LISTEN",
             "TASKFLOW_API_MAX_MESSAGE_BYTES",
             "TASKFLOW_JWT_SECRET",
+            "TASKFLOW_PAGE_TOKEN_KEY",
             "TASKFLOW_LOG_FORMAT",
         ] {
             assert!(help.contains(var), "{var} missing from --help");

@@ -13,7 +13,9 @@ use crate::convert::{timestamp_in, timestamp_out};
 use crate::domain::UserId;
 use crate::domain::{Kind, Notification, NotificationName};
 use crate::error::AppError;
-use crate::listing::{Cursor, CursorValue, PageToken, page_size};
+use crate::listing::{
+    Cursor, CursorValue, MAX_PAGE_BYTES, PageToken, PageTokenKey, fitting, page_size,
+};
 use crate::notifications::{self, Hub};
 use crate::proto::v1::{self as pb, notification_service_server::NotificationService};
 use crate::store::Database;
@@ -25,13 +27,24 @@ pub struct NotificationApi {
     db: Database,
     hub: Hub,
     shutdown: watch::Receiver<bool>,
+    page_tokens: PageTokenKey,
 }
 
 impl NotificationApi {
-    /// Serves the notifications in `db`, live through `hub`; open watches end when
-    /// `shutdown` turns true.
-    pub fn new(db: Database, hub: Hub, shutdown: watch::Receiver<bool>) -> Self {
-        Self { db, hub, shutdown }
+    /// Serves the notifications in `db`, live through `hub`, with page tokens sealed by
+    /// `page_tokens`; open watches end when `shutdown` turns true.
+    pub fn new(
+        db: Database,
+        hub: Hub,
+        shutdown: watch::Receiver<bool>,
+        page_tokens: PageTokenKey,
+    ) -> Self {
+        Self {
+            db,
+            hub,
+            shutdown,
+            page_tokens,
+        }
     }
 }
 
@@ -97,16 +110,32 @@ impl NotificationService for NotificationApi {
         let before = if req.page_token.is_empty() {
             None
         } else {
-            let token = PageToken::decode(&req.page_token, &fingerprint)
+            let token = PageToken::decode(&req.page_token, &fingerprint, &self.page_tokens)
                 .map_err(|e| AppError::invalid("page_token", e))?;
             Some(position_in(&token.cursor)?)
         };
-        let (page, next) =
+        let (page, mut next) =
             store::page(self.db.conn(), &user, req.unread_only, before, limit).await?;
+        let mut out: Vec<pb::Notification> = page.iter().map(notification_out).collect();
+        // As in ListTasks: a page ends early rather than pass a client's receive limit.
+        let fit = fitting(
+            out.iter()
+                .map(|n| prost::encoding::message::encoded_len(1, n)),
+            MAX_PAGE_BYTES,
+        );
+        if fit < out.len() {
+            out.truncate(fit);
+            next = fit
+                .checked_sub(1)
+                .and_then(|i| page.get(i))
+                .map(Position::of);
+        }
         Ok(Response::new(pb::ListNotificationsResponse {
-            notifications: page.iter().map(notification_out).collect(),
+            notifications: out,
             next_page_token: next
-                .map(|position| PageToken::new(cursor_out(position), &fingerprint).encode())
+                .map(|position| {
+                    PageToken::new(cursor_out(position), &fingerprint).encode(&self.page_tokens)
+                })
                 .unwrap_or_default(),
         }))
     }

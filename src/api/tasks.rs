@@ -2,23 +2,27 @@
 
 use tonic::{Request, Response, Status};
 
-use crate::app::{ListQuery, Tasks};
+use crate::app::{ListQuery, Tasks, cursor_of};
 use crate::auth::{caller, ensure_owner};
 use crate::convert::{fields_in, mask_fields, patch_in, populated_fields, task_out};
 use crate::domain::{Etag, TaskName, UserId, parse_parent};
 use crate::error::{AppError, Violations};
-use crate::listing::{Filter, OrderBy, PageToken, page_size};
+use crate::listing::{
+    Filter, MAX_PAGE_BYTES, OrderBy, PageToken, PageTokenKey, fitting, page_size,
+};
 use crate::proto::v1::{self as pb, task_service_server::TaskService};
 
 /// The gRPC face of the task use cases.
 #[derive(Debug, Clone)]
 pub struct TaskApi {
     tasks: Tasks,
+    page_tokens: PageTokenKey,
 }
 
 impl TaskApi {
-    pub fn new(tasks: Tasks) -> Self {
-        Self { tasks }
+    /// Serves `tasks`, with page tokens sealed by `page_tokens`.
+    pub fn new(tasks: Tasks, page_tokens: PageTokenKey) -> Self {
+        Self { tasks, page_tokens }
     }
 }
 
@@ -120,7 +124,7 @@ impl TaskService for TaskApi {
         let after = if req.page_token.is_empty() {
             None
         } else {
-            let token = PageToken::decode(&req.page_token, &fingerprint)
+            let token = PageToken::decode(&req.page_token, &fingerprint, &self.page_tokens)
                 .map_err(|e| AppError::invalid("page_token", e))?;
             Some(token.cursor)
         };
@@ -131,11 +135,26 @@ impl TaskService for TaskApi {
             after,
             limit,
         };
-        let (tasks, next) = self.tasks.list(&query).await?;
+        let (tasks, mut next) = self.tasks.list(&query).await?;
+        let mut out: Vec<pb::Task> = tasks.iter().map(task_out).collect();
+        // A page of large tasks ends early, to fit a client's default receive limit; the
+        // token then continues right after the last task returned.
+        let fit = fitting(
+            out.iter()
+                .map(|task| prost::encoding::message::encoded_len(1, task)),
+            MAX_PAGE_BYTES,
+        );
+        if fit < out.len() {
+            out.truncate(fit);
+            next = fit
+                .checked_sub(1)
+                .and_then(|i| tasks.get(i))
+                .map(|last| cursor_of(&query.order, last));
+        }
         Ok(Response::new(pb::ListTasksResponse {
-            tasks: tasks.iter().map(task_out).collect(),
+            tasks: out,
             next_page_token: next
-                .map(|cursor| PageToken::new(cursor, &fingerprint).encode())
+                .map(|cursor| PageToken::new(cursor, &fingerprint).encode(&self.page_tokens))
                 .unwrap_or_default(),
         }))
     }

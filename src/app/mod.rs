@@ -5,4 +5,4 @@ mod next_occurrence;
 mod tasks;
 
 pub use next_occurrence::{Completed, create_next_occurrence};
-pub use tasks::{ListQuery, Tasks};
+pub use tasks::{ListQuery, Tasks, cursor_of};

@@ -8,7 +8,7 @@ use crate::listing::Cursor;
 use crate::outbox::{Cause, EventKind, Outbox, task_event};
 use crate::store::{Database, tasks};
 
-pub use crate::store::tasks::ListQuery;
+pub use crate::store::tasks::{ListQuery, cursor_of};
 
 #[derive(Debug, Clone)]
 pub struct Tasks {

@@ -5,6 +5,29 @@
 //! completed = true AND priority >= HIGH AND tags:"work"
 //! due_time < "2027-01-01T00:00:00Z" title:"milk" NOT description:"later" due_time:*
 //! ```
+//!
+//! What the terms mean, on SQLite and PostgreSQL alike:
+//!
+//! - Every term is true or false for every task, never unknown, so `NOT t` (or `-t`) selects
+//!   exactly the tasks `t` does not, and `NOT NOT t` is `t`. A comparison of `due_time` (or
+//!   `complete_time`) holds only for a task that has one (`!=` too):
+//!   `due_time < "2027-01-01T00:00:00Z"` leaves out the tasks without a due time, and
+//!   `NOT due_time < "2027-01-01T00:00:00Z"` includes them.
+//! - Times are stored to the microsecond, and a time literal is compared exactly, whatever
+//!   its precision: a literal with digits below the microsecond falls between two stored
+//!   values, so `<` and `<=` mean "at or before the microsecond below it", `>` and `>=` "at
+//!   or after the microsecond above it", `=` holds for no task and `!=` for every task with
+//!   that time ([`micros_cmp`]).
+//! - `title:"…"` and `description:"…"` are case-insensitive substring tests over all of
+//!   Unicode (`"über"` finds "ÜBER", `"αθήνα"` finds "ΑΘΉΝΑ", `"москва"` finds "МОСКВА"),
+//!   character by character: PostgreSQL compares with `ILIKE` (lower case of both sides,
+//!   per the database's `LC_CTYPE`, which must be a UTF-8 locale such as `C.UTF-8` or
+//!   `en_US.UTF-8`; the plain `C` locale folds ASCII only), SQLite with a regular expression
+//!   under Unicode simple case folding. Neither normalises (a precomposed "é" does not match
+//!   "e" + U+0301) nor expands ("ß" does not match "ss"). Where lower case depends on the
+//!   language, the default mapping applies: `"i"` does not find the Turkish dotted "İ" on
+//!   SQLite, while PostgreSQL's `lower('İ')` is "i"; and only SQLite treats the final sigma
+//!   "ς" as "σ".
 
 use chrono::{DateTime, Utc};
 
@@ -26,11 +49,45 @@ pub enum Cmp {
     Ge,
 }
 
+/// A time comparison at the store's precision, whole microseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MicrosCmp {
+    /// The stored value compared with this microsecond.
+    Cmp(Cmp, i64),
+    /// No stored value satisfies it (`=` a time between two microseconds).
+    Never,
+    /// Every stored value satisfies it (`!=` a time between two microseconds).
+    Always,
+}
+
+/// `stored <cmp> time` for stored values that are whole microseconds, exactly: `time` is not
+/// truncated but its bound moved to the microsecond that gives the same answer (up for `<`
+/// and `>=`, down for `<=` and `>`).
+pub fn micros_cmp(cmp: Cmp, time: DateTime<Utc>) -> MicrosCmp {
+    // chrono's micros are floored (the sub-second part is never negative).
+    let floor = time.timestamp_micros();
+    let exact = time.timestamp_subsec_nanos().is_multiple_of(1000);
+    if exact {
+        return MicrosCmp::Cmp(cmp, floor);
+    }
+    // Every DateTime<Utc> is at least a microsecond short of i64::MAX microseconds.
+    let ceil = floor.saturating_add(1);
+    match cmp {
+        Cmp::Lt => MicrosCmp::Cmp(Cmp::Lt, ceil),
+        Cmp::Ge => MicrosCmp::Cmp(Cmp::Ge, ceil),
+        Cmp::Le | Cmp::Gt => MicrosCmp::Cmp(cmp, floor),
+        Cmp::Eq => MicrosCmp::Never,
+        Cmp::Ne => MicrosCmp::Always,
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeField {
     DueTime,
     CreateTime,
     UpdateTime,
+    /// When the task was completed; unset while it is open.
+    CompleteTime,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,10 +102,11 @@ pub enum Term {
     Priority(Cmp, Priority),
     /// The task carries this tag (exact, lowercase).
     Tag(String),
+    /// A comparison with a time literal, kept to the nanosecond; see [`micros_cmp`].
     Time(TimeField, Cmp, DateTime<Utc>),
     /// The task has a due time (`due_time:*`).
     HasDueTime,
-    /// Case-insensitive substring.
+    /// Case-insensitive substring (all of Unicode; see the module documentation).
     Contains(TextField, String),
     Not(Box<Term>),
 }
@@ -269,16 +327,21 @@ fn comparison(field: &str, op: &str, value: &Token) -> Result<Term, String> {
             }
             _ => Err(only(":")),
         },
-        "due_time" | "create_time" | "update_time" => {
+        "due_time" | "create_time" | "update_time" | "complete_time" => {
             let time_field = match field {
                 "due_time" => TimeField::DueTime,
                 "create_time" => TimeField::CreateTime,
-                _ => TimeField::UpdateTime,
+                "update_time" => TimeField::UpdateTime,
+                _ => TimeField::CompleteTime,
             };
             if op == ":" {
                 return match (time_field, value) {
                     (TimeField::DueTime, Token::Star) => Ok(Term::HasDueTime),
-                    _ => Err(format!("{field}:* is the only presence test supported")),
+                    _ => Err(
+                        "due_time:* is the only presence test supported (for complete_time, \
+                         use completed = true)"
+                            .into(),
+                    ),
                 };
             }
             let cmp = cmp(op).ok_or_else(|| only("=, !=, <, <=, >, >="))?;
@@ -306,7 +369,7 @@ fn comparison(field: &str, op: &str, value: &Token) -> Result<Term, String> {
             Ok(Term::Contains(field, text.to_owned()))
         }
         other => Err(format!(
-            "unknown field {}; filter on completed, priority, tags, due_time, create_time, update_time, title or description",
+            "unknown field {}; filter on completed, priority, tags, due_time, create_time, update_time, complete_time, title or description",
             excerpt(other)
         )),
     }

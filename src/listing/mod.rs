@@ -7,14 +7,35 @@ mod filter_properties;
 mod order_by;
 mod page_token;
 
-pub use filter::{Cmp, Filter, Term, TextField, TimeField};
+pub use filter::{Cmp, Filter, MicrosCmp, Term, TextField, TimeField, micros_cmp};
 pub use order_by::{OrderBy, SortField, SortKey};
-pub use page_token::{Cursor, CursorValue, PageToken};
+pub use page_token::{Cursor, CursorValue, MIN_KEY_LEN, PageToken, PageTokenKey};
 
 /// Page size when the request leaves it at 0.
 pub const DEFAULT_PAGE_SIZE: u64 = 50;
 /// Larger page sizes are coerced down to this.
 pub const MAX_PAGE_SIZE: u64 = 500;
+
+/// The most bytes the items of one page take, encoded: a page ends before it would pass
+/// this, so that the response stays under the 4 MiB that gRPC clients accept by default
+/// (grpc-go, grpc-java, grpc-js, grpcio, tonic), with room for `next_page_token` (at most
+/// 4096 bytes) and the message framing.
+pub const MAX_PAGE_BYTES: usize = 3 * 1024 * 1024 + 512 * 1024;
+
+/// How many of a page's items, given their encoded sizes as entries of the response's
+/// repeated field, fit in `budget` bytes: at least one, so that every page makes progress.
+pub fn fitting(sizes: impl IntoIterator<Item = usize>, budget: usize) -> usize {
+    let mut total = 0usize;
+    let mut count = 0;
+    for size in sizes {
+        total = total.saturating_add(size);
+        if count > 0 && total > budget {
+            break;
+        }
+        count += 1;
+    }
+    count
+}
 
 /// Validates `page_size` per AIP-158: negative is an error, 0 the default, above the maximum
 /// the maximum.
@@ -35,13 +56,24 @@ mod tests {
         assert_eq!(super::page_size(100_000), Ok(500));
         assert!(super::page_size(-1).is_err());
     }
+
+    #[test]
+    fn pages_end_before_their_budget() {
+        use super::fitting;
+        assert_eq!(fitting([], 10), 0);
+        assert_eq!(fitting([3, 3, 3], 10), 3);
+        assert_eq!(fitting([3, 3, 3, 3], 10), 3);
+        assert_eq!(fitting([5, 5, 1], 10), 2);
+        assert_eq!(fitting([11, 1], 10), 1, "one item however large");
+        assert_eq!(fitting([usize::MAX, usize::MAX], 10), 1);
+    }
 }
 
 #[cfg(test)]
 mod properties {
     use proptest::prelude::*;
 
-    use super::{Filter, OrderBy, PageToken};
+    use super::{Filter, OrderBy, PageToken, PageTokenKey};
 
     proptest! {
         /// Whatever a caller sends, parsing answers Ok or Err and never panics.
@@ -49,12 +81,12 @@ mod properties {
         fn parsers_never_panic(input in ".{0,300}") {
             let _ = Filter::parse(&input);
             let _ = OrderBy::parse(&input);
-            let _ = PageToken::decode(&input, &["alice", "", ""]);
+            let _ = PageToken::decode(&input, &["alice", "", ""], &PageTokenKey::random());
         }
 
         #[test]
         fn filters_built_from_the_grammar_parse(
-            field in prop::sample::select(vec!["priority", "due_time", "create_time", "update_time"]),
+            field in prop::sample::select(vec!["priority", "due_time", "create_time", "update_time", "complete_time"]),
             op in prop::sample::select(vec!["=", "!=", "<", "<=", ">", ">="]),
             negate in any::<bool>(),
         ) {

@@ -18,6 +18,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{ServeConfig, SinkChoice};
 use crate::error::AppError;
 use crate::inbox::{LocalSink, Subscriber};
+use crate::listing::PageTokenKey;
 use crate::notifications::Hub;
 use crate::outbox::dapr_sink::DaprSink;
 use crate::outbox::relay::{Relay, RelaySettings};
@@ -121,6 +122,7 @@ impl Application {
             ),
             None => Authenticator::development(),
         };
+        let page_tokens = page_token_key(config);
         let api = Port::bind(&config.listen, auth.is_development()).await?;
         let callback = Port::bind(&config.callback_listen, false).await?;
         let metrics = Port::bind(&config.metrics_listen, false).await?;
@@ -169,8 +171,11 @@ impl Application {
         let api_limit = config.api_max_message_bytes;
         let services = ApiServices {
             tasks: InterceptedService::new(
-                TaskServiceServer::new(TaskApi::new(Tasks::new(db.clone(), outbox)))
-                    .max_decoding_message_size(api_limit),
+                TaskServiceServer::new(TaskApi::new(
+                    Tasks::new(db.clone(), outbox),
+                    page_tokens.clone(),
+                ))
+                .max_decoding_message_size(api_limit),
                 auth.interceptor(),
             ),
             notifications: InterceptedService::new(
@@ -178,6 +183,7 @@ impl Application {
                     db.clone(),
                     hub.clone(),
                     shutdown.draining(),
+                    page_tokens,
                 ))
                 .max_decoding_message_size(api_limit),
                 auth.interceptor(),
@@ -240,6 +246,21 @@ impl Application {
     /// of the server running it in the background: how tests publish exactly when they mean to.
     pub fn take_relay(&mut self) -> Option<Relay> {
         self.relay.take()
+    }
+}
+
+/// The key page tokens are sealed with: derived from `TASKFLOW_PAGE_TOKEN_KEY`, or random.
+fn page_token_key(config: &ServeConfig) -> PageTokenKey {
+    match &config.page_token_key {
+        Some(secret) => PageTokenKey::derive(secret.expose().as_bytes()),
+        None => {
+            tracing::info!(
+                "TASKFLOW_PAGE_TOKEN_KEY is not set: page tokens use a random key made at \
+                 start-up, so they do not survive a restart and are not accepted by other \
+                 replicas"
+            );
+            PageTokenKey::random()
+        }
     }
 }
 

@@ -81,7 +81,9 @@ impl Database {
                     .max_connections(if memory { 1 } else { max_connections.max(1) })
                     .min_connections(if memory { 1 } else { 0 })
                     .map_sqlx_sqlite_opts(move |o| {
+                        // REGEXP: the Unicode-aware case-insensitive text filters of ListTasks.
                         let o = o
+                            .with_regexp()
                             .foreign_keys(true)
                             .busy_timeout(SQLITE_WRITE_WAIT)
                             .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal);

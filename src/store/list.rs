@@ -2,10 +2,11 @@
 //! sort keys an ORDER BY with the task id as the last tie-breaker, and the cursor a
 //! "strictly after this row" condition over the same expressions.
 
+use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
-    QuerySelect,
-    sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SimpleExpr},
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, Order, QueryFilter,
+    QueryOrder, QuerySelect, Select,
+    sea_query::{BinOper, Expr, ExprTrait, Func, LikeExpr, Query, SimpleExpr, extension::postgres},
 };
 
 use super::entity::{task, task_tag};
@@ -14,7 +15,8 @@ use super::to_micros;
 use crate::domain::{Task, UserId};
 use crate::error::AppError;
 use crate::listing::{
-    Cmp, Cursor, CursorValue, Filter, OrderBy, SortField, SortKey, Term, TextField, TimeField,
+    Cmp, Cursor, CursorValue, Filter, MicrosCmp, OrderBy, SortField, SortKey, Term, TextField,
+    TimeField, micros_cmp,
 };
 
 /// One page request, already validated.
@@ -32,9 +34,24 @@ pub async fn list(
     conn: &impl ConnectionTrait,
     query: &ListQuery,
 ) -> Result<(Vec<Task>, Option<Cursor>), AppError> {
+    let mut rows = select(query, conn.get_database_backend())?
+        .all(conn)
+        .await?;
+    let more = rows.len() as u64 > query.limit;
+    rows.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
+    let tasks = with_tags(conn, rows).await?;
+    let next = match (more, tasks.last()) {
+        (true, Some(last)) => Some(cursor_of(&query.order, last)),
+        _ => None,
+    };
+    Ok((tasks, next))
+}
+
+/// The query of one page (one row more than `limit`, to tell whether more follow).
+fn select(query: &ListQuery, backend: DbBackend) -> Result<Select<task::Entity>, AppError> {
     let mut select = task::Entity::find().filter(task::Column::UserId.eq(query.user.as_str()));
     for term in &query.filter.terms {
-        select = select.filter(condition(term, &query.user));
+        select = select.filter(condition(term, &query.user, backend));
     }
     if let Some(after) = &query.after {
         select = select.filter(after_cursor(&query.order, after)?);
@@ -42,20 +59,12 @@ pub async fn list(
     for key in &query.order.keys {
         select = select.order_by(sort_expr(key), direction(key.descending));
     }
-    select = select
+    Ok(select
         .order_by(
             task::Column::Id,
             direction(query.order.tie_break_descending()),
         )
-        .limit(query.limit + 1);
-    let mut rows = select.all(conn).await?;
-    let more = rows.len() as u64 > query.limit;
-    rows.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
-    let next = match (more, rows.last()) {
-        (true, Some(last)) => Some(cursor_of(&query.order, last)),
-        _ => None,
-    };
-    Ok((with_tags(conn, rows).await?, next))
+        .limit(query.limit + 1))
 }
 
 fn direction(descending: bool) -> Order {
@@ -81,22 +90,27 @@ fn sort_expr(key: &SortKey) -> SimpleExpr {
     }
 }
 
-fn cursor_of(order: &OrderBy, row: &task::Model) -> Cursor {
+/// The position of `task` in `order`: a page that ends with it continues from here.
+pub fn cursor_of(order: &OrderBy, task: &Task) -> Cursor {
     let values = order
         .keys
         .iter()
         .map(|key| match key.field {
             SortField::DueTime => CursorValue::Int(
-                row.due_time_us
-                    .unwrap_or_else(|| missing_due_sentinel(key.descending)),
+                task.fields
+                    .due_time
+                    .map_or_else(|| missing_due_sentinel(key.descending), to_micros),
             ),
-            SortField::Priority => CursorValue::Int(i64::from(row.priority)),
-            SortField::CreateTime => CursorValue::Int(row.create_time_us),
-            SortField::UpdateTime => CursorValue::Int(row.update_time_us),
-            SortField::Title => CursorValue::Text(row.title.clone()),
+            SortField::Priority => CursorValue::Int(i64::from(task.fields.priority.rank())),
+            SortField::CreateTime => CursorValue::Int(to_micros(task.create_time)),
+            SortField::UpdateTime => CursorValue::Int(to_micros(task.update_time)),
+            SortField::Title => CursorValue::Text(task.fields.title.as_str().to_owned()),
         })
         .collect();
-    Cursor { values, id: row.id }
+    Cursor {
+        values,
+        id: task.id.as_uuid(),
+    }
 }
 
 fn value_expr(field: SortField, value: &CursorValue) -> Result<SimpleExpr, AppError> {
@@ -186,14 +200,46 @@ fn contains_pattern(text: &str) -> String {
     pattern
 }
 
-fn condition(term: &Term, user: &UserId) -> Condition {
-    let expr = match term {
+/// A regular expression that finds `text` anywhere, ignoring case under Unicode simple case
+/// folding (SQLite's `REGEXP`, which the store registers on every connection).
+fn contains_regex(text: &str) -> String {
+    format!("(?i){}", regex::escape(text))
+}
+
+/// `column <cmp> time` at the stored microsecond precision; `nullable` columns hold only
+/// where they have a value, so that the result is TRUE or FALSE, never NULL.
+fn time_condition(
+    column: task::Column,
+    nullable: bool,
+    cmp: Cmp,
+    time: DateTime<Utc>,
+) -> SimpleExpr {
+    let col = || Expr::col((task::Entity, column));
+    let compared = match micros_cmp(cmp, time) {
+        MicrosCmp::Cmp(cmp, micros) => compare(col(), cmp, Expr::value(micros)),
+        MicrosCmp::Never => Expr::value(false),
+        MicrosCmp::Always => Expr::value(true),
+    };
+    if nullable {
+        col().is_not_null().and(compared)
+    } else {
+        compared
+    }
+}
+
+/// A term as SQL that is TRUE or FALSE for every row, never NULL (SQL's NULL would make a
+/// term and its negation both drop a row), so that `NOT` is the term's exact complement.
+/// Every column compared here is NOT NULL except `due_time_us` and `complete_time_us`, which
+/// are guarded.
+fn condition(term: &Term, user: &UserId, backend: DbBackend) -> SimpleExpr {
+    match term {
         Term::Completed(flag) => task::Column::Completed.eq(*flag),
         Term::Priority(cmp, priority) => compare(
             Expr::col((task::Entity, task::Column::Priority)),
             *cmp,
             Expr::value(priority.rank()),
         ),
+        // `IN` is NULL only when the subquery yields a NULL; `task_id` never is.
         Term::Tag(tag) => task::Column::Id.in_subquery(
             Query::select()
                 .column(task_tag::Column::TaskId)
@@ -202,41 +248,117 @@ fn condition(term: &Term, user: &UserId) -> Condition {
                 .and_where(Expr::col(task_tag::Column::Tag).eq(tag.as_str()))
                 .to_owned(),
         ),
-        Term::Time(field, cmp, time) => {
-            let column = match field {
-                TimeField::DueTime => task::Column::DueTimeUs,
-                TimeField::CreateTime => task::Column::CreateTimeUs,
-                TimeField::UpdateTime => task::Column::UpdateTimeUs,
-            };
-            compare(
-                Expr::col((task::Entity, column)),
-                *cmp,
-                Expr::value(to_micros(*time)),
-            )
-        }
+        Term::Time(field, cmp, time) => match field {
+            TimeField::DueTime => time_condition(task::Column::DueTimeUs, true, *cmp, *time),
+            TimeField::CreateTime => time_condition(task::Column::CreateTimeUs, false, *cmp, *time),
+            TimeField::UpdateTime => time_condition(task::Column::UpdateTimeUs, false, *cmp, *time),
+            TimeField::CompleteTime => {
+                time_condition(task::Column::CompleteTimeUs, true, *cmp, *time)
+            }
+        },
         Term::HasDueTime => task::Column::DueTimeUs.is_not_null(),
         Term::Contains(field, text) => {
-            let column = match field {
-                TextField::Title => task::Column::Title,
-                TextField::Description => task::Column::Description,
-            };
-            // Case-insensitive through lower(), which SQLite applies to ASCII letters only:
-            // the text as given is matched too, so that an exact substring always matches.
-            let folded = SimpleExpr::from(Func::lower(Expr::col((task::Entity, column))))
-                .like(LikeExpr::new(contains_pattern(&text.to_lowercase())).escape('\\'));
-            let exact = Expr::col((task::Entity, column))
-                .like(LikeExpr::new(contains_pattern(text)).escape('\\'));
-            folded.or(exact)
+            let column = Expr::col((
+                task::Entity,
+                match field {
+                    TextField::Title => task::Column::Title,
+                    TextField::Description => task::Column::Description,
+                },
+            ));
+            match backend {
+                // ILIKE lower-cases both sides by the database's locale; backslash is
+                // PostgreSQL's default LIKE escape.
+                DbBackend::Postgres => {
+                    postgres::PgExpr::ilike(column, LikeExpr::new(contains_pattern(text)))
+                }
+                // SQLite's own LIKE and lower() fold ASCII only.
+                _ => column.binary(BinOper::Custom("REGEXP"), Expr::value(contains_regex(text))),
+            }
         }
-        Term::Not(inner) => return condition(inner, user).not(),
-    };
-    Condition::all().add(expr)
+        Term::Not(inner) => condition(inner, user, backend).not(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use sea_orm::{ConnectionTrait, DbBackend, QueryTrait, Statement};
+
+    use super::{ListQuery, select};
+    use crate::domain::UserId;
+    use crate::listing::{Filter, OrderBy};
+    use crate::store::Database;
+
     #[test]
     fn like_wildcards_in_user_text_are_escaped() {
         assert_eq!(super::contains_pattern("50%_Off\\"), "%50\\%\\_Off\\\\%");
+    }
+
+    #[test]
+    fn regular_expression_metacharacters_in_user_text_are_escaped() {
+        let pattern = super::contains_regex("a.b*(c)[d]|e\\");
+        let regex = regex::Regex::new(&pattern).expect("a valid expression");
+        assert!(regex.is_match("xA.B*(C)[D]|E\\y"));
+        assert!(!regex.is_match("axb*(c)[d]|e\\"));
+    }
+
+    /// However many terms and negations a filter has, SQLite reads a page through one of
+    /// the indexes that start with the user, never by scanning every user's tasks.
+    #[tokio::test]
+    async fn filtered_pages_are_read_through_a_user_index() {
+        let db = Database::connect("sqlite::memory:", 1)
+            .await
+            .expect("a database");
+        db.migrate().await.expect("migrated");
+        for (filter, order_by) in [
+            ("", ""),
+            (
+                r#"NOT title:"milk" -description:"x" NOT due_time < "2027-01-01T00:00:00.5Z""#,
+                "title",
+            ),
+            (
+                r#"tags:"home" NOT tags:"work" priority >= HIGH completed = false"#,
+                "due_time desc",
+            ),
+            (
+                r#"NOT create_time != "2027-01-01T00:00:00.0000005Z" due_time:*"#,
+                "priority, update_time",
+            ),
+        ] {
+            let query = ListQuery {
+                user: UserId::parse("alice").expect("a user"),
+                filter: Filter::parse(filter).expect("a filter"),
+                order: OrderBy::parse(order_by).expect("an order"),
+                after: None,
+                limit: 50,
+            };
+            let statement = select(&query, DbBackend::Sqlite)
+                .expect("a query")
+                .build(DbBackend::Sqlite);
+            let explain = Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                format!("EXPLAIN QUERY PLAN {}", statement.sql),
+                statement.values.map(|v| v.0).unwrap_or_default(),
+            );
+            let plan: Vec<String> = db
+                .conn()
+                .query_all_raw(explain)
+                .await
+                .expect("a plan")
+                .iter()
+                .map(|row| row.try_get::<String>("", "detail").expect("a detail"))
+                .collect();
+            let reads_tasks: Vec<&String> = plan
+                .iter()
+                .filter(|step| step.contains(" tasks") && !step.contains("task_tags"))
+                .collect();
+            assert!(
+                !reads_tasks.is_empty()
+                    && reads_tasks
+                        .iter()
+                        .all(|step| step.contains("USING INDEX ix_tasks_user_")
+                            || step.contains("USING COVERING INDEX ix_tasks_user_")),
+                "{filter:?} ordered by {order_by:?}: {plan:#?}"
+            );
+        }
     }
 }

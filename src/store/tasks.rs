@@ -18,7 +18,7 @@ use crate::domain::{
 };
 use crate::error::AppError;
 
-pub use super::list::{ListQuery, list};
+pub use super::list::{ListQuery, cursor_of, list};
 
 /// Writes a changed task if its stored version is still `expected_version`. Returns false
 /// when another writer got there first.

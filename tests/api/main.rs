@@ -13,6 +13,7 @@ mod events_local;
 mod grpcurl;
 mod limits;
 mod listing;
+mod listing_edges;
 mod malformed_cases;
 mod malformed_deliveries;
 mod metrics;

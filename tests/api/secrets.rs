@@ -20,8 +20,16 @@ const DAPR_TOKEN: &str = "daprTokenA1s2D3f4G5h6J7k8";
 const APP_TOKEN: &str = "appTokenZ9x8C7v6B5n4M3q2";
 const DB_PASSWORD: &str = "dbPasswordP4ss9Wq7Er2Ty";
 const SSL_PASSWORD: &str = "sslPasswordK3y8Uj5Ik1";
+const PAGE_TOKEN_KEY: &str = "pageTokenKeyN8b4Vc6Xz2Lk7Jh3Gf5Ds9Aq1";
 
-const SECRETS: [&str; 5] = [JWT_SECRET, DAPR_TOKEN, APP_TOKEN, DB_PASSWORD, SSL_PASSWORD];
+const SECRETS: [&str; 6] = [
+    JWT_SECRET,
+    DAPR_TOKEN,
+    APP_TOKEN,
+    DB_PASSWORD,
+    SSL_PASSWORD,
+    PAGE_TOKEN_KEY,
+];
 
 #[track_caller]
 fn assert_no_secret(what: &str, text: &str) {
@@ -56,6 +64,8 @@ fn the_parsed_configuration_never_shows_a_secret() {
         DAPR_TOKEN,
         "--app-api-token",
         APP_TOKEN,
+        "--page-token-key",
+        PAGE_TOKEN_KEY,
     ])
     .expect("parses");
     for text in [format!("{cli:?}"), format!("{cli:#?}")] {
@@ -103,6 +113,7 @@ fn secret_env<'a>(database_url: &'a str, sidecar: &'a str) -> Vec<(&'a str, &'a 
         ("TASKFLOW_JWT_SECRET", JWT_SECRET),
         ("DAPR_API_TOKEN", DAPR_TOKEN),
         ("APP_API_TOKEN", APP_TOKEN),
+        ("TASKFLOW_PAGE_TOKEN_KEY", PAGE_TOKEN_KEY),
         ("DAPR_GRPC_ENDPOINT", sidecar),
         ("TASKFLOW_EVENT_SINK", "dapr"),
         ("TASKFLOW_LOG", "trace"),

@@ -80,6 +80,8 @@ fn container_ports_probes_and_env_match_the_configuration() {
     for (env, key) in [
         ("TASKFLOW_DATABASE_URL", "database-url"),
         ("TASKFLOW_JWT_SECRET", "jwt-secret"),
+        // Replicas read each other's page tokens only with a shared key.
+        ("TASKFLOW_PAGE_TOKEN_KEY", "page-token-key"),
     ] {
         let entry = env_entry(container, env);
         assert_eq!(

@@ -255,6 +255,7 @@ pub fn test_config(database_url: &str) -> ServeConfig {
         },
         listen: "127.0.0.1:0".into(),
         jwt_secret: None,
+        page_token_key: None,
         jwt_issuer: None,
         jwt_audience: None,
         shutdown_grace_seconds: 5,
