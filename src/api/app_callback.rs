@@ -156,7 +156,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The message key of a delivery: `partitionkey` (our own metadata, lowercased by daprd)
-/// or Kafka's `__key`.
+/// or Kafka's `__key`, percent-decoded (see [`unescape_key`]).
 fn key_of<'a>(
     metadata: impl IntoIterator<Item = (&'a String, &'a String)> + Copy,
 ) -> Option<String> {
@@ -164,10 +164,12 @@ fn key_of<'a>(
         metadata
             .into_iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(wanted))
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| v.as_str())
             .filter(|v| !v.is_empty())
     };
-    find("partitionkey").or_else(|| find("__key"))
+    find("partitionkey")
+        .or_else(|| find("__key"))
+        .map(|_| String::new())
 }
 
 fn key_from_grpc(metadata: &MetadataMap) -> Option<String> {
@@ -176,8 +178,44 @@ fn key_from_grpc(metadata: &MetadataMap) -> Option<String> {
             .get(k)
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.is_empty())
-            .map(str::to_owned)
+            .map(unescape_key)
     })
+}
+
+/// A message key as the app knows it. With `escapeHeaders: "true"` the Kafka component
+/// applies Go's `url.QueryEscape` to the key and every header before daprd forwards them
+/// (components-contrib `common/component/kafka/consumer.go`, `GetEventMetadata`), so user
+/// `alice@example.com` arrives as `alice%40example.com`. This undoes it by Go's
+/// `QueryUnescape` rules (`+` is a space, `%XX` a byte). A user id never holds `%` or `+`, so
+/// an unescaped key passes unchanged; one that does not decode is kept as it came (and then
+/// names no user, which the checks report).
+fn unescape_key(raw: &str) -> String {
+    if !raw.contains(['%', '+']) {
+        return raw.to_owned();
+    }
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                let Some(byte) = hex else {
+                    return raw.to_owned();
+                };
+                out.push(byte);
+                i += 2;
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| raw.to_owned())
 }
 
 /// A string attribute of a delivered CloudEvent's extensions.
@@ -311,6 +349,23 @@ mod tests {
     use std::collections::HashMap;
 
     #[test]
+    fn keys_are_unescaped_as_go_s_query_unescape_does() {
+        for (raw, key) in [
+            ("alice", "alice"),
+            ("alice%40example.com", "alice@example.com"),
+            ("urn%3Aalice%3A1", "urn:alice:1"),
+            ("a%2Bb+c", "a+b c"),
+            ("caf%C3%A9", "café"),
+            ("100%", "100%"),
+            ("bad%zz", "bad%zz"),
+            ("%+1", "%+1"),
+            ("%FF", "%FF"),
+        ] {
+            assert_eq!(super::unescape_key(raw), key, "{raw}");
+        }
+    }
+
+    #[test]
     fn keys_come_from_partitionkey_or_kafka_key() {
         let meta = HashMap::from([("__key".to_owned(), "bob".to_owned())]);
         assert_eq!(super::key_of(&meta), Some("bob".into()));
@@ -319,6 +374,8 @@ mod tests {
             ("__key".to_owned(), "bob".to_owned()),
         ]);
         assert_eq!(super::key_of(&meta), Some("alice".into()));
+        let escaped = HashMap::from([("__key".to_owned(), "alice%40example.com".to_owned())]);
+        assert_eq!(super::key_of(&escaped), Some("alice@example.com".into()));
         assert!(super::constant_time_eq(b"abc", b"abc"));
         assert!(!super::constant_time_eq(b"abc", b"abd"));
         assert!(!super::constant_time_eq(b"abc", b"ab"));

@@ -1,6 +1,6 @@
 //! Publishing outbox events through the Dapr sidecar as structured CloudEvents: batches of
 //! one topic go out with `BulkPublishEvent` (falling back to `BulkPublishEventAlpha1`, then
-//! to one `PublishEvent` per event, on `Unimplemented`).
+//! to one `PublishEvent` per event, when the sidecar lacks the call).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,7 +21,7 @@ const SINGLE: u8 = 2;
 pub struct DaprSink {
     sidecar: Sidecar,
     config: Arc<EventsConfig>,
-    /// Which publish call the sidecar supports, learnt from `Unimplemented` answers.
+    /// Which publish call the sidecar supports, learnt from the sidecar's "missing RPC" answers.
     mode: AtomicU8,
 }
 
@@ -95,7 +95,7 @@ impl DaprSink {
                         }
                     };
                 }
-                Err(err) if err.is_unimplemented() => {
+                Err(err) if err.is_missing_method() => {
                     let next = if mode == BULK_STABLE {
                         BULK_ALPHA
                     } else {

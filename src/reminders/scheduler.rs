@@ -103,7 +103,7 @@ impl ReminderScheduler for DaprJobs {
             let alpha = self.alpha.load(Ordering::Relaxed);
             match self.sidecar.schedule_job(request.clone(), alpha).await {
                 Ok(()) => return Ok(()),
-                Err(err) if err.is_unimplemented() && !alpha => {
+                Err(err) if err.is_missing_method() && !alpha => {
                     tracing::info!("the sidecar has no stable Jobs API; using ScheduleJobAlpha1");
                     self.alpha.store(true, Ordering::Relaxed);
                 }
@@ -123,7 +123,7 @@ impl ReminderScheduler for DaprJobs {
                 Err(SidecarError::Status(status)) if status.code() == tonic::Code::NotFound => {
                     return Ok(());
                 }
-                Err(err) if err.is_unimplemented() && !alpha => {
+                Err(err) if err.is_missing_method() && !alpha => {
                     self.alpha.store(true, Ordering::Relaxed);
                 }
                 Err(err) => return Err(unavailable(err)),

@@ -23,8 +23,26 @@ pub enum SidecarError {
 }
 
 impl SidecarError {
-    pub fn is_unimplemented(&self) -> bool {
-        matches!(self, Self::Status(s) if s.code() == Code::Unimplemented)
+    /// Whether the sidecar lacks the RPC (an older daprd): then the caller falls back to the
+    /// older call.
+    pub fn is_missing_method(&self) -> bool {
+        matches!(self, Self::Status(s) if is_missing_method(s))
+    }
+}
+
+/// How daprd answers an RPC it does not have: grpc-go hands an unknown method of the `Dapr`
+/// service to daprd's service-invocation proxy (its `UnknownServiceHandler`), which fails with
+/// `Unknown` because the call names no app to invoke (dapr `pkg/api/grpc/server.go`,
+/// `pkg/messaging/grpc_proxy.go`). A gateway or a plain gRPC server in front answers
+/// `Unimplemented` instead. Neither is an outage.
+fn is_missing_method(status: &Status) -> bool {
+    match status.code() {
+        Code::Unimplemented => true,
+        Code::Unknown => {
+            status.message().contains("failed to proxy request")
+                && status.message().contains("dapr-app-id")
+        }
+        _ => false,
     }
 }
 
@@ -112,7 +130,7 @@ impl Sidecar {
                 Ok(response.into_inner())
             }
             Err(status) => {
-                if is_outage(status.code()) {
+                if is_outage(status.code()) && !is_missing_method(&status) {
                     self.breaker.record_failure(status.message());
                 } else {
                     self.breaker.record_success();
@@ -186,5 +204,24 @@ impl Sidecar {
                 .await
                 .map(|_| ())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic::{Code, Status};
+
+    #[test]
+    fn daprd_s_answer_for_a_missing_rpc_is_recognised() {
+        let daprd = Status::new(
+            Code::Unknown,
+            "failed to proxy request: required metadata dapr-callee-app-id or dapr-app-id not found",
+        );
+        assert!(super::is_missing_method(&daprd));
+        assert!(super::is_missing_method(&Status::unimplemented("")));
+        assert!(!super::is_missing_method(&Status::unknown(
+            "broker said no"
+        )));
+        assert!(!super::is_missing_method(&Status::unavailable("")));
     }
 }

@@ -8,6 +8,7 @@ mod callback_delivery;
 mod create_get;
 mod cross_user;
 mod edges;
+mod escaped_keys;
 mod events_dapr;
 mod events_local;
 mod grpcurl;
