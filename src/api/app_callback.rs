@@ -169,7 +169,7 @@ fn key_of<'a>(
     };
     find("partitionkey")
         .or_else(|| find("__key"))
-        .map(|_| String::new())
+        .map(unescape_key)
 }
 
 fn key_from_grpc(metadata: &MetadataMap) -> Option<String> {
