@@ -349,6 +349,15 @@ pub struct DaprConfig {
     /// Token the sidecar must send on callbacks as `dapr-api-token`.
     #[arg(long, env = "APP_API_TOKEN", hide_env_values = true)]
     pub app_api_token: Option<Secret>,
+    /// Serve the app callback on a non-loopback address without `APP_API_TOKEN`. Anyone who
+    /// reaches that port could then deliver events as the sidecar (and create tasks in any
+    /// account), so without this the server refuses to start that way.
+    #[arg(
+        long,
+        env = "TASKFLOW_ALLOW_UNAUTHENTICATED_CALLBACKS",
+        default_value_t = false
+    )]
+    pub allow_unauthenticated_callbacks: bool,
     /// Deadline of each call to the sidecar, in milliseconds.
     #[arg(long, env = "TASKFLOW_DAPR_TIMEOUT_MS", default_value_t = 5000)]
     pub dapr_timeout_ms: u64,
@@ -361,6 +370,7 @@ impl Default for DaprConfig {
             dapr_grpc_endpoint: None,
             dapr_api_token: None,
             app_api_token: None,
+            allow_unauthenticated_callbacks: false,
             dapr_timeout_ms: 5000,
         }
     }

@@ -7,10 +7,11 @@ use tokio_stream::{StreamExt, wrappers::TcpListenerStream};
 
 use super::StartupError;
 
-/// Binds `listen`; with `loopback_only`, refuses any address that is not loopback.
+/// Binds `listen`. With `loopback_only`, an address that is not loopback is refused with the
+/// error it makes of that address.
 pub async fn bind(
     listen: &str,
-    loopback_only: bool,
+    loopback_only: Option<fn(SocketAddr) -> StartupError>,
 ) -> Result<(TcpListener, SocketAddr), StartupError> {
     let listen_error = |source| StartupError::Listen {
         addr: listen.to_owned(),
@@ -20,8 +21,10 @@ pub async fn bind(
         .await
         .map_err(listen_error)?
         .collect();
-    if loopback_only && let Some(public) = addrs.iter().find(|a| !a.ip().is_loopback()) {
-        return Err(StartupError::InsecureListen(*public));
+    if let Some(refusal) = loopback_only
+        && let Some(public) = addrs.iter().find(|a| !a.ip().is_loopback())
+    {
+        return Err(refusal(*public));
     }
     let listener = TcpListener::bind(addrs.as_slice())
         .await

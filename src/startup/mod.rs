@@ -51,6 +51,13 @@ pub enum StartupError {
     )]
     InsecureListen(SocketAddr),
     #[error(
+        "refusing to serve the Dapr app callback on {0} without APP_API_TOKEN: anyone who \
+         reaches it could deliver events as the sidecar. Set APP_API_TOKEN (and the same token \
+         in the sidecar), listen on a loopback address, or set \
+         TASKFLOW_ALLOW_UNAUTHENTICATED_CALLBACKS=true."
+    )]
+    InsecureCallback(SocketAddr),
+    #[error(
         "TASKFLOW_REMINDER_LEAD_SECONDS must be 0 to {max} seconds (366 days), got {0}",
         max = crate::config::REMINDER_LEAD_MAX_SECONDS
     )]
@@ -70,7 +77,10 @@ struct Port {
 }
 
 impl Port {
-    async fn bind(listen: &str, loopback_only: bool) -> Result<Self, StartupError> {
+    async fn bind(
+        listen: &str,
+        loopback_only: Option<fn(SocketAddr) -> StartupError>,
+    ) -> Result<Self, StartupError> {
         let (listener, addr) = listen::bind(listen, loopback_only).await?;
         Ok(Self { listener, addr })
     }
@@ -123,9 +133,21 @@ impl Application {
             None => Authenticator::development(),
         };
         let page_tokens = page_token_key(config);
-        let api = Port::bind(&config.listen, auth.is_development()).await?;
-        let callback = Port::bind(&config.callback_listen, false).await?;
-        let metrics = Port::bind(&config.metrics_listen, false).await?;
+        let api = Port::bind(
+            &config.listen,
+            auth.is_development()
+                .then_some(StartupError::InsecureListen as fn(SocketAddr) -> StartupError),
+        )
+        .await?;
+        let callback_open =
+            config.dapr.app_api_token.is_none() && !config.dapr.allow_unauthenticated_callbacks;
+        let callback = Port::bind(
+            &config.callback_listen,
+            callback_open
+                .then_some(StartupError::InsecureCallback as fn(SocketAddr) -> StartupError),
+        )
+        .await?;
+        let metrics = Port::bind(&config.metrics_listen, None).await?;
 
         let db = Database::connect_with(
             config.database.database_url.expose(),

@@ -273,3 +273,60 @@ async fn the_binary_refuses_a_public_address_in_development_mode() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("TASKFLOW_JWT_SECRET"), "{stderr}");
 }
+
+/// Runs the binary with `args` and `env`, in JWT mode with `APP_API_TOKEN` unset.
+async fn run_with_callback(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_taskflow"));
+    command
+        .args(["--database-url", "sqlite::memory:"])
+        .args(args)
+        .env("TASKFLOW_JWT_SECRET", crate::helpers::JWT_SECRET)
+        .env_remove("APP_API_TOKEN")
+        .env_remove("TASKFLOW_ALLOW_UNAUTHENTICATED_CALLBACKS")
+        .kill_on_drop(true);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().await.expect("runs")
+}
+
+#[tokio::test]
+async fn the_binary_refuses_a_public_callback_address_without_an_app_token() {
+    let output = run_with_callback(
+        &["--listen", "127.0.0.1:0", "--callback-listen", "0.0.0.0:0"],
+        &[],
+    )
+    .await;
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("APP_API_TOKEN"), "{stderr}");
+    assert!(
+        stderr.contains("TASKFLOW_ALLOW_UNAUTHENTICATED_CALLBACKS"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_public_callback_address_starts_with_a_token_or_the_explicit_opt_out() {
+    let mut config = crate::helpers::test_config("sqlite::memory:");
+    config.jwt_secret = Some(taskflow::config::Secret::new(crate::helpers::JWT_SECRET));
+    config.callback_listen = "0.0.0.0:0".into();
+    let refused = taskflow::startup::Application::build(&config).await;
+    assert!(
+        matches!(
+            refused,
+            Err(taskflow::startup::StartupError::InsecureCallback(_))
+        ),
+        "refused without a token"
+    );
+    config.dapr.app_api_token = Some(taskflow::config::Secret::new("app-token"));
+    let with_token = taskflow::startup::Application::build(&config).await;
+    assert!(with_token.is_ok(), "starts with APP_API_TOKEN");
+    drop(with_token);
+    config.dapr.app_api_token = None;
+    config.dapr.allow_unauthenticated_callbacks = true;
+    assert!(
+        taskflow::startup::Application::build(&config).await.is_ok(),
+        "starts with the explicit opt-out"
+    );
+}
