@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 
-use super::{LATE_AFTER, Reminders, context};
+use super::{LATE_AFTER, OVERDUE_AFTER, Reminders, context};
 use crate::convert::timestamp_out;
 use crate::domain::TaskName;
 use crate::domain::{Kind, NewNotification, Notification};
@@ -110,9 +110,21 @@ impl Reminders {
     /// Fires every armed reminder whose time has come (the local loop's step); returns how
     /// many notifications it wrote.
     pub async fn fire_due(&self) -> Result<usize, AppError> {
-        let now = self.clock.now();
+        self.fire_due_by(self.clock.now()).await
+    }
+
+    /// Fires the armed reminders whose trigger is overdue by more than [`OVERDUE_AFTER`]
+    /// (cluster mode's sweep): a trigger the Scheduler dropped, or a job the sidecar never
+    /// got, still becomes its notification, marked late. A trigger that arrives after all
+    /// finds the reminder fired and does nothing.
+    pub async fn fire_overdue(&self) -> Result<usize, AppError> {
+        self.fire_due_by(self.clock.now() - OVERDUE_AFTER).await
+    }
+
+    /// Fires the armed reminders due at or before `cutoff`.
+    async fn fire_due_by(&self, cutoff: DateTime<Utc>) -> Result<usize, AppError> {
         let (_turn, txn) = self.db.begin_write().await?;
-        let rows = store::claim_due(&txn, now, 64).await?;
+        let rows = store::claim_due(&txn, cutoff, 64).await?;
         let mut fired = Vec::new();
         for row in rows {
             let name = store::task_of(&row)?;

@@ -1,5 +1,5 @@
 //! The job worker (cluster mode): after a delivery commits a change to a reminder, schedules
-//! or deletes its Dapr job. Deliveries never call the sidecar themselves, so a slow or absent
+//! or deletes its Dapr job; and it sweeps up reminders whose trigger never came. Deliveries never call the sidecar themselves, so a slow or absent
 //! sidecar holds no rows and no write turn; the mark on the row keeps the change until the
 //! sidecar has it, across failures and restarts (any replica's worker carries it out).
 
@@ -64,6 +64,11 @@ impl Reminders {
         loop {
             if *shutdown.borrow() {
                 break;
+            }
+            match self.fire_overdue().await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(fired = n, "fired reminders whose job trigger never came"),
+                Err(err) => tracing::debug!(%err, "the overdue-reminder sweep failed; retrying"),
             }
             let pause = match self.sync_jobs().await {
                 Ok(n) => {

@@ -29,6 +29,9 @@ pub use scheduler::{DaprJobs, ReminderScheduler, TableScheduler};
 
 /// A reminder that fires later than this after its time is marked late.
 pub const LATE_AFTER: Duration = Duration::seconds(60);
+/// In cluster mode, an armed reminder whose trigger has not come this long after its time is
+/// fired by the sweep ([`Reminders::fire_overdue`]).
+pub const OVERDUE_AFTER: Duration = Duration::minutes(2);
 
 #[derive(Debug, Clone)]
 pub struct Reminders {

@@ -14,6 +14,28 @@ use crate::sidecar::{Sidecar, SidecarError};
 /// The `type_url` of a job's data: the reminder as scheduled.
 pub const JOB_DATA_TYPE: &str = "type.googleapis.com/taskflow.events.v1.ReminderScheduled";
 
+/// How often a reminder's trigger is retried when the app cannot take it (its database is
+/// down, say). Without a failure policy the Scheduler retries 3 times, 1 s apart, and then
+/// drops the trigger (go-etcd-cron `internal/scheduler/builder.go`); this one has no
+/// `max_retries`, which means forever. The app answers `NotFound` for a trigger it has no use
+/// for, which the Scheduler counts as done (dapr `runtime/scheduler/internal/cluster/streamer.go`).
+pub const TRIGGER_RETRY_INTERVAL_SECONDS: i64 = 10;
+
+fn failure_policy() -> dapr::dapr::proto::common::v1::JobFailurePolicy {
+    use dapr::dapr::proto::common::v1::{
+        JobFailurePolicy, JobFailurePolicyConstant, job_failure_policy::Policy,
+    };
+    JobFailurePolicy {
+        policy: Some(Policy::Constant(JobFailurePolicyConstant {
+            interval: Some(prost_types::Duration {
+                seconds: TRIGGER_RETRY_INTERVAL_SECONDS,
+                nanos: 0,
+            }),
+            max_retries: None,
+        })),
+    }
+}
+
 /// The job name of a task's reminder: one job per task, overwritten on reschedule.
 pub fn job_name(task: &TaskName) -> String {
     format!("reminder-{}", task.task)
@@ -95,6 +117,7 @@ impl ReminderScheduler for DaprJobs {
                     type_url: JOB_DATA_TYPE.to_owned(),
                     value: scheduled.encode_to_vec(),
                 }),
+                failure_policy: Some(failure_policy()),
                 ..Default::default()
             }),
             overwrite: true,

@@ -1,15 +1,18 @@
 //! A delivery never calls the sidecar inside its transaction: it marks the reminder, and the
 //! job worker schedules or deletes the Dapr job after the commit, once the sidecar answers.
 
+use std::sync::Arc;
+
 use chrono::Duration;
+use taskflow::clock::{Clock, ManualClock};
 use taskflow::domain::TaskName;
 use taskflow::proto::v1 as pb;
-use taskflow::store::entity::reminder::{CANCELLED, SCHEDULED};
+use taskflow::store::entity::reminder::{CANCELLED, FIRED, SCHEDULED};
 
 use crate::both_backends;
 use crate::callback::{callback_client, deliver, delivery};
 use crate::helpers::{Backend, TestApp, double, eventually, outbox_rows, wired_to};
-use crate::reminders::due_task;
+use crate::reminders::{due_task, notifications_of};
 
 /// Delivers the last `event_type` event of `task` from the outbox, as daprd would.
 async fn deliver_from_outbox(app: &TestApp, task: &pb::Task, event_type: &str) -> i32 {
@@ -103,4 +106,55 @@ async fn deliveries_succeed_while_the_sidecar_is_down_and_jobs_follow(backend: B
     assert!(!reminder_of(&app, &name).await.job_pending);
 }
 
-both_backends!(deliveries_succeed_while_the_sidecar_is_down_and_jobs_follow);
+async fn jobs_retry_triggers_until_taken_and_overdue_reminders_fire_anyway(backend: Backend) {
+    use dapr::dapr::proto::common::v1::job_failure_policy::Policy;
+
+    let double = double().await;
+    let clock = Arc::new(ManualClock::new(taskflow::clock::now()));
+    let app = TestApp::spawn_with_clock(backend, clock.clone(), wired_to(&double)).await;
+    double.set_app_addr(app.callback_addr());
+    let mut alice = app.user("alice");
+    let due = clock.now() + Duration::hours(30);
+    let task = due_task(&mut alice, "swept", due, None).await;
+    let name = TaskName::parse(&task.name).expect("a name");
+    assert_eq!(
+        deliver_from_outbox(&app, &task, "task.created").await,
+        0,
+        "SUCCESS"
+    );
+    app.reminders()
+        .sync_jobs()
+        .await
+        .expect("the job is scheduled");
+
+    // A trigger the app cannot take is retried, every 10 s, with no limit.
+    let job = double
+        .job(&format!("reminder-{}", name.task))
+        .expect("scheduled");
+    let Some(Policy::Constant(constant)) = job.failure_policy.and_then(|p| p.policy) else {
+        panic!("a constant failure policy: {job:?}");
+    };
+    assert_eq!(constant.interval.map(|d| d.seconds), Some(10));
+    assert_eq!(constant.max_retries, None, "retried until taken");
+
+    // No trigger comes: two minutes after its time, the sweep fires it, once, marked late.
+    clock.advance(Duration::hours(6) + Duration::seconds(60));
+    assert_eq!(
+        app.reminders().fire_overdue().await.expect("swept"),
+        0,
+        "not overdue yet"
+    );
+    assert!(notifications_of(&app, &task).await.is_empty());
+    clock.advance(Duration::seconds(61));
+    app.reminders().fire_overdue().await.expect("swept");
+    let notified = notifications_of(&app, &task).await;
+    assert_eq!(notified.len(), 1, "{notified:?}");
+    assert_eq!(reminder_of(&app, &name).await.state, FIRED);
+    assert_eq!(app.reminders().fire_overdue().await.expect("swept"), 0);
+    assert_eq!(notifications_of(&app, &task).await.len(), 1, "fired once");
+}
+
+both_backends!(
+    deliveries_succeed_while_the_sidecar_is_down_and_jobs_follow,
+    jobs_retry_triggers_until_taken_and_overdue_reminders_fire_anyway,
+);
