@@ -140,6 +140,14 @@ impl Sidecar {
         }
     }
 
+    /// The daprd version the sidecar reports (`GetMetadata().runtime_version`).
+    pub async fn runtime_version(&self) -> Result<String, SidecarError> {
+        let request = self.request(dapr_pb::GetMetadataRequest {});
+        self.call(|mut c| async move { c.get_metadata(request).await })
+            .await
+            .map(|metadata| metadata.runtime_version)
+    }
+
     pub async fn publish_event(
         &self,
         message: dapr_pb::PublishEventRequest,
@@ -207,9 +215,73 @@ impl Sidecar {
     }
 }
 
+/// The oldest daprd taskflow supports: 1.16.0 and 1.16.1 send no app token on deliveries and
+/// job triggers (dapr `pkg/runtime/subscription/postman/grpc/grpc.go` from 1.16.2), so with
+/// `APP_API_TOKEN` set every delivery would be refused.
+pub const OLDEST_SUPPORTED: (u64, u64, u64) = (1, 16, 2);
+
+/// Whether a reported `runtime_version` (`1.16.2`, `1.17.0-rc.1`, `edge`) is older than
+/// [`OLDEST_SUPPORTED`]; `None` when it is no release number.
+pub fn is_older_than_supported(version: &str) -> Option<bool> {
+    let release = version.trim().trim_start_matches('v');
+    let release = release.split(['-', '+']).next()?;
+    let mut parts = release.split('.').map(|p| p.parse::<u64>().ok());
+    let (major, minor, patch) = (parts.next()??, parts.next()??, parts.next()??);
+    Some((major, minor, patch) < OLDEST_SUPPORTED)
+}
+
+/// Asks the sidecar for its version once it answers, and says in the log whether taskflow
+/// supports it. Gives up quietly when `stop` turns true first.
+pub async fn check_version(sidecar: Sidecar, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut pause = Duration::from_millis(200);
+    loop {
+        match sidecar.runtime_version().await {
+            Ok(version) => {
+                match is_older_than_supported(&version) {
+                    Some(true) => tracing::error!(
+                        daprd = %version,
+                        "this daprd is older than 1.16.2, the oldest taskflow supports: it sends \
+                         no app token on deliveries, so with APP_API_TOKEN set every event is \
+                         refused; upgrade the Dapr control plane"
+                    ),
+                    Some(false) => tracing::info!(daprd = %version, "the Dapr sidecar's version"),
+                    None => {
+                        tracing::warn!(daprd = %version, "the Dapr sidecar reports no release version")
+                    }
+                }
+                return;
+            }
+            Err(err) if err.is_missing_method() => return,
+            Err(_) => {}
+        }
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            _ = stop.changed() => return,
+        }
+        pause = (pause * 2).min(Duration::from_secs(30));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use tonic::{Code, Status};
+
+    #[test]
+    fn versions_older_than_1_16_2_are_told_apart() {
+        for (version, older) in [
+            ("1.16.0", Some(true)),
+            ("1.16.1", Some(true)),
+            ("1.15.13", Some(true)),
+            ("1.16.2", Some(false)),
+            ("v1.17.13", Some(false)),
+            ("1.18.0-rc.2", Some(false)),
+            ("1.16.1+build", Some(true)),
+            ("edge", None),
+            ("", None),
+        ] {
+            assert_eq!(super::is_older_than_supported(version), older, "{version}");
+        }
+    }
 
     #[test]
     fn daprd_s_answer_for_a_missing_rpc_is_recognised() {

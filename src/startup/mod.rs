@@ -104,6 +104,8 @@ pub struct Application {
     callbacks: Arc<AppCallbackApi>,
     callback_max_message_bytes: usize,
     relay: Option<Relay>,
+    /// The sidecar client, in Dapr mode (its version is checked once it answers).
+    sidecar: Option<Sidecar>,
     hub: Hub,
     reminders: Reminders,
 }
@@ -179,6 +181,7 @@ impl Application {
             outbox.clone(),
             reminders.clone(),
         ));
+        let sidecar_client = sidecar.clone();
         let sink: Arc<dyn EventSink> = match sidecar {
             None => Arc::new(LocalSink::new(subscriber.clone())),
             Some(sidecar) => Arc::new(DaprSink::new(sidecar, events.clone())),
@@ -226,6 +229,7 @@ impl Application {
             callbacks,
             callback_max_message_bytes: config.callback_max_message_bytes,
             relay: Some(relay),
+            sidecar: sidecar_client,
             hub,
             reminders,
         })

@@ -44,6 +44,7 @@ impl Application {
             callbacks,
             callback_max_message_bytes,
             relay,
+            sidecar,
             hub,
             reminders,
         } = self;
@@ -59,6 +60,12 @@ impl Application {
             token.clone(),
         ));
         background.extend(run_background(relay, reminders, &token));
+        if let Some(sidecar) = sidecar {
+            background.push(tokio::spawn(crate::sidecar::check_version(
+                sidecar,
+                token.stopping(),
+            )));
+        }
 
         let (health, health_service) = tonic_health::server::health_reporter();
         set_serving(&health, ServingStatus::Serving).await;
