@@ -358,10 +358,21 @@ pub struct DaprConfig {
         default_value_t = false
     )]
     pub allow_unauthenticated_callbacks: bool,
+    /// Largest request taskflow sends the sidecar, in bytes: match daprd's `max-body-size`
+    /// (`dapr.io/max-body-size`; 4 MiB unless set). Bulk publishes are cut to fit it.
+    #[arg(
+        long,
+        env = "TASKFLOW_DAPR_MAX_REQUEST_BYTES",
+        default_value_t = DEFAULT_DAPR_MAX_REQUEST_BYTES
+    )]
+    pub dapr_max_request_bytes: usize,
     /// Deadline of each call to the sidecar, in milliseconds.
     #[arg(long, env = "TASKFLOW_DAPR_TIMEOUT_MS", default_value_t = 5000)]
     pub dapr_timeout_ms: u64,
 }
+
+/// daprd's default `max-body-size`: 4 MiB.
+pub const DEFAULT_DAPR_MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 
 impl Default for DaprConfig {
     fn default() -> Self {
@@ -371,6 +382,7 @@ impl Default for DaprConfig {
             dapr_api_token: None,
             app_api_token: None,
             allow_unauthenticated_callbacks: false,
+            dapr_max_request_bytes: DEFAULT_DAPR_MAX_REQUEST_BYTES,
             dapr_timeout_ms: 5000,
         }
     }

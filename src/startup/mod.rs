@@ -184,7 +184,11 @@ impl Application {
         let sidecar_client = sidecar.clone();
         let sink: Arc<dyn EventSink> = match sidecar {
             None => Arc::new(LocalSink::new(subscriber.clone())),
-            Some(sidecar) => Arc::new(DaprSink::new(sidecar, events.clone())),
+            Some(sidecar) => Arc::new(DaprSink::new(
+                sidecar,
+                events.clone(),
+                config.dapr.dapr_max_request_bytes,
+            )),
         };
         let relay = Relay::new(
             db.clone(),

@@ -36,6 +36,10 @@ fn deployment_carries_the_dapr_annotations_the_code_expects() {
     // The sidecar's body limit is the callback server's message limit.
     let max_body = quantity_bytes(annotation(deployment, "dapr.io/max-body-size"));
     assert_eq!(max_body, serve.callback_max_message_bytes as u64);
+    // ... and the most taskflow sends it in one request.
+    let max_request = env_value(container, "TASKFLOW_DAPR_MAX_REQUEST_BYTES");
+    assert_env_value_parses("TASKFLOW_DAPR_MAX_REQUEST_BYTES", max_request);
+    assert_eq!(max_request.parse::<u64>().ok(), Some(max_body));
 
     // Token Secrets (key `token`) reach daprd through the annotations and the app through env.
     for (annotation_key, env) in [
