@@ -12,6 +12,7 @@ mod escaped_keys;
 mod events_dapr;
 mod events_local;
 mod grpcurl;
+mod large_backlog;
 mod limits;
 mod listing;
 mod listing_edges;
