@@ -199,6 +199,11 @@ fn strimzi_cluster_runs_kafka_4_in_kraft_and_declares_the_topics() {
         "enabled"
     );
     assert_eq!(str_at(kafka, "/spec/kafka/version"), "4.0.0");
+    assert_eq!(
+        kafka.pointer("/spec/kafka/config/auto.create.topics.enable"),
+        Some(&serde_json::Value::Bool(false)),
+        "only the declared topics, with their partitions, exist"
+    );
     assert_eq!(str_at(kafka, "/spec/kafka/metadataVersion"), "4.0-IV3");
     assert!(
         kafka.pointer("/spec/zookeeper").is_none(),

@@ -14,6 +14,8 @@ fn local_dapr_resources_use_the_same_component_and_app() {
     assert_eq!(local["kind"], "Component");
     assert_eq!(str_at(&local, "/metadata/name"), events.pubsub_name);
     assert!(str_at(&local, "/spec/type").starts_with("pubsub."));
+    // Per-user order needs one message at a time where there are no partitions.
+    assert_eq!(component_meta(&local, "concurrency"), "1");
 
     let kafka = one("dapr/resources-kafka/pubsub.yaml");
     assert_eq!(str_at(&kafka, "/metadata/name"), events.pubsub_name);
