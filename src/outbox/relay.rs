@@ -3,12 +3,17 @@
 //! lost and no API call waits for it. On PostgreSQL one replica at a time is the relay (a
 //! session advisory lock); on SQLite there is one process per database.
 //!
+//! Events committed on another replica reach the relay at once: that replica's relay, in
+//! standby, sends a `NOTIFY` on the outbox channel when its own writers wake it, and the
+//! relay `LISTEN`s while it leads (the poll remains for a lost notification).
+//!
 //! A batch's mark is written while the next batch is read and published (one mark in flight
 //! at a time, its events left out of the next read), so the database's write and the sink's
 //! round trip overlap. Publishing itself stays one batch at a time, which keeps the order.
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
+use sea_orm::sqlx::postgres::PgListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -17,7 +22,7 @@ use super::sink::EventSink;
 use crate::config::EventsConfig;
 use crate::error::AppError;
 use crate::store::outbox::{mark_failed, mark_published, prune, unpublished};
-use crate::store::{Backend, Database, LeaderLock, to_micros};
+use crate::store::{Backend, Database, LeaderLock, announcements, to_micros};
 
 /// The advisory-lock key of the relay ("taskflow" in ASCII).
 pub const RELAY_LOCK_KEY: i64 = 0x7461_736b_666c_6f77;
@@ -59,6 +64,8 @@ pub struct Relay {
     settings: RelaySettings,
     /// The relay lock, while this replica holds it (PostgreSQL).
     leader: Option<LeaderLock>,
+    /// While leading on PostgreSQL: the other replicas' wake-ups.
+    wakes: Option<PgListener>,
     /// When the leader's session was last seen alive.
     leader_checked: Instant,
     /// The mark of the last published batch, still being written, and its events.
@@ -92,6 +99,7 @@ impl Relay {
             waker,
             settings,
             leader: None,
+            wakes: None,
             leader_checked: Instant::now(),
             marking: None,
         }
@@ -113,11 +121,17 @@ impl Relay {
             }
             tracing::warn!("lost the relay lock's connection; trying to lead again");
             self.leader = None;
+            self.wakes = None;
         }
         let Some(lock) = LeaderLock::try_acquire(&self.db, RELAY_LOCK_KEY).await? else {
             return Ok(false);
         };
         tracing::info!("this replica is now the outbox relay");
+        let pool = announcements::listener_pool(&self.db);
+        match announcements::listen_on(&pool, announcements::OUTBOX_CHANNEL).await {
+            Ok(listener) => self.wakes = Some(listener),
+            Err(err) => tracing::warn!(%err, "cannot listen for other replicas' events; polling"),
+        }
         self.leader = Some(lock);
         self.leader_checked = Instant::now();
         Ok(true)
@@ -215,7 +229,9 @@ impl Relay {
                 tracing::debug!("the relay is stopping");
                 break;
             }
-            let pause = match self.run_once().await {
+            let round = self.run_once().await;
+            let standby = matches!(round, Ok(Round::Standby));
+            let pause = match round {
                 Ok(Round::Published(n)) if n > 0 => {
                     if failing {
                         tracing::info!(sink = self.sink.name(), "publishing again");
@@ -238,10 +254,11 @@ impl Relay {
                     pause
                 }
             };
-            tokio::select! {
-                () = self.waker.notified(), if !failing => {}
-                () = tokio::time::sleep(pause) => {}
-                _ = shutdown.changed() => {}
+            if self.wait(pause, failing, &mut shutdown).await == Wake::Local && standby {
+                // Events were committed here while another replica is the relay: tell it.
+                if let Err(err) = announcements::wake_relay(&self.db).await {
+                    tracing::debug!(%err, "cannot wake the relay; it polls");
+                }
             }
         }
         if let Err(err) = self.finish_marking().await {
@@ -252,6 +269,52 @@ impl Relay {
             lock.release().await;
         }
         tracing::debug!("the relay stopped");
+    }
+}
+
+/// What ended a wait of the relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    /// This replica's writers committed events.
+    Local,
+    /// Another replica did.
+    Remote,
+    /// The pause ran out, or shutdown began.
+    Other,
+}
+
+impl Relay {
+    /// Waits up to `pause` for events to publish (not for this replica's own while the sink
+    /// is failing: the back-off rules then).
+    async fn wait(
+        &mut self,
+        pause: Duration,
+        failing: bool,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Wake {
+        let remote = async {
+            match self.wakes.as_mut() {
+                Some(listener) => Some(listener.try_recv().await),
+                None => std::future::pending().await,
+            }
+        };
+        let woken = tokio::select! {
+            () = self.waker.notified(), if !failing => return Wake::Local,
+            received = remote => received,
+            () = tokio::time::sleep(pause) => return Wake::Other,
+            _ = shutdown.changed() => return Wake::Other,
+        };
+        match woken {
+            Some(Ok(Some(_))) => Wake::Remote,
+            // Reconnected: a wake-up may have been lost; look now.
+            Some(Ok(None)) => Wake::Remote,
+            Some(Err(err)) => {
+                tracing::debug!(%err, "lost the relay's wake-up listener; polling");
+                self.wakes = None;
+                Wake::Other
+            }
+            None => Wake::Other,
+        }
     }
 }
 

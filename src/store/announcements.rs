@@ -1,5 +1,6 @@
-//! PostgreSQL's `NOTIFY`/`LISTEN` channel on which every replica announces the notifications
-//! it commits. The payload is the notification's id.
+//! PostgreSQL's `NOTIFY`/`LISTEN` channels between replicas: one on which every replica
+//! announces the notifications it commits (the payload is the notification's id), and one on
+//! which a replica that is not the outbox relay tells the relay that it committed events.
 
 use std::time::Duration;
 
@@ -15,6 +16,8 @@ use crate::error::AppError;
 
 /// The channel that announces new notifications.
 pub const CHANNEL: &str = "taskflow_notifications";
+/// The channel on which replicas wake the outbox relay.
+pub const OUTBOX_CHANNEL: &str = "taskflow_outbox";
 
 /// Announces notification `id` on `conn` (PostgreSQL): delivered to every listener when the
 /// transaction commits, never if it rolls back.
@@ -25,6 +28,20 @@ pub async fn announce(conn: &impl ConnectionTrait, id: Uuid) -> Result<(), AppEr
         [CHANNEL.into(), id.hyphenated().to_string().into()],
     ))
     .await?;
+    Ok(())
+}
+
+/// Wakes the outbox relay, whichever replica it runs on. Sent on its own (never inside a
+/// write transaction, whose commit a `NOTIFY` would serialise with every other notifying
+/// commit), by replicas that are not the relay.
+pub async fn wake_relay(db: &Database) -> Result<(), AppError> {
+    db.conn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_notify($1, '')",
+            [OUTBOX_CHANNEL.into()],
+        ))
+        .await?;
     Ok(())
 }
 
@@ -43,7 +60,12 @@ pub fn listener_pool(db: &Database) -> PgPool {
 
 /// A connection from `pool` listening on [`CHANNEL`].
 pub async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    listen_on(pool, CHANNEL).await
+}
+
+/// A connection from `pool` listening on `channel`.
+pub async fn listen_on(pool: &PgPool, channel: &str) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(CHANNEL).await?;
+    listener.listen(channel).await?;
     Ok(listener)
 }

@@ -25,6 +25,7 @@ mod notifications_watch;
 mod ports;
 mod python_client;
 mod redelivery;
+mod relay_wakeup;
 mod reminder_jobs_after_commit;
 mod reminders;
 mod reminders_jobs;
