@@ -64,6 +64,8 @@ pub struct Relay {
     settings: RelaySettings,
     /// The relay lock, while this replica holds it (PostgreSQL).
     leader: Option<LeaderLock>,
+    /// Counts the rounds that found nothing left to publish (see [`Relay::idle_rounds`]).
+    idle: watch::Sender<u64>,
     /// While leading on PostgreSQL: the other replicas' wake-ups.
     wakes: Option<PgListener>,
     /// When the leader's session was last seen alive.
@@ -99,6 +101,7 @@ impl Relay {
             waker,
             settings,
             leader: None,
+            idle: watch::channel(0).0,
             wakes: None,
             leader_checked: Instant::now(),
             marking: None,
@@ -137,6 +140,13 @@ impl Relay {
         Ok(true)
     }
 
+    /// Counts the rounds that found the outbox empty (every earlier batch published and
+    /// marked). A round that starts after a commit and reports idle has published that
+    /// commit's events; in embedded mode it has also handled them, and whatever they caused.
+    pub fn idle_rounds(&self) -> watch::Receiver<u64> {
+        self.idle.subscribe()
+    }
+
     /// One batch: read, publish, and start marking it (the previous batch's mark finishes
     /// first when the next batch is published). Tests drive the relay with this.
     pub async fn run_once(&mut self) -> Result<Round, AppError> {
@@ -152,6 +162,7 @@ impl Relay {
         }
         if batch.is_empty() {
             self.finish_marking().await?;
+            self.idle.send_modify(|rounds| *rounds += 1);
             return Ok(Round::Published(0));
         }
         let result = self.sink.publish(&batch).await;

@@ -104,6 +104,9 @@ pub struct Application {
     callbacks: Arc<AppCallbackApi>,
     callback_max_message_bytes: usize,
     relay: Option<Relay>,
+    outbox_waker: Arc<tokio::sync::Notify>,
+    /// Whether the caller fires reminders itself (no background loop or worker).
+    reminders_by_hand: bool,
     /// The sidecar client, in Dapr mode (its version is checked once it answers).
     sidecar: Option<Sidecar>,
     hub: Hub,
@@ -190,6 +193,7 @@ impl Application {
                 config.dapr.dapr_max_request_bytes,
             )),
         };
+        let outbox_waker = outbox.waker();
         let relay = Relay::new(
             db.clone(),
             sink,
@@ -233,6 +237,8 @@ impl Application {
             callbacks,
             callback_max_message_bytes: config.callback_max_message_bytes,
             relay: Some(relay),
+            outbox_waker,
+            reminders_by_hand: false,
             sidecar: sidecar_client,
             hub,
             reminders,
@@ -270,6 +276,24 @@ impl Application {
     /// The server's shutdown token.
     pub fn shutdown(&self) -> Shutdown {
         self.shutdown.clone()
+    }
+
+    /// The count of the relay's rounds that found nothing left to publish, and the waker that
+    /// starts a round: with both, a caller can wait until what it committed is published
+    /// (tests drain the event path this way instead of polling).
+    pub fn relay_progress(
+        &self,
+    ) -> Option<(tokio::sync::watch::Receiver<u64>, Arc<tokio::sync::Notify>)> {
+        self.relay
+            .as_ref()
+            .map(|relay| (relay.idle_rounds(), self.outbox_waker.clone()))
+    }
+
+    /// Runs neither the reminder loop (embedded mode) nor the job worker (cluster mode): the
+    /// caller fires due reminders and syncs jobs itself ([`Reminders::fire_due`],
+    /// [`Reminders::sync_jobs`]), as tests do with a clock they move.
+    pub fn drive_reminders_by_hand(&mut self) {
+        self.reminders_by_hand = true;
     }
 
     /// Takes the outbox relay out, so that the caller drives it ([`Relay::run_once`]) instead

@@ -44,6 +44,8 @@ impl Application {
             callbacks,
             callback_max_message_bytes,
             relay,
+            outbox_waker: _,
+            reminders_by_hand,
             sidecar,
             hub,
             reminders,
@@ -59,6 +61,7 @@ impl Application {
             callback_max_message_bytes,
             token.clone(),
         ));
+        let reminders = (!reminders_by_hand).then_some(reminders);
         background.extend(run_background(relay, reminders, &token));
         if let Some(sidecar) = sidecar {
             background.push(tokio::spawn(crate::sidecar::check_version(
@@ -196,18 +199,20 @@ fn serve_metrics(port: Port, db: Database, hub: Hub, token: Shutdown) -> JoinHan
 /// embedded mode, the job worker in cluster mode.
 fn run_background(
     relay: Option<Relay>,
-    reminders: Reminders,
+    reminders: Option<Reminders>,
     token: &Shutdown,
 ) -> Vec<JoinHandle<()>> {
     let mut tasks = Vec::new();
     if let Some(relay) = relay {
         tasks.push(tokio::spawn(relay.run(token.stopping())));
     }
-    tasks.push(if reminders.fires_locally() {
-        tokio::spawn(reminders.run_local(token.stopping()))
-    } else {
-        tokio::spawn(reminders.run_jobs(token.stopping()))
-    });
+    if let Some(reminders) = reminders {
+        tasks.push(if reminders.fires_locally() {
+            tokio::spawn(reminders.run_local(token.stopping()))
+        } else {
+            tokio::spawn(reminders.run_jobs(token.stopping()))
+        });
+    }
     tasks
 }
 

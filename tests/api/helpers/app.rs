@@ -41,6 +41,8 @@ pub struct TestApp {
     addr: std::net::SocketAddr,
     callback_addr: std::net::SocketAddr,
     hub: taskflow::notifications::Hub,
+    /// The relay's idle rounds and its waker, to drain the event path.
+    relay: (tokio::sync::watch::Receiver<u64>, Arc<tokio::sync::Notify>),
     pub database_url: String,
     channel: Channel,
     stop: Option<oneshot::Sender<()>>,
@@ -69,7 +71,14 @@ impl TestApp {
 
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut ServeConfig)) -> Self {
         let (db, database_url) = TestDb::create(backend).await;
-        Self::start(Some(db), database_url, Arc::new(SystemClock), configure).await
+        Self::start(
+            Some(db),
+            database_url,
+            Arc::new(SystemClock),
+            configure,
+            false,
+        )
+        .await
     }
 
     /// A server whose reminders go by `clock`.
@@ -79,7 +88,7 @@ impl TestApp {
         configure: impl FnOnce(&mut ServeConfig),
     ) -> Self {
         let (db, database_url) = TestDb::create(backend).await;
-        Self::start(Some(db), database_url, clock, configure).await
+        Self::start(Some(db), database_url, clock, configure, false).await
     }
 
     /// Another replica of this server: same database, its own ports and relay.
@@ -89,6 +98,7 @@ impl TestApp {
             self.database_url.clone(),
             Arc::new(SystemClock),
             configure,
+            false,
         )
         .await
     }
@@ -99,7 +109,7 @@ impl TestApp {
         clock: Arc<dyn Clock>,
         configure: impl FnOnce(&mut ServeConfig),
     ) -> Self {
-        Self::start(None, self.database_url.clone(), clock, configure).await
+        Self::start(None, self.database_url.clone(), clock, configure, false).await
     }
 
     /// A server started again on the database of a stopped one.
@@ -114,7 +124,14 @@ impl TestApp {
         clock: Arc<dyn Clock>,
         configure: impl FnOnce(&mut ServeConfig),
     ) -> Self {
-        Self::start(Some(db), database_url, clock, configure).await
+        Self::start(Some(db), database_url, clock, configure, false).await
+    }
+
+    /// A server whose reminders go by `clock` and fire only when the test fires them
+    /// (`reminders().fire_due()`), never by the server's own loop racing the test.
+    pub async fn spawn_with_manual_reminders(backend: Backend, clock: Arc<dyn Clock>) -> Self {
+        let (db, database_url) = TestDb::create(backend).await;
+        Self::start(Some(db), database_url, clock, |_| {}, true).await
     }
 
     async fn start(
@@ -122,18 +139,23 @@ impl TestApp {
         database_url: String,
         clock: Arc<dyn Clock>,
         configure: impl FnOnce(&mut ServeConfig),
+        manual_reminders: bool,
     ) -> Self {
         taskflow::telemetry::init_for_tests();
         let mut config = test_config(&database_url);
         configure(&mut config);
-        let app = Application::build_with_clock(&config, clock)
+        let mut app = Application::build_with_clock(&config, clock)
             .await
             .expect("the server starts");
+        if manual_reminders {
+            app.drive_reminders_by_hand();
+        }
         let reminders = app.reminders();
         let addr = app.api_addr();
         let callback_addr = app.callback_addr();
         let metrics_addr = app.metrics_addr();
         let hub = app.hub();
+        let relay = app.relay_progress().expect("the server runs its relay");
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             app.run_until(async {
@@ -154,12 +176,37 @@ impl TestApp {
             addr,
             callback_addr,
             hub,
+            relay,
             database_url,
             channel,
             stop: Some(stop),
             server: Some(server),
             db,
         }
+    }
+
+    /// Returns once every event committed so far is published: in embedded mode handled too,
+    /// with whatever those deliveries wrote in turn (next occurrences, reminder events). Wakes
+    /// the relay and waits for two rounds of it that find the outbox empty; the second began
+    /// after this call, so it saw everything committed before it. No polling: the relay says
+    /// when it is done.
+    pub async fn drain_events(&self) {
+        let (idle, waker) = &self.relay;
+        let mut idle = idle.clone();
+        for _ in 0..2 {
+            idle.borrow_and_update();
+            waker.notify_one();
+            tokio::time::timeout(Duration::from_secs(30), idle.changed())
+                .await
+                .expect("the relay drains the outbox within 30 s")
+                .expect("the relay runs");
+        }
+        let left = outbox_rows(&self.db().await)
+            .await
+            .into_iter()
+            .filter(|r| r.published_us.is_none())
+            .count();
+        assert_eq!(left, 0, "every event is published after draining");
     }
 
     /// A client with the given metadata on every call.
