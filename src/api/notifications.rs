@@ -1,6 +1,7 @@
 //! `taskflow.v1.NotificationService`.
 
 use std::pin::Pin;
+use std::sync::Arc;
 
 use tokio::sync::watch;
 use tokio_stream::{Stream, StreamExt};
@@ -8,7 +9,7 @@ use tonic::{Request, Response, Status};
 
 use super::tasks::owned_parent;
 use crate::auth::{caller, ensure_owner};
-use crate::clock::now;
+use crate::clock::{Clock, SystemClock};
 use crate::convert::{timestamp_in, timestamp_out};
 use crate::domain::UserId;
 use crate::domain::{Kind, Notification, NotificationName};
@@ -28,6 +29,8 @@ pub struct NotificationApi {
     hub: Hub,
     shutdown: watch::Receiver<bool>,
     page_tokens: PageTokenKey,
+    /// The time notifications are marked read at.
+    clock: Arc<dyn Clock>,
 }
 
 impl NotificationApi {
@@ -44,7 +47,14 @@ impl NotificationApi {
             hub,
             shutdown,
             page_tokens,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Marks notifications read at `clock`'s time (tests move a manual clock).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 }
 
@@ -150,7 +160,8 @@ impl NotificationService for NotificationApi {
             .map_err(|e| AppError::invalid("name", e))?;
         ensure_owner(&caller, &name.user)?;
         let turn = self.db.write_turn().await?;
-        let notification = store::mark_read(self.db.conn(), &name.user, name.id, now()).await?;
+        let notification =
+            store::mark_read(self.db.conn(), &name.user, name.id, self.clock.now()).await?;
         drop(turn);
         let notification =
             notification.ok_or_else(|| AppError::NotFound(format!("notification {name}")))?;

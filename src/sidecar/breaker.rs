@@ -12,13 +12,25 @@ enum State {
     HalfOpen { cooldown: Duration },
 }
 
-#[derive(Debug)]
+/// Where the breaker reads the time: the monotonic clock, or one a test moves.
+type Now = Box<dyn Fn() -> Instant + Send + Sync>;
+
 pub struct Breaker {
     name: &'static str,
+    now: Now,
     threshold: u32,
     min_cooldown: Duration,
     max_cooldown: Duration,
     state: Mutex<State>,
+}
+
+impl std::fmt::Debug for Breaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Breaker")
+            .field("name", &self.name)
+            .field("state", &*self.lock())
+            .finish()
+    }
 }
 
 impl Breaker {
@@ -28,8 +40,26 @@ impl Breaker {
         min_cooldown: Duration,
         max_cooldown: Duration,
     ) -> Self {
+        Self::with_clock(
+            name,
+            threshold,
+            min_cooldown,
+            max_cooldown,
+            Box::new(Instant::now),
+        )
+    }
+
+    /// [`Breaker::new`] reading the time from `now`.
+    fn with_clock(
+        name: &'static str,
+        threshold: u32,
+        min_cooldown: Duration,
+        max_cooldown: Duration,
+        now: Now,
+    ) -> Self {
         Self {
             name,
+            now,
             threshold: threshold.max(1),
             min_cooldown,
             max_cooldown: max_cooldown.max(min_cooldown),
@@ -48,7 +78,7 @@ impl Breaker {
         let mut state = self.lock();
         match *state {
             State::Closed { .. } => true,
-            State::Open { until, cooldown } if Instant::now() >= until => {
+            State::Open { until, cooldown } if (self.now)() >= until => {
                 *state = State::HalfOpen { cooldown };
                 true
             }
@@ -88,7 +118,7 @@ impl Breaker {
                 );
             }
             *state = State::Open {
-                until: Instant::now() + cooldown,
+                until: (self.now)() + cooldown,
                 cooldown,
             };
         }
@@ -106,11 +136,25 @@ mod tests {
 
     #[test]
     fn opens_after_threshold_and_probes_after_cooldown() {
-        let breaker = Breaker::new(
+        let start = Instant::now();
+        let elapsed = std::sync::Arc::new(std::sync::Mutex::new(Duration::ZERO));
+        let clock = elapsed.clone();
+        let advance = |by: Duration| {
+            *elapsed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) += by;
+        };
+        let breaker = Breaker::with_clock(
             "test",
             3,
             Duration::from_millis(20),
             Duration::from_millis(80),
+            Box::new(move || {
+                start
+                    + *clock
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+            }),
         );
         for _ in 0..2 {
             assert!(breaker.allow());
@@ -120,7 +164,9 @@ mod tests {
         breaker.record_failure("down");
         assert!(breaker.is_open());
         assert!(!breaker.allow(), "open: calls fail fast");
-        std::thread::sleep(Duration::from_millis(25));
+        advance(Duration::from_millis(19));
+        assert!(!breaker.allow(), "still cooling down");
+        advance(Duration::from_millis(1));
         assert!(
             breaker.allow(),
             "after the cool-down one probe goes through"
@@ -128,7 +174,9 @@ mod tests {
         assert!(!breaker.allow(), "only one probe at a time");
         breaker.record_failure("still down");
         assert!(breaker.is_open() && !breaker.allow());
-        std::thread::sleep(Duration::from_millis(45));
+        advance(Duration::from_millis(39));
+        assert!(!breaker.allow(), "the cool-down doubled to 40 ms");
+        advance(Duration::from_millis(1));
         assert!(breaker.allow());
         breaker.record_success();
         assert!(!breaker.is_open() && breaker.allow());

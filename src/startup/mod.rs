@@ -175,7 +175,7 @@ impl Application {
             db.clone(),
             outbox.clone(),
             hub.clone(),
-            clock,
+            clock.clone(),
             lead,
             scheduler,
         );
@@ -212,12 +212,10 @@ impl Application {
                 auth.interceptor(),
             ),
             notifications: InterceptedService::new(
-                NotificationServiceServer::new(NotificationApi::new(
-                    db.clone(),
-                    hub.clone(),
-                    shutdown.draining(),
-                    page_tokens,
-                ))
+                NotificationServiceServer::new(
+                    NotificationApi::new(db.clone(), hub.clone(), shutdown.draining(), page_tokens)
+                        .with_clock(clock),
+                )
                 .max_decoding_message_size(api_limit),
                 auth.interceptor(),
             ),

@@ -6,8 +6,8 @@ use taskflow::proto::{events::v1 as ev, v1 as pb};
 
 use crate::both_backends;
 use crate::helpers::{
-    Backend, Client, LIFECYCLE_TYPES, TestApp, create, full_lifecycle, list_all, occurrence,
-    published_outbox, titled, ts,
+    Backend, Client, LIFECYCLE_TYPES, TestApp, create, full_lifecycle, list_all, published_outbox,
+    titled, ts,
 };
 
 fn daily() -> pb::Recurrence {
@@ -89,7 +89,7 @@ async fn completing_a_recurring_task_creates_the_next_occurrence(backend: Backen
     )
     .await;
     let done = complete(&mut alice, &first.name).await;
-    let second = occurrence(&mut alice, "alice", &first.series, 2).await;
+    let second = app.occurrence(&mut alice, "alice", &first.series, 2).await;
     assert_eq!(second.title, "Stretch");
     assert_eq!(second.description, "same every day");
     assert_eq!(second.priority, pb::Priority::High as i32);
@@ -144,7 +144,9 @@ async fn monthly_series_keep_their_day_and_weekly_ones_their_weekdays(backend: B
     let mut dues = Vec::new();
     for n in 2..=4 {
         complete(&mut alice, &current.name).await;
-        current = occurrence(&mut alice, "alice", &monthly.series, n).await;
+        current = app
+            .occurrence(&mut alice, "alice", &monthly.series, n)
+            .await;
         dues.push(current.due_time.expect("due"));
     }
     assert_eq!(
@@ -172,14 +174,14 @@ async fn monthly_series_keep_their_day_and_weekly_ones_their_weekdays(backend: B
     )
     .await;
     complete(&mut alice, &weekly.name).await;
-    let next = occurrence(&mut alice, "alice", &weekly.series, 2).await;
+    let next = app.occurrence(&mut alice, "alice", &weekly.series, 2).await;
     assert_eq!(
         next.due_time,
         Some(ts("2027-01-07T07:30:00Z")),
         "Monday → Thursday"
     );
     complete(&mut alice, &next.name).await;
-    let after = occurrence(&mut alice, "alice", &weekly.series, 3).await;
+    let after = app.occurrence(&mut alice, "alice", &weekly.series, 3).await;
     assert_eq!(
         after.due_time,
         Some(ts("2027-01-11T07:30:00Z")),
@@ -211,7 +213,7 @@ async fn recompleting_never_duplicates_and_count_ends_the_series(backend: Backen
         .await
         .expect("reopen");
     complete(&mut alice, &first.name).await;
-    let second = occurrence(&mut alice, "alice", &first.series, 2).await;
+    let second = app.occurrence(&mut alice, "alice", &first.series, 2).await;
     complete(&mut alice, &second.name).await;
 
     let db = app.db().await;

@@ -6,9 +6,7 @@ use taskflow::proto::v1 as pb;
 use taskflow::store::entity::{dead_letter, processed_event};
 
 use crate::both_backends;
-use crate::helpers::{
-    Backend, Client, TestApp, create, list_all, occurrence, published_outbox, titled, ts,
-};
+use crate::helpers::{Backend, Client, TestApp, create, list_all, outbox_rows, titled, ts};
 
 async fn complete(client: &mut Client, name: &str) {
     client
@@ -35,12 +33,13 @@ async fn a_yearly_series_due_in_9999_ends_when_completed(backend: Backend) {
     .await;
     // 9999 is still in range: completing the 9998 occurrence creates it.
     complete(&mut alice, &first.name).await;
-    let last = occurrence(&mut alice, "alice", &first.series, 2).await;
+    let last = app.occurrence(&mut alice, "alice", &first.series, 2).await;
     assert_eq!(last.due_time, Some(ts("9999-06-01T09:00:00Z")));
 
     complete(&mut alice, &last.name).await;
+    app.drain_events().await;
     let db = app.db().await;
-    let rows = published_outbox(&db, None).await;
+    let rows = outbox_rows(&db).await;
     let task_events: Vec<&str> = rows
         .iter()
         .filter(|r| r.topic == "tasks")

@@ -209,6 +209,23 @@ impl TestApp {
         assert_eq!(left, 0, "every event is published after draining");
     }
 
+    /// Occurrence `n` of `series`, once the event path is drained (embedded mode: the
+    /// completion that makes it has been handled by then).
+    pub async fn occurrence(
+        &self,
+        client: &mut Client,
+        user: &str,
+        series: &str,
+        n: i32,
+    ) -> pb::Task {
+        self.drain_events().await;
+        list_all(client, user)
+            .await
+            .into_iter()
+            .find(|t| t.series == series && t.occurrence == n)
+            .unwrap_or_else(|| panic!("occurrence {n} of {series} exists"))
+    }
+
     /// A client with the given metadata on every call.
     pub fn client_with(&self, metadata: &[(&str, &str)]) -> Client {
         TaskServiceClient::with_interceptor(self.channel.clone(), Metadata::new(metadata))

@@ -31,21 +31,6 @@ where
     }
 }
 
-/// Waits for occurrence `n` of `series` (a task of `user`) and returns it.
-pub async fn occurrence(client: &mut Client, user: &str, series: &str, n: i32) -> pb::Task {
-    let client = client.clone();
-    eventually(&format!("occurrence {n} of {series}"), || {
-        let mut client = client.clone();
-        async move {
-            list_all(&mut client, user)
-                .await
-                .into_iter()
-                .find(|t| t.series == series && t.occurrence == n)
-        }
-    })
-    .await
-}
-
 /// Every outbox row, in commit order.
 pub async fn outbox_rows(
     db: &taskflow::store::Database,
