@@ -22,6 +22,8 @@
 //!
 //! ```ignore
 //! let double = DaprDouble::start(DaprDoubleConfig::fast(Duration::from_millis(5))).await?;
+//! // or as another daprd line:
+//! // DaprDoubleConfig::fast(Duration::from_millis(5)).with_version(DaprVersion::V1_16)
 //! double.set_app_addr(app_addr);
 //! // point the app at double.endpoint() (DAPR_GRPC_ENDPOINT), publish…
 //! let published = double.wait_for_published(1, Duration::from_secs(5)).await?;

@@ -243,19 +243,16 @@ async fn faults_precheck(shared: &Shared) -> Option<Status> {
 }
 
 /// daprd's `DAPR_API_TOKEN` check (`pkg/api/grpc/auth.go` `checkAPITokenInContext`): the first
-/// `dapr-api-token` value must equal the token.
+/// `dapr-api-token` value must equal the token. A missing or wrong token is refused through
+/// `invokev1.ErrorFromHTTPResponseCode(401, …)` (`pkg/messaging/v1/util.go`): `Unauthenticated`
+/// with the message "Unauthorized" (the reason — missing or mismatched — is only in an
+/// `ErrorInfo` detail, which the double leaves out).
 fn check_token(shared: &Shared, token: Option<&[u8]>) -> Result<(), Status> {
-    let Some(expected) = &shared.config.dapr_api_token else {
-        return Ok(());
-    };
-    match token {
-        None => Err(Status::unauthenticated(
-            "missing api token in request metadata",
-        )),
-        Some(token) if token == expected.as_bytes() => Ok(()),
-        Some(_) => Err(Status::unauthenticated(
-            "authentication error: api token mismatch",
-        )),
+    match &shared.config.dapr_api_token {
+        Some(expected) if token != Some(expected.as_bytes()) => {
+            Err(Status::unauthenticated("Unauthorized"))
+        }
+        _ => Ok(()),
     }
 }
 

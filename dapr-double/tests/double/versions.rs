@@ -167,7 +167,10 @@ async fn the_api_token_is_checked_before_the_proxy() {
         .bulk_publish_event(bulk("a"))
         .await
         .expect_err("no token");
-    assert_eq!(status.code(), Code::Unauthenticated);
+    assert_eq!(
+        (status.code(), status.message()),
+        (Code::Unauthenticated, "Unauthorized")
+    );
     let mut with_token = tonic::Request::new(bulk("a"));
     with_token
         .metadata_mut()
