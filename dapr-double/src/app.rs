@@ -74,9 +74,12 @@ impl AppLink {
 }
 
 impl Shared {
-    /// Adds `dapr-api-token` (daprd's `APP_API_TOKEN`) to a topic, bulk or job callback.
+    /// Adds `dapr-api-token` (daprd's `APP_API_TOKEN`) to a topic, bulk or job callback — from
+    /// daprd 1.16.2 on only (`AddAppTokenToContext` in `postman/grpc/grpc.go` and
+    /// `pkg/channel/grpc/grpc_channel.go`; 1.16.0 and 1.16.1 send none).
     pub(crate) fn add_app_token<T>(&self, request: &mut Request<T>) {
-        if let Some(token) = &self.config.app_api_token
+        if self.config.version.sends_app_token_on_callbacks()
+            && let Some(token) = &self.config.app_api_token
             && let Ok(value) = token.parse()
         {
             request.metadata_mut().append(TOKEN_HEADER, value);
@@ -98,8 +101,9 @@ impl Shared {
             .map(tonic::Response::into_inner)
     }
 
-    /// `OnBulkTopicEvent`, falling back to `AppCallbackAlpha/OnBulkTopicEventAlpha1` on
-    /// `Unimplemented` (daprd 1.17+).
+    /// The bulk delivery call of `postman/grpc/grpc.go` `DeliverBulk`: daprd 1.17+ calls
+    /// `OnBulkTopicEvent` and falls back to `AppCallbackAlpha/OnBulkTopicEventAlpha1` on
+    /// `Unimplemented`; daprd 1.16 calls only the Alpha1 RPC.
     #[allow(deprecated)] // the Alpha1 RPC is deprecated, but daprd still calls it
     pub(crate) async fn call_bulk(
         &self,
@@ -109,6 +113,14 @@ impl Shared {
             .app
             .channel()
             .map_err(|e| Status::unavailable(e.to_string()))?;
+        if !self.config.version.calls_stable_bulk_event() {
+            let mut alpha = Request::new(request);
+            self.add_app_token(&mut alpha);
+            return AppCallbackAlphaClient::new(channel)
+                .on_bulk_topic_event_alpha1(alpha)
+                .await
+                .map(|r| ("OnBulkTopicEventAlpha1", r.into_inner()));
+        }
         let mut stable = Request::new(request.clone());
         self.add_app_token(&mut stable);
         match AppCallbackClient::new(channel.clone())
@@ -128,14 +140,29 @@ impl Shared {
         }
     }
 
-    /// `OnJobEvent`, falling back to `AppCallbackAlpha/OnJobEventAlpha1` on `Unimplemented`
-    /// (daprd 1.18). Returns the RPC that answered and its status code.
+    /// The job callback of `pkg/channel/grpc/grpc_channel.go` `sendJob`: daprd 1.18 calls
+    /// `OnJobEvent` and falls back to `AppCallbackAlpha/OnJobEventAlpha1` on `Unimplemented`;
+    /// 1.16 and 1.17 call only `OnJobEventAlpha1`. Returns the RPC that answered last and its
+    /// status code.
     #[allow(deprecated)] // the Alpha1 RPC is deprecated, but daprd still calls it
     pub(crate) async fn call_job(&self, request: JobEventRequest) -> (&'static str, Code) {
+        let stable_first = self.config.version.calls_stable_job_event();
         let channel = match self.app.channel() {
             Ok(channel) => channel,
-            Err(_) => return ("OnJobEvent", Code::Unavailable),
+            Err(_) if stable_first => return ("OnJobEvent", Code::Unavailable),
+            Err(_) => return ("OnJobEventAlpha1", Code::Unavailable),
         };
+        if !stable_first {
+            let mut alpha = Request::new(request);
+            self.add_app_token(&mut alpha);
+            return match AppCallbackAlphaClient::new(channel)
+                .on_job_event_alpha1(alpha)
+                .await
+            {
+                Ok(_) => ("OnJobEventAlpha1", Code::Ok),
+                Err(status) => ("OnJobEventAlpha1", status.code()),
+            };
+        }
         let mut stable = Request::new(request.clone());
         self.add_app_token(&mut stable);
         match AppCallbackClient::new(channel.clone())

@@ -4,7 +4,16 @@
 //! Stored messages are queued into lanes, one per topic partition, each worked through in
 //! arrival order: a message is not delivered before the previous one on the same partition (so
 //! with the same topic and key) has finished, its retries included — one message in flight per
-//! partition, as daprd's Kafka consumer works. Partitions are delivered concurrently.
+//! partition, as daprd's Kafka consumer works (`contrib:common/component/kafka/consumer.go`
+//! `ConsumeClaim`). Partitions are delivered concurrently.
+//!
+//! Retries: daprd retries a delivery only under a Resiliency inbound policy
+//! (`DaprDoubleConfig::delivery_retry`, none by default). When the attempts run out, or daprd
+//! cannot decode or route the message, it goes to the dead-letter topic if the subscription has
+//! one; otherwise daprd hands the error back to the Kafka consumer, which hands the same message
+//! to daprd again after its back-off, forever (`consumeRetryEnabled`, kit's unlimited constant
+//! back-off), and the partition stalls behind it. Each such round is recorded as a delivery
+//! with `Outcome::GaveUp`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -131,9 +140,14 @@ impl Shared {
         self.spawn(run_lane(self.clone(), receiver));
     }
 
-    /// The metadata daprd sees for a consumed message: the Kafka consumer's `__key`,
-    /// `__offset`, `__topic`, `__timestamp`, `__partition`, then every header (overwriting),
-    /// then `pubsubName`. With `escapeHeaders` the key and header values are URL-escaped.
+    /// The metadata daprd sees for a consumed message (`contrib:common/component/kafka/
+    /// consumer.go` `GetEventMetadata`, then `subscription.go` adds `pubsubName`): the Kafka
+    /// consumer's `__key`, `__offset`, `__topic`, `__timestamp`, `__partition`, then every header
+    /// (overwriting), then `pubsubName`. With `escapeHeaders` the key and every header value are
+    /// `url.QueryEscape`d, so the key reaches the app escaped both as `__key` and as the
+    /// producer's `partitionKey` header (lowercased to `partitionkey` by
+    /// `WithCustomGRPCMetadata`). A dead-letter copy is published with this escaped metadata, so
+    /// its key is escaped once more when it is consumed again.
     fn consumer_metadata(&self, message: &Consumed) -> HashMap<String, String> {
         let escape = |v: &str| {
             if self.config.escape_headers {
@@ -271,19 +285,49 @@ impl Shared {
         }
     }
 
-    /// Handles one consumed message, records the delivery and then stores the dead-letter copy
-    /// if there is one (so the record of a message comes before its copy's).
+    /// Handles one consumed message (one round of the Kafka consumer handing it to daprd),
+    /// records the delivery and then stores the dead-letter copy if there is one (so the record
+    /// of a message comes before its copy's).
     async fn deliver_consumed(
         self: &Arc<Self>,
         message: &Consumed,
         subscription: &TopicSubscription,
+        redelivery: u32,
     ) -> Delivery {
-        let delivery = self.process(message, subscription).await;
+        let mut delivery = self.process(message, subscription).await;
+        delivery.redelivery = redelivery;
         self.deliveries.push(delivery.clone());
         if let Some(topic) = &delivery.dead_letter_topic {
             self.dead_letter(message, &self.consumer_metadata(message), topic);
         }
         delivery
+    }
+
+    /// The Kafka consumer's loop for one message (`consumer.go` `ConsumeClaim` with
+    /// `consumeRetryEnabled`): while daprd hands the error back (`Outcome::GaveUp`), wait the
+    /// consumer's back-off and hand the same message to daprd again — forever, as the
+    /// component's default back-off has no limit. Starts at round `first_round`.
+    async fn consume(
+        self: &Arc<Self>,
+        message: &Consumed,
+        subscription: &TopicSubscription,
+        first_round: u32,
+    ) {
+        let mut round = first_round;
+        loop {
+            let delivery = self.deliver_consumed(message, subscription, round).await;
+            if delivery.outcome != Outcome::GaveUp {
+                return;
+            }
+            self.kafka_backoff().await;
+            round = round.saturating_add(1);
+        }
+    }
+
+    /// The Kafka consumer's back-off between two rounds (never under 1 ms, so a stuck message
+    /// cannot spin).
+    async fn kafka_backoff(&self) {
+        tokio::time::sleep(self.config.kafka_backoff.max(Duration::from_millis(1))).await;
     }
 
     /// Everything daprd does with one consumed message, up to ack, drop, dead letter or giving
@@ -301,10 +345,12 @@ impl Shared {
             key: message.key.clone(),
             path: String::new(),
             dead_letter_topic: None,
+            redelivery: 0,
             finished_at: Instant::now(),
         };
-        // A message daprd cannot even route: to the dead-letter topic, else back to Kafka
-        // (`failed`) or acknowledged (`dropped`).
+        // `subscription.go`: what daprd does not acknowledge goes to the dead-letter topic;
+        // without one it is handed back to Kafka (`failed`: an error, redelivered) or
+        // acknowledged (`dropped`: expired events, no matching route, DROP).
         let give_up = |delivery: &mut Delivery, dropped: bool| {
             if let Some(dlq) = &dead_letter_topic {
                 delivery.outcome = Outcome::DeadLettered;
@@ -418,7 +464,7 @@ async fn run_lane(shared: Arc<Shared>, mut receiver: mpsc::UnboundedReceiver<Pub
             continue;
         };
         let consumed = Consumed::from_published(&message);
-        shared.deliver_consumed(&consumed, &subscription).await;
+        shared.consume(&consumed, &subscription, 0).await;
     }
 }
 
@@ -443,9 +489,33 @@ impl DaprDouble {
         self.shared.deliveries.wait_for(n, timeout).await
     }
 
+    /// Waits (woken on every finished delivery) until at least `n` deliveries match `matches`,
+    /// and returns those. Unlike [`wait_for_deliveries`](Self::wait_for_deliveries) it is not
+    /// fooled by the extra records of messages being redelivered.
+    pub async fn wait_for_deliveries_matching(
+        &self,
+        n: usize,
+        matches: impl Fn(&Delivery) -> bool,
+        timeout: Duration,
+    ) -> Result<Vec<Delivery>, WaitTimeout<Delivery>> {
+        let all = self
+            .shared
+            .deliveries
+            .wait_until(
+                |all| all.iter().filter(|d| matches(d)).count() >= n,
+                n,
+                timeout,
+            )
+            .await?;
+        Ok(all.into_iter().filter(|d| matches(d)).collect())
+    }
+
     /// Delivers a hand-made envelope (any bytes, e.g. malformed JSON or a bad `data_base64`) as
     /// if it had been consumed from `topic` with these Kafka headers, through the same routing,
-    /// retries and dead-lettering as a stored message; waits for the outcome and records it.
+    /// retries and dead-lettering as a stored message; waits for the outcome of that first round
+    /// and records it. A message that ends `Outcome::GaveUp` (no dead-letter topic) is then
+    /// redelivered in the background after each Kafka back-off, as the consumer would, until it
+    /// ends otherwise (it does not hold up a lane: it was never stored).
     pub async fn deliver_raw(
         &self,
         topic: &str,
@@ -476,6 +546,14 @@ impl DaprDouble {
             offset: shared.broker.reserve_offsets(topic, partition, 1),
             timestamp_ms: millis(SystemTime::now()),
         };
-        Ok(shared.deliver_consumed(&consumed, &subscription).await)
+        let delivery = shared.deliver_consumed(&consumed, &subscription, 0).await;
+        if delivery.outcome == Outcome::GaveUp {
+            let shared = shared.clone();
+            self.shared.spawn(async move {
+                shared.kafka_backoff().await;
+                shared.consume(&consumed, &subscription, 1).await;
+            });
+        }
+        Ok(delivery)
     }
 }

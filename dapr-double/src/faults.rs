@@ -1,4 +1,5 @@
-//! Faults a test can switch on and off while the double runs.
+//! Faults a test can switch on and off while the double runs. (What daprd itself does — its
+//! version's RPCs, retries, limits — is configuration, not a fault: see `DaprDoubleConfig`.)
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -13,7 +14,6 @@ pub(crate) struct Faults {
     fail_next: AtomicU64,
     bulk_unimplemented: AtomicBool,
     fail_bulk_entries: AtomicU64,
-    bulk_failures_fail_call: AtomicBool,
     stable_jobs_unimplemented: AtomicBool,
 }
 
@@ -43,10 +43,6 @@ impl Faults {
     pub(crate) fn stable_jobs_unimplemented(&self) -> bool {
         self.stable_jobs_unimplemented.load(Ordering::SeqCst)
     }
-
-    pub(crate) fn bulk_failures_fail_call(&self) -> bool {
-        self.bulk_failures_fail_call.load(Ordering::SeqCst)
-    }
 }
 
 fn take_one(counter: &AtomicU64) -> bool {
@@ -62,8 +58,12 @@ impl DaprDouble {
         self.shared.faults.down.store(down, Ordering::SeqCst);
     }
 
-    /// While `true`, the stable `ScheduleJob`/`DeleteJob` answer `Unimplemented`, as on daprd
-    /// 1.16 and 1.17, whose only Jobs API is the `*Alpha1` calls.
+    /// While `true`, the stable Jobs RPCs (`ScheduleJob`, `DeleteJob`, `GetJob`, `ListJobs`,
+    /// `DeleteJobsByPrefix`) are missing, as on daprd 1.16 and 1.17 whose only Jobs API is the
+    /// `*Alpha1` calls — so they answer as daprd answers a missing method: `Unknown`, "failed to
+    /// proxy request: …" ([`PROXY_ERROR`](crate::PROXY_ERROR)), not `Unimplemented`. A run-time
+    /// switch (a sidecar downgraded under a running app); to start as 1.16 or 1.17 set
+    /// [`DaprDoubleConfig::version`](crate::DaprDoubleConfig::version) instead.
     pub fn set_stable_jobs_unimplemented(&self, unimplemented: bool) {
         self.shared
             .faults
@@ -83,9 +83,12 @@ impl DaprDouble {
         self.shared.faults.fail_next.store(n, Ordering::SeqCst);
     }
 
-    /// While `true`, `BulkPublishEvent` and `BulkPublishEventAlpha1` answer `Unimplemented`
-    /// (an older daprd, or a gateway that lacks them), so the app must fall back to
-    /// `PublishEvent`.
+    /// While `true`, `BulkPublishEvent` and `BulkPublishEventAlpha1` are both missing, as on a
+    /// daprd older than every supported line (before 1.10 there was no bulk publish): they answer
+    /// as daprd answers a missing method — `Unknown`, "failed to proxy request: …"
+    /// ([`PROXY_ERROR`](crate::PROXY_ERROR)), not `Unimplemented` — so the app must fall back to
+    /// `PublishEvent`. (The stable `BulkPublishEvent` alone is missing on 1.16: set
+    /// [`DaprDoubleConfig::version`](crate::DaprDoubleConfig::version).)
     pub fn set_bulk_unimplemented(&self, unimplemented: bool) {
         self.shared
             .faults
@@ -93,24 +96,15 @@ impl DaprDouble {
             .store(unimplemented, Ordering::SeqCst);
     }
 
-    /// The next `n` bulk entries (across calls) fail: they are listed in `failed_entries` and
-    /// not stored.
+    /// The next `n` bulk entries (across calls) fail to reach the broker and are not stored; the
+    /// other entries of the call are. With the Kafka component (the default) the call then
+    /// answers `Internal` with no `failed_entries`, so the app cannot tell which entries made
+    /// it; only with [`PubsubComponent::ReportsFailedEntries`](crate::PubsubComponent) does it
+    /// succeed and list them in `failed_entries`.
     pub fn fail_bulk_entries(&self, n: u64) {
         self.shared
             .faults
             .fail_bulk_entries
             .store(n, Ordering::SeqCst);
-    }
-
-    /// How a bulk call with failed entries answers. `false` (the default): the call succeeds and
-    /// lists them in `failed_entries`. `true`: what daprd does with the **Kafka** component — the
-    /// other entries are stored, but the whole call fails with `Internal` and an empty response,
-    /// so the app cannot tell which entries made it (Kafka's `BulkPublish` returns an error for
-    /// any failed message and `bulkPublishEvent` then drops the per-entry list).
-    pub fn set_bulk_failures_fail_call(&self, fail_call: bool) {
-        self.shared
-            .faults
-            .bulk_failures_fail_call
-            .store(fail_call, Ordering::SeqCst);
     }
 }

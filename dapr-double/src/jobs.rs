@@ -1,7 +1,8 @@
 //! Jobs: `ScheduleJob`/`DeleteJob` (and their `Alpha1` twins) store jobs by name; a job with a
 //! `due_time` (RFC 3339, Go or ISO 8601 duration) and/or an `@every <duration>` schedule is
-//! triggered by calling the app's `OnJobEvent` (falling back to `OnJobEventAlpha1`), with the
-//! job's failure policy. Cron expressions and other `@` periods are stored but only fire
+//! triggered by calling the app's job callback as the configured daprd line does (1.18:
+//! `OnJobEvent`, falling back to `OnJobEventAlpha1`; 1.16 and 1.17: `OnJobEventAlpha1` only),
+//! with the job's failure policy. Cron expressions and other `@` periods are stored but only fire
 //! through [`DaprDouble::trigger_job_now`].
 
 use std::collections::HashMap;
@@ -138,7 +139,10 @@ pub(crate) async fn delete_job(
     Ok(Response::new(DeleteJobResponse {}))
 }
 
-/// Fires a job at its due time, then every `every` until `repeats` triggers are done.
+/// Fires a job at its due time, then every `every` until `repeats` triggers are done. A trigger
+/// whose failure policy gave up still counts towards `repeats`, and a one-shot job is deleted
+/// after it either way (go-etcd-cron `internal/counter/counter.go`: `TriggerFailed` moves on to
+/// the next tick and deletes the job when there is none).
 async fn run_timer(
     shared: Arc<Shared>,
     name: String,
@@ -159,16 +163,20 @@ async fn run_timer(
             return;
         };
         let trigger = shared.trigger(&job).await;
-        shared.job_triggers.push(trigger);
         count = count.saturating_add(1);
         let done = match every {
             None => true,
             Some(_) => repeats.is_some_and(|r| count >= r),
         };
         match every {
-            Some(every) if !done => next = next.checked_add(every).unwrap_or(next),
+            Some(every) if !done => {
+                shared.job_triggers.push(trigger);
+                next = next.checked_add(every).unwrap_or(next);
+            }
             _ => {
+                // Gone before the trigger is recorded, so a test that saw it sees no job.
                 shared.jobs.remove_if(&name, generation);
+                shared.job_triggers.push(trigger);
                 return;
             }
         }
@@ -182,14 +190,28 @@ fn to_std(duration: prost_types::Duration) -> Duration {
 }
 
 impl Shared {
-    /// One trigger with the job's failure policy (default: the configured constant policy).
-    /// OK and `NotFound` end it; any other code is retried.
+    /// One trigger with the job's failure policy, as go-etcd-cron applies it
+    /// (`internal/counter/counter.go` `TriggerFailed`/`policyTryAgain`):
+    /// - no policy (or one with neither `drop` nor `constant`, which daprd passes on as none:
+    ///   `pkg/scheduler/server/api.go` `schedFPToCron`) → go-etcd-cron's default, constant 1 s,
+    ///   3 retries (`internal/scheduler/builder.go`; `DaprDoubleConfig::job_failure_policy`);
+    /// - `drop` → one attempt;
+    /// - `constant` → retries `interval` apart (an unset interval is zero: the next attempt
+    ///   follows at once, here after at least 1 ms), `max_retries` of them, or forever when
+    ///   unset.
+    ///
+    /// The app's answer counts as daprd's `invokeApp` counts it
+    /// (`pkg/runtime/scheduler/internal/cluster/streamer.go`): OK and `NotFound` end the trigger
+    /// as done; any other code (also `Unimplemented`) is a failure.
     async fn trigger(&self, job: &Job) -> JobTrigger {
         let default = self.config.job_failure_policy;
         let (interval, max_retries) = match job.failure_policy.and_then(|p| p.policy) {
             Some(Policy::Drop(_)) => (Duration::ZERO, Some(0)),
             Some(Policy::Constant(constant)) => (
-                constant.interval.map_or(default.interval, to_std),
+                constant
+                    .interval
+                    .map_or(Duration::ZERO, to_std)
+                    .max(Duration::from_millis(1)),
                 constant.max_retries,
             ),
             None => (default.interval, Some(default.max_retries)),

@@ -8,7 +8,9 @@ use tonic::{Code, Request};
 
 use crate::record::AppAnswer;
 
-/// Go's `url.QueryEscape`.
+/// Go's `url.QueryEscape` (`net/url`: space → `+`, `A-Za-z0-9-_.~` kept, every other byte
+/// `%XX` in upper case), which the Kafka component applies with `escapeHeaders: "true"`
+/// (`contrib:common/component/kafka/consumer.go` `GetEventMetadata`).
 pub(crate) fn query_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {

@@ -71,9 +71,11 @@ pub enum Outcome {
     DeadLettered,
     /// Acknowledged and discarded without a dead-letter topic (DROP, no matching route, expired).
     Dropped,
-    /// Retries exhausted without a dead-letter topic. Real daprd hands the error back to Kafka,
-    /// which redelivers the message forever and stalls its partition; the double records it
-    /// here and moves on.
+    /// Not acknowledged, and no dead-letter topic: the retries ran out (or there were none, or
+    /// daprd could not decode or route the message), so daprd handed the error back to the
+    /// Kafka consumer. The consumer hands the same message to daprd again after its back-off,
+    /// forever, and its partition stalls meanwhile; each such round is one more delivery record
+    /// (see [`Delivery::redelivery`]).
     GaveUp,
 }
 
@@ -117,6 +119,9 @@ pub struct Delivery {
     pub path: String,
     /// The dead-letter topic it went to, for [`Outcome::DeadLettered`].
     pub dead_letter_topic: Option<String>,
+    /// How many times the Kafka consumer had handed this message to daprd before this round
+    /// (0 on the first delivery; more after rounds that ended [`Outcome::GaveUp`]).
+    pub redelivery: u32,
     /// When it finished.
     pub finished_at: Instant,
 }
@@ -215,6 +220,36 @@ impl<T: Clone> Recorder<T> {
     pub(crate) fn clear(&self) {
         lock(&self.items).clear();
         self.len.send_replace(0);
+    }
+
+    /// Waits until `done` holds for the records, and returns all of them.
+    pub(crate) async fn wait_until(
+        &self,
+        done: impl Fn(&[T]) -> bool,
+        wanted: usize,
+        timeout: Duration,
+    ) -> Result<Vec<T>, WaitTimeout<T>> {
+        let mut rx = self.len.subscribe();
+        let started = Instant::now();
+        let reached = tokio::time::timeout(timeout, async {
+            loop {
+                if done(&lock(&self.items)) {
+                    return;
+                }
+                if rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        })
+        .await;
+        match reached {
+            Ok(()) => Ok(self.snapshot()),
+            Err(_) => Err(WaitTimeout {
+                wanted,
+                got: self.snapshot(),
+                waited: started.elapsed(),
+            }),
+        }
     }
 
     /// Waits until at least `n` records exist and returns all of them.

@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -113,6 +114,8 @@ pub struct AppState {
     pub subscriptions: Mutex<Vec<TopicSubscription>>,
     /// Answers for the next `OnTopicEvent` calls, in order; SUCCESS once empty.
     pub topic_answers: Mutex<VecDeque<Answer>>,
+    /// Answers for the next `OnTopicEvent` calls of one event id, before `topic_answers`.
+    pub answers_by_id: Mutex<HashMap<String, VecDeque<Answer>>>,
     /// Codes for the next job callbacks, in order; OK once empty.
     pub job_answers: Mutex<VecDeque<Code>>,
     /// The stable `OnBulkTopicEvent`/`OnJobEvent` answer `Unimplemented` (an app that only
@@ -125,9 +128,21 @@ pub struct AppState {
     pub bulk_events: Calls<(&'static str, TopicEventBulkRequest)>,
     pub job_events: Calls<(&'static str, JobEventRequest)>,
     pub health_checks: Calls<()>,
+    /// Calls of the stable `OnJobEvent`/`OnBulkTopicEvent`, also those refused as
+    /// `Unimplemented`.
+    stable_job_calls: AtomicUsize,
+    stable_bulk_calls: AtomicUsize,
 }
 
 impl AppState {
+    pub fn stable_job_calls(&self) -> usize {
+        self.stable_job_calls.load(Ordering::SeqCst)
+    }
+
+    pub fn stable_bulk_calls(&self) -> usize {
+        self.stable_bulk_calls.load(Ordering::SeqCst)
+    }
+
     fn check_token(&self, metadata: &MetadataMap) -> Result<(), Status> {
         match &self.required_token {
             Some(token)
@@ -203,8 +218,12 @@ impl AppCallback for Service {
     ) -> Result<Response<TopicEventResponse>, Status> {
         self.0.check_token(request.metadata())?;
         let metadata = request.metadata().clone();
-        self.0.topic_events.push(request.into_inner(), &metadata);
-        match lock(&self.0.topic_answers).pop_front() {
+        let request = request.into_inner();
+        let scripted = lock(&self.0.answers_by_id)
+            .get_mut(&request.id)
+            .and_then(VecDeque::pop_front);
+        self.0.topic_events.push(request, &metadata);
+        match scripted.or_else(|| lock(&self.0.topic_answers).pop_front()) {
             None => Ok(Response::new(TopicEventResponse { status: 0 })),
             Some(Answer::Status(status)) => Ok(Response::new(TopicEventResponse {
                 status: status as i32,
@@ -231,6 +250,7 @@ impl AppCallback for Service {
         &self,
         request: Request<TopicEventBulkRequest>,
     ) -> Result<Response<TopicEventBulkResponse>, Status> {
+        self.0.stable_bulk_calls.fetch_add(1, Ordering::SeqCst);
         if self.0.stable_unimplemented {
             return Err(Status::unimplemented("only alpha"));
         }
@@ -241,6 +261,7 @@ impl AppCallback for Service {
         &self,
         request: Request<JobEventRequest>,
     ) -> Result<Response<JobEventResponse>, Status> {
+        self.0.stable_job_calls.fetch_add(1, Ordering::SeqCst);
         if self.0.stable_unimplemented {
             return Err(Status::unimplemented("only alpha"));
         }
@@ -296,6 +317,7 @@ impl FakeApp {
         let state = Arc::new(AppState {
             subscriptions: Mutex::new(options.subscriptions),
             topic_answers: Mutex::new(VecDeque::new()),
+            answers_by_id: Mutex::new(HashMap::new()),
             job_answers: Mutex::new(VecDeque::new()),
             stable_unimplemented: options.stable_unimplemented,
             required_token: options.required_token,
@@ -304,6 +326,8 @@ impl FakeApp {
             bulk_events: Calls::new(),
             job_events: Calls::new(),
             health_checks: Calls::new(),
+            stable_job_calls: AtomicUsize::new(0),
+            stable_bulk_calls: AtomicUsize::new(0),
         });
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
@@ -331,6 +355,14 @@ impl FakeApp {
     /// Queues answers for the next `OnTopicEvent` calls.
     pub fn answer(&self, answers: impl IntoIterator<Item = Answer>) {
         lock(&self.state.topic_answers).extend(answers);
+    }
+
+    /// Queues answers for the next `OnTopicEvent` calls of the event `id`.
+    pub fn answer_for(&self, id: &str, answers: impl IntoIterator<Item = Answer>) {
+        lock(&self.state.answers_by_id)
+            .entry(id.to_owned())
+            .or_default()
+            .extend(answers);
     }
 
     /// Queues codes for the next job callbacks.

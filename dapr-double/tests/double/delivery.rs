@@ -117,13 +117,15 @@ async fn exhausted_retries_go_to_the_dead_letter_topic_or_give_up() {
     assert_eq!(deliveries[1].topic, "tasks-dlq");
     assert_eq!(deliveries[1].outcome, Outcome::Acked);
 
-    // Without a dead-letter topic daprd would hand the message back to Kafka forever.
+    // Without a dead-letter topic daprd hands the message back to Kafka, which hands it to
+    // daprd again after its back-off (and the policy applies again): the app answers SUCCESS
+    // by then.
     app.answer([Answer::Error(Code::Internal); 4]);
     publish_task(&double, "plain", "evt-2").await;
     let deliveries = double
-        .wait_for_deliveries(3, WAIT)
+        .wait_for_deliveries(4, WAIT)
         .await
-        .expect("third delivery");
+        .expect("third and fourth delivery");
     assert_eq!(deliveries[2].outcome, Outcome::GaveUp);
     assert_eq!(deliveries[2].attempts, 4);
     assert!(matches!(
@@ -133,6 +135,9 @@ async fn exhausted_retries_go_to_the_dead_letter_topic_or_give_up() {
             ..
         })
     ));
+    assert_eq!(deliveries[3].event_id, "evt-2");
+    assert_eq!(deliveries[3].redelivery, 1);
+    assert_eq!(deliveries[3].outcome, Outcome::Acked);
 }
 
 #[tokio::test]

@@ -1,10 +1,11 @@
-//! Fault injection: down, delay, failing publishes and bulk entries, bulk `Unimplemented`,
+//! Fault injection: down, delay, failing publishes and bulk entries, missing bulk RPCs,
 //! stop/restart.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use dapr::dapr::proto::runtime::v1::{BulkPublishRequest, BulkPublishRequestEntry};
+use dapr_double::{DaprDoubleConfig, PROXY_ERROR, PubsubComponent};
 use tonic::Code;
 
 use crate::app::{AppOptions, WAIT, subscription};
@@ -86,18 +87,20 @@ async fn bulk_faults() {
     let (double, _app) = start(fast(), AppOptions::default()).await;
     let mut client = client(&double).await;
 
+    // Both bulk RPCs missing: daprd's proxy answers `Unknown`, not `Unimplemented`.
     double.set_bulk_unimplemented(true);
     let status = client
         .bulk_publish_event(bulk(&["a"]))
         .await
-        .expect_err("unimplemented");
-    assert_eq!(status.code(), Code::Unimplemented);
+        .expect_err("missing");
+    assert_eq!(status.code(), Code::Unknown);
+    assert_eq!(status.message(), PROXY_ERROR);
     #[allow(deprecated)] // daprd ≤ 1.17 only has the Alpha1 RPC
     let status = client
         .bulk_publish_event_alpha1(bulk(&["a"]))
         .await
-        .expect_err("alpha unimplemented too");
-    assert_eq!(status.code(), Code::Unimplemented);
+        .expect_err("alpha missing too");
+    assert_eq!(status.code(), Code::Unknown);
     // The fallback the app must use still works.
     client
         .publish_event(json_publish("tasks"))
@@ -105,6 +108,25 @@ async fn bulk_faults() {
         .expect("single publish");
     double.set_bulk_unimplemented(false);
 
+    // Kafka (the default): the call fails as a whole, the other entries are stored anyway.
+    double.fail_bulk_entries(2);
+    let status = client
+        .bulk_publish_event(bulk(&["a", "b", "c"]))
+        .await
+        .expect_err("the whole call fails");
+    assert_eq!(status.code(), Code::Internal);
+    let stored: Vec<Option<String>> = double.published().into_iter().map(|p| p.entry_id).collect();
+    assert_eq!(stored, [None, Some("c".to_owned())]);
+}
+
+#[tokio::test]
+async fn failed_entries_are_listed_only_by_a_component_that_reports_them() {
+    let config = DaprDoubleConfig {
+        pubsub_component: PubsubComponent::ReportsFailedEntries,
+        ..fast()
+    };
+    let (double, _app) = start(config, AppOptions::default()).await;
+    let mut client = client(&double).await;
     double.fail_bulk_entries(2);
     let response = client
         .bulk_publish_event(bulk(&["a", "b", "c"]))
@@ -118,24 +140,7 @@ async fn bulk_faults() {
         .collect();
     assert_eq!(failed, ["a", "b"]);
     let stored: Vec<Option<String>> = double.published().into_iter().map(|p| p.entry_id).collect();
-    assert_eq!(stored, [None, Some("c".to_owned())]);
-
-    // Kafka's real behaviour: the call fails as a whole, the other entries are stored anyway.
-    double.set_bulk_failures_fail_call(true);
-    double.fail_bulk_entries(1);
-    let status = client
-        .bulk_publish_event(bulk(&["d", "e"]))
-        .await
-        .expect_err("the whole call fails");
-    assert_eq!(status.code(), Code::Internal);
-    assert_eq!(
-        double
-            .published()
-            .last()
-            .and_then(|p| p.entry_id.clone())
-            .as_deref(),
-        Some("e")
-    );
+    assert_eq!(stored, [Some("c".to_owned())]);
 }
 
 #[tokio::test]

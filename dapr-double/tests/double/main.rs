@@ -2,9 +2,14 @@
 
 mod app;
 mod delivery;
+mod escaping;
 mod faults;
+mod job_policies;
 mod jobs;
+mod limits;
 mod publish;
+mod redelivery;
+mod versions;
 
 use std::collections::HashMap;
 use std::time::Duration;
