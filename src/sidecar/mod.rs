@@ -30,6 +30,14 @@ impl SidecarError {
     }
 }
 
+/// How daprd refuses a request larger than its `max-body-size`: grpc-go's receive limit
+/// (`ResourceExhausted`, "grpc: received message larger than max"). A refusal of this one
+/// request, not an outage: the caller sends smaller ones.
+fn is_too_large(status: &Status) -> bool {
+    status.code() == Code::ResourceExhausted
+        && status.message().contains("received message larger than max")
+}
+
 /// How daprd answers an RPC it does not have: grpc-go hands an unknown method of the `Dapr`
 /// service to daprd's service-invocation proxy (its `UnknownServiceHandler`), which fails with
 /// `Unknown` because the call names no app to invoke (dapr `pkg/api/grpc/server.go`,
@@ -130,7 +138,10 @@ impl Sidecar {
                 Ok(response.into_inner())
             }
             Err(status) => {
-                if is_outage(status.code()) && !is_missing_method(&status) {
+                if is_outage(status.code())
+                    && !is_missing_method(&status)
+                    && !is_too_large(&status)
+                {
                     self.breaker.record_failure(status.message());
                 } else {
                     self.breaker.record_success();

@@ -396,6 +396,7 @@ async fn replicas_share_one_relay_and_fail_over() {
             db.db_backend(),
             format!(
                 "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
                  AND ((classid::bigint << 32) | objid::bigint) = {}",
                 taskflow::outbox::relay::RELAY_LOCK_KEY
             ),

@@ -33,9 +33,9 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A sidecar double with both tokens set, whose deliveries retry every 25 ms for 30 s, as
-/// Kafka redelivers until the app is back (daprd gives up after 3 retries by default and the
-/// message would go to the dead-letter topic while the app restarts).
+/// A sidecar double with both tokens set, whose deliveries retry every 25 ms for 30 s: a
+/// Resiliency policy patient enough to ride out the app's restarts (without one daprd makes a
+/// single attempt and the message would go to the dead-letter topic while the app restarts).
 pub async fn patient_double() -> DaprDouble {
     let mut config = DaprDoubleConfig::fast(Duration::from_millis(5));
     config.dapr_api_token = Some("dapr-token".into());
