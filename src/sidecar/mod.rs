@@ -35,7 +35,9 @@ impl SidecarError {
 /// request, not an outage: the caller sends smaller ones.
 fn is_too_large(status: &Status) -> bool {
     status.code() == Code::ResourceExhausted
-        && status.message().contains("received message larger than max")
+        && status
+            .message()
+            .contains("received message larger than max")
 }
 
 /// How daprd answers an RPC it does not have: grpc-go hands an unknown method of the `Dapr`
@@ -138,9 +140,7 @@ impl Sidecar {
                 Ok(response.into_inner())
             }
             Err(status) => {
-                if is_outage(status.code())
-                    && !is_missing_method(&status)
-                    && !is_too_large(&status)
+                if is_outage(status.code()) && !is_missing_method(&status) && !is_too_large(&status)
                 {
                     self.breaker.record_failure(status.message());
                 } else {

@@ -7,6 +7,7 @@ mod callback;
 mod callback_delivery;
 mod create_get;
 mod cross_user;
+mod dapr_versions;
 mod edges;
 mod escaped_keys;
 mod events_dapr;
