@@ -8,9 +8,9 @@ use taskflow::proto::v1 as pb;
 use tonic::Code;
 
 use super::cross_user::{assert_notification_calls_denied, assert_task_calls_denied};
-use super::notifications::{ago, record};
 use crate::both_backends;
 use crate::helpers::{Backend, Client, JWT_SECRET, Metadata, TestApp, create, titled};
+use crate::helpers::{ago, record};
 
 pub(crate) fn now() -> i64 {
     chrono::Utc::now().timestamp()

@@ -2,103 +2,15 @@
 //! RETRY or DROP, and what it refuses (its tokens are checked in ports.rs).
 
 use dapr::dapr::proto::runtime::v1::{
-    self as dapr_pb, app_callback_client::AppCallbackClient,
-    app_callback_health_check_client::AppCallbackHealthCheckClient,
+    self as dapr_pb, app_callback_health_check_client::AppCallbackHealthCheckClient,
     topic_event_response::TopicEventResponseStatus as Status,
 };
-use prost::Message;
-use taskflow::proto::{events::v1 as ev, v1 as pb};
-use tonic::{Request, transport::Channel};
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, create, list_all, outbox_rows, titled, water_plants};
-
-/// A sidecar endpoint where nothing listens: events stay in the outbox for the test to deliver.
-pub(crate) const NO_SIDECAR: &str = "http://127.0.0.1:9";
-
-pub(crate) async fn callback_client(app: &TestApp) -> AppCallbackClient<Channel> {
-    callback_client_at(&app.callback_addr().to_string()).await
-}
-
-/// A client of the callback port at `addr` (`host:port`).
-pub(crate) async fn callback_client_at(addr: &str) -> AppCallbackClient<Channel> {
-    AppCallbackClient::connect(format!("http://{addr}"))
-        .await
-        .expect("connects to the callback port")
-}
-
-/// Alice's recurring task, due 2027-06-01T09:00Z and completed while no sidecar takes the
-/// events, and its `task.completed` event as daprd would deliver it from the outbox.
-pub(crate) async fn completed_in_the_outbox(
-    app: &TestApp,
-    frequency: pb::Frequency,
-) -> (pb::Task, dapr_pb::TopicEventRequest) {
-    let mut alice = app.user("alice");
-    let task = create(&mut alice, "alice", water_plants(frequency)).await;
-    alice
-        .complete_task(pb::CompleteTaskRequest {
-            name: task.name.clone(),
-        })
-        .await
-        .expect("complete");
-    let rows = outbox_rows(&app.db().await).await;
-    let completion = rows
-        .iter()
-        .find(|r| r.event_type == "task.completed")
-        .expect("the completion event");
-    assert!(completion.published_us.is_none(), "the sidecar is away");
-    let event = delivery(
-        "tasks",
-        &completion.event_id.to_string(),
-        "task.completed",
-        "application/protobuf",
-        completion.payload.clone(),
-    );
-    (task, event)
-}
-
-pub(crate) fn delivery(
-    topic: &str,
-    id: &str,
-    event_type: &str,
-    content_type: &str,
-    data: Vec<u8>,
-) -> dapr_pb::TopicEventRequest {
-    dapr_pb::TopicEventRequest {
-        id: id.into(),
-        source: "taskflow".into(),
-        r#type: event_type.into(),
-        spec_version: "1.0".into(),
-        data_content_type: content_type.into(),
-        data,
-        topic: topic.into(),
-        pubsub_name: "kafka-pubsub".into(),
-        ..Default::default()
-    }
-}
-
-pub(crate) async fn deliver(
-    client: &mut AppCallbackClient<Channel>,
-    event: dapr_pb::TopicEventRequest,
-    key: Option<&str>,
-    token: Option<&str>,
-) -> Result<i32, tonic::Status> {
-    let mut request = Request::new(event);
-    if let Some(key) = key {
-        request
-            .metadata_mut()
-            .insert("partitionkey", key.parse().expect("ascii"));
-    }
-    if let Some(token) = token {
-        request
-            .metadata_mut()
-            .insert("dapr-api-token", token.parse().expect("ascii"));
-    }
-    client
-        .on_topic_event(request)
-        .await
-        .map(|r| r.into_inner().status)
-}
+use crate::helpers::{
+    Backend, NO_SIDECAR, TestApp, callback_client, completed_event, create, deliver, delivery,
+    list_all, titled,
+};
 
 async fn subscriptions_name_the_topics_and_dead_letter_topic(backend: Backend) {
     let app = TestApp::spawn_dapr(backend, NO_SIDECAR, Some("app-secret")).await;
@@ -140,19 +52,6 @@ async fn subscriptions_name_the_topics_and_dead_letter_topic(backend: Backend) {
         .expect("bindings listed")
         .into_inner();
     assert!(bindings.bindings.is_empty());
-}
-
-pub(crate) fn completed_event(task: &pb::Task, user: &str) -> Vec<u8> {
-    ev::TaskCompleted {
-        context: Some(ev::EventContext {
-            user_id: user.into(),
-            origin: ev::Origin::User as i32,
-            ..Default::default()
-        }),
-        task: Some(task.clone()),
-        series_anchor: None,
-    }
-    .encode_to_vec()
 }
 
 async fn malformed_unknown_foreign_and_oversized_events_are_dropped(backend: Backend) {

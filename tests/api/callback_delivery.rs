@@ -8,11 +8,11 @@ use dapr::dapr::proto::runtime::v1::{
 use prost::Message;
 use taskflow::proto::{events::v1 as ev, v1 as pb};
 
-use super::callback::{
-    NO_SIDECAR, callback_client, completed_event, completed_in_the_outbox, deliver, delivery,
-};
 use crate::both_backends;
 use crate::helpers::{Backend, TestApp, create, list_all, outbox_rows, titled, ts};
+use crate::helpers::{
+    NO_SIDECAR, callback_client, completed_event, completed_in_the_outbox, deliver, delivery,
+};
 
 async fn redelivery_creates_one_next_occurrence(backend: Backend) {
     let app = TestApp::spawn_dapr(backend, NO_SIDECAR, None).await;

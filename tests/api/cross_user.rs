@@ -7,11 +7,9 @@ use prost_types::FieldMask;
 use taskflow::proto::v1 as pb;
 use tonic::{Code, Status};
 
-use super::notifications::{
-    Notifications, ago, list_page, mark, names, notifications, record, watch,
-};
 use crate::both_backends;
 use crate::helpers::{Backend, Client, TestApp, assert_invalid, create, list_all, titled, ts};
+use crate::helpers::{Notifications, ago, list_page, mark, names, notifications, record, watch};
 
 /// What a client can tell from a failed call (code, message, every error detail), with
 /// `name` replaced by a placeholder.

@@ -1,84 +1,16 @@
 //! The API's edges: an empty update mask, the one spelling of a resource name (AIP-122),
 //! errors that stay small whatever the input, and bytes that are no protobuf message.
 
-use prost::bytes::{Buf, BufMut};
 use prost_types::FieldMask;
 use taskflow::proto::v1 as pb;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
-use tonic::transport::Channel;
-use tonic::{Code, Request, Status};
+use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 use crate::both_backends;
 use crate::helpers::{Backend, Client, TestApp, assert_invalid, create, list_all, titled, ts};
-use crate::notifications::{ago, mark, notifications, record};
+use crate::helpers::{ago, mark, notifications, raw_call, record};
 
 /// Passes request and response bodies through as bytes, so a test can send anything.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct RawCodec;
-
-#[derive(Debug)]
-pub(crate) struct RawCoder;
-
-impl Codec for RawCodec {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = RawCoder;
-    type Decoder = RawCoder;
-
-    fn encoder(&mut self) -> RawCoder {
-        RawCoder
-    }
-
-    fn decoder(&mut self) -> RawCoder {
-        RawCoder
-    }
-}
-
-impl Encoder for RawCoder {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCoder {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
-        let mut body = vec![0; src.remaining()];
-        src.copy_to_slice(&mut body);
-        Ok(Some(body))
-    }
-}
-
-/// A unary call of `path` with `body` as the request's bytes, as `user` (if any).
-pub(crate) async fn raw_call(
-    channel: Channel,
-    path: &str,
-    body: Vec<u8>,
-    user: Option<&str>,
-) -> Result<Vec<u8>, Status> {
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready().await.expect("the channel is ready");
-    let mut request = Request::new(body);
-    if let Some(user) = user {
-        request
-            .metadata_mut()
-            .insert("x-user-id", user.parse().expect("an ASCII user id"));
-    }
-    let path = http::uri::PathAndQuery::try_from(path).expect("a valid path");
-    grpc.unary(request, path, RawCodec)
-        .await
-        .map(tonic::Response::into_inner)
-}
-
-// ---- e. An empty update mask means "the populated fields" (AIP-134) ----
-
 fn rich() -> pb::Task {
     pb::Task {
         description: "keep me".into(),

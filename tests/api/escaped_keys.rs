@@ -4,8 +4,8 @@
 use taskflow::proto::v1 as pb;
 
 use crate::both_backends;
-use crate::callback::{NO_SIDECAR, callback_client, deliver, delivery};
-use crate::helpers::{Backend, TestApp, create, list_all, outbox_rows, water_plants};
+use crate::helpers::{Backend, TestApp, create, list_all, water_plants};
+use crate::helpers::{NO_SIDECAR, deliver_from_outbox};
 
 async fn an_escaped_key_names_its_user(backend: Backend) {
     let app = TestApp::spawn_dapr(backend, NO_SIDECAR, None).await;
@@ -21,22 +21,8 @@ async fn an_escaped_key_names_its_user(backend: Backend) {
             })
             .await
             .expect("complete");
-        let rows = outbox_rows(&app.db().await).await;
-        let completion = rows
-            .iter()
-            .find(|r| r.event_type == "task.completed" && r.subject == task.name)
-            .expect("the completion event");
-        let event = delivery(
-            "tasks",
-            &completion.event_id.to_string(),
-            "task.completed",
-            "application/protobuf",
-            completion.payload.clone(),
-        );
-        let mut callbacks = callback_client(&app).await;
-        let status = deliver(&mut callbacks, event, Some(escaped), None)
-            .await
-            .expect("answered");
+        let status =
+            deliver_from_outbox(&app, &task.name, "task.completed", Some(escaped), None).await;
         assert_eq!(status, 0, "SUCCESS for {user} under key {escaped}");
         let tasks = list_all(&mut client, user).await;
         assert!(

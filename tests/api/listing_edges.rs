@@ -12,7 +12,7 @@ use tonic::Code;
 
 use crate::both_backends;
 use crate::helpers::{Backend, Client, Metadata, TestApp, assert_invalid, create, titled, ts};
-use crate::notifications::{notifications, record_all};
+use crate::helpers::{notifications, record_all};
 
 fn list_req(filter: &str, order_by: &str, page_size: i32, token: &str) -> pb::ListTasksRequest {
     pb::ListTasksRequest {

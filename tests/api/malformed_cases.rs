@@ -10,7 +10,7 @@ use dapr::dapr::proto::runtime::v1::{
 use prost::Message;
 use taskflow::proto::{events::v1 as ev, v1 as pb};
 
-use super::callback::{completed_event, delivery};
+use crate::helpers::{completed_event, delivery};
 
 /// One malformed delivery and the reason it must be dropped for.
 pub(crate) struct Case {

@@ -17,10 +17,10 @@ use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 
-use super::callback::{NO_SIDECAR, callback_client, deliver, delivery};
 use super::malformed_cases::{Case, bulk_entry, case, context, with_subject};
-use super::metrics::{sample, scrape};
 use crate::helpers::{Backend, TestApp, create, list_all, outbox_rows, water_plants};
+use crate::helpers::{NO_SIDECAR, callback_client, deliver, delivery};
+use crate::helpers::{sample, scrape};
 
 const BULK_BATCHES: usize = 20;
 const BULK_BAD: usize = 40;

@@ -1,36 +1,7 @@
 //! `/metrics` as Prometheus scrapes it: the counters move with the work.
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-use crate::helpers::{Backend, TestApp, create, published_outbox, titled};
+use crate::helpers::{Backend, TestApp, create, published_outbox, sample, scrape, titled};
 use taskflow::proto::v1 as pb;
-
-pub(crate) async fn scrape(app: &TestApp) -> String {
-    let mut stream = tokio::net::TcpStream::connect(app.metrics_addr())
-        .await
-        .expect("connects");
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .expect("request sent");
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .await
-        .expect("response read");
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    response
-}
-
-/// The value of the sample `name{labels}` (exact label text), or 0 when absent.
-pub(crate) fn sample(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find_map(|line| {
-            line.strip_prefix(series)
-                .and_then(|rest| rest.trim().parse().ok())
-        })
-        .unwrap_or(0.0)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counters_move_with_the_work() {

@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 use tonic::Code;
 
 use crate::both_backends;
-use crate::edges::raw_call;
+use crate::helpers::raw_call;
 use crate::helpers::{Backend, TestApp, create, titled};
-use crate::metrics::{sample, scrape};
+use crate::helpers::{sample, scrape};
 
 /// The values of the `method` label among the RPC series of a scrape.
 fn method_labels(text: &str) -> BTreeSet<String> {

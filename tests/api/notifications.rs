@@ -1,144 +1,12 @@
 //! NotificationService: listing, marking read, watching live (backlog, seam, isolation,
 //! disconnects, slow watchers), and delivery across replicas on PostgreSQL.
 
-use std::time::Duration;
-
-use chrono::{DateTime, Utc};
-use taskflow::domain::{Kind, NewNotification, Notification};
-use taskflow::domain::{TaskId, TaskName, UserId};
-use taskflow::notifications::Hub;
-use taskflow::proto::v1::{self as pb, notification_service_client::NotificationServiceClient};
-use taskflow::store::Database;
-use taskflow::store::notifications as store;
-use tokio::time::timeout;
-use tonic::{Code, Streaming, service::interceptor::InterceptedService, transport::Channel};
+use taskflow::domain::Notification;
+use taskflow::proto::v1::{self as pb};
+use tonic::Code;
 
 use crate::both_backends;
-use crate::helpers::{Backend, Metadata, TestApp, assert_invalid};
-
-pub(crate) type Notifications = NotificationServiceClient<InterceptedService<Channel, Metadata>>;
-
-/// How long a notification may take to arrive.
-pub(crate) const ARRIVES_WITHIN: Duration = Duration::from_secs(10);
-/// How long to watch for something that must not arrive (after what should have arrived).
-pub(crate) const QUIET_FOR: Duration = Duration::from_millis(300);
-
-pub(crate) fn client_on(channel: Channel, user: &str) -> Notifications {
-    NotificationServiceClient::with_interceptor(channel, Metadata::new(&[("x-user-id", user)]))
-}
-
-pub(crate) fn notifications(app: &TestApp, user: &str) -> Notifications {
-    client_on(app.channel(), user)
-}
-
-pub(crate) fn user(raw: &str) -> UserId {
-    UserId::parse(raw).expect("a valid user id")
-}
-
-/// Records notifications for `owner` the way the reminder engine does: in one write
-/// transaction, each announced through `hub` inside it, then committed and handed to the hub.
-pub(crate) async fn record_all(
-    db: &Database,
-    hub: &Hub,
-    owner: &str,
-    items: impl IntoIterator<Item = (String, DateTime<Utc>)>,
-    body: &str,
-) -> Vec<Notification> {
-    let (_turn, txn) = db.begin_write().await.expect("begins a transaction");
-    let mut recorded = Vec::new();
-    for (title, at) in items {
-        let new = NewNotification {
-            user: user(owner),
-            task: TaskName {
-                user: user(owner),
-                task: TaskId::new_v7(),
-            },
-            kind: Kind::Reminder,
-            title,
-            body: body.to_owned(),
-            dedupe_key: format!("test/{}", uuid::Uuid::new_v4()),
-        };
-        let notification = store::record(&txn, new, at)
-            .await
-            .expect("records")
-            .expect("a new notification");
-        hub.notify_in_txn(&txn, &notification)
-            .await
-            .expect("announces");
-        recorded.push(notification);
-    }
-    txn.commit().await.expect("commits");
-    for notification in &recorded {
-        hub.committed(notification);
-    }
-    recorded
-}
-
-pub(crate) async fn record(
-    db: &Database,
-    hub: &Hub,
-    owner: &str,
-    title: &str,
-    at: DateTime<Utc>,
-) -> Notification {
-    let mut one = record_all(db, hub, owner, [(title.to_owned(), at)], "Due soon").await;
-    one.pop().expect("one notification")
-}
-
-pub(crate) fn ago(minutes: i64) -> DateTime<Utc> {
-    taskflow::clock::now() - chrono::Duration::minutes(minutes)
-}
-
-pub(crate) fn names(notifications: &[pb::Notification]) -> Vec<String> {
-    notifications.iter().map(|n| n.name.clone()).collect()
-}
-
-pub(crate) async fn watch(
-    client: &mut Notifications,
-    parent: &str,
-    since: Option<prost_types::Timestamp>,
-) -> Result<Streaming<pb::Notification>, tonic::Status> {
-    client
-        .watch_notifications(pb::WatchNotificationsRequest {
-            parent: parent.into(),
-            since,
-        })
-        .await
-        .map(tonic::Response::into_inner)
-}
-
-/// The next notification on `stream`, which must come within [`ARRIVES_WITHIN`].
-pub(crate) async fn next(stream: &mut Streaming<pb::Notification>) -> pb::Notification {
-    timeout(ARRIVES_WITHIN, stream.message())
-        .await
-        .expect("a notification arrives in time")
-        .expect("the stream does not fail")
-        .expect("the stream stays open")
-}
-
-/// Asserts nothing arrives on `stream` for a while.
-pub(crate) async fn stays_quiet(stream: &mut Streaming<pb::Notification>, whose: &str) {
-    if let Ok(got) = timeout(QUIET_FOR, stream.message()).await {
-        panic!("{whose} watcher received something it should not: {got:?}");
-    }
-}
-
-pub(crate) async fn list_page(
-    client: &mut Notifications,
-    page_size: i32,
-    page_token: &str,
-    unread_only: bool,
-) -> Result<pb::ListNotificationsResponse, tonic::Status> {
-    client
-        .list_notifications(pb::ListNotificationsRequest {
-            parent: "users/alice".into(),
-            page_size,
-            page_token: page_token.into(),
-            unread_only,
-        })
-        .await
-        .map(tonic::Response::into_inner)
-}
+use crate::helpers::*;
 
 /// Every page, each at most `page_size` long.
 pub(crate) async fn list_all(
@@ -159,16 +27,6 @@ pub(crate) async fn list_all(
         }
         token = page.next_page_token;
     }
-}
-
-pub(crate) async fn mark(
-    client: &mut Notifications,
-    name: &str,
-) -> Result<pb::Notification, tonic::Status> {
-    client
-        .mark_notification_read(pb::MarkNotificationReadRequest { name: name.into() })
-        .await
-        .map(tonic::Response::into_inner)
 }
 
 pub(crate) async fn lists_newest_first_in_pages_and_unread_only(backend: Backend) {
@@ -291,7 +149,7 @@ async fn health_reports_the_notification_service(backend: Backend) {
 
 /// The README's grpcurl examples, as a user runs them.
 async fn grpcurl_watches_lists_and_marks_read(backend: Backend) {
-    use crate::grpcurl::{grpcurl, stdout_json};
+    use crate::helpers::{grpcurl, stdout_json};
     let app = TestApp::spawn(backend).await;
     let (db, hub) = (app.db().await, app.hub());
     let recorded = record(&db, &hub, "alice", "Pay rent", taskflow::clock::now()).await;

@@ -7,8 +7,8 @@ use taskflow::domain::Notification;
 use tokio::time::timeout;
 use tonic::{Code, transport::Channel};
 
-use super::notifications::*;
 use crate::both_backends;
+use crate::helpers::*;
 use crate::helpers::{Backend, TestApp, eventually, ts};
 
 async fn watchers_get_the_backlog_then_live_ones_and_only_their_own(backend: Backend) {

@@ -22,9 +22,9 @@ use taskflow::proto::v1::{
 };
 use tonic::{Code, Request, Status, transport::Channel};
 
-use super::callback::{NO_SIDECAR, completed_in_the_outbox, delivery};
 use crate::both_backends;
 use crate::helpers::{Backend, Metadata, TestApp, list_all, titled};
+use crate::helpers::{NO_SIDECAR, completed_in_the_outbox, delivery};
 
 const APP_TOKEN: &str = "app-secret";
 

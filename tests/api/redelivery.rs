@@ -29,8 +29,8 @@ use self::orders::Order;
 use self::run::{Run, quiet_double};
 use self::state::EndState;
 use crate::both_backends;
+use crate::helpers::timestamp;
 use crate::helpers::{Backend, Client, TestApp, create, published_outbox, titled, ts, wired_to};
-use crate::reminders::timestamp;
 
 /// The clock time every run starts at; every job falls due later than the real time.
 const START: &str = "2031-03-03T09:00:00Z";

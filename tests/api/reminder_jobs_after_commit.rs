@@ -10,29 +10,20 @@ use taskflow::proto::v1 as pb;
 use taskflow::store::entity::reminder::{CANCELLED, FIRED, SCHEDULED};
 
 use crate::both_backends;
-use crate::callback::{callback_client, deliver, delivery};
-use crate::helpers::{Backend, TestApp, double, eventually, outbox_rows, wired_to};
-use crate::reminders::{due_task, notifications_of};
+use crate::helpers::deliver_from_outbox;
+use crate::helpers::{Backend, TestApp, double, eventually, wired_to};
+use crate::helpers::{due_task, notifications_of};
 
 /// Delivers the last `event_type` event of `task` from the outbox, as daprd would.
-async fn deliver_from_outbox(app: &TestApp, task: &pb::Task, event_type: &str) -> i32 {
-    let rows = outbox_rows(&app.db().await).await;
-    let row = rows
-        .iter()
-        .rev()
-        .find(|r| r.event_type == event_type && r.subject == task.name)
-        .expect("the event is in the outbox");
-    let event = delivery(
-        "tasks",
-        &row.event_id.to_string(),
+async fn deliver_from(app: &TestApp, task: &pb::Task, event_type: &str) -> i32 {
+    deliver_from_outbox(
+        app,
+        &task.name,
         event_type,
-        "application/protobuf",
-        row.payload.clone(),
-    );
-    let mut callbacks = callback_client(app).await;
-    deliver(&mut callbacks, event, Some("alice"), Some("app-token"))
-        .await
-        .expect("answered")
+        Some("alice"),
+        Some("app-token"),
+    )
+    .await
 }
 
 async fn reminder_of(app: &TestApp, name: &TaskName) -> taskflow::store::reminders::ReminderRow {
@@ -55,7 +46,7 @@ async fn deliveries_succeed_while_the_sidecar_is_down_and_jobs_follow(backend: B
 
     // Armed while every sidecar call fails: the delivery succeeds, the job is left to do.
     assert_eq!(
-        deliver_from_outbox(&app, &task, "task.created").await,
+        deliver_from(&app, &task, "task.created").await,
         0,
         "SUCCESS"
     );
@@ -89,7 +80,7 @@ async fn deliveries_succeed_while_the_sidecar_is_down_and_jobs_follow(backend: B
         .await
         .expect("complete");
     assert_eq!(
-        deliver_from_outbox(&app, &task, "task.completed").await,
+        deliver_from(&app, &task, "task.completed").await,
         0,
         "SUCCESS"
     );
@@ -118,7 +109,7 @@ async fn jobs_retry_triggers_until_taken_and_overdue_reminders_fire_anyway(backe
     let task = due_task(&mut alice, "swept", due, None).await;
     let name = TaskName::parse(&task.name).expect("a name");
     assert_eq!(
-        deliver_from_outbox(&app, &task, "task.created").await,
+        deliver_from(&app, &task, "task.created").await,
         0,
         "SUCCESS"
     );

@@ -3,57 +3,17 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use prost::Message;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::EntityTrait;
 use taskflow::clock::{Clock, ManualClock};
 use taskflow::domain::TaskName;
 use taskflow::proto::{events::v1 as ev, v1 as pb};
 use taskflow::reminders::Fired;
-use taskflow::store::entity::{notification, reminder};
+use taskflow::store::entity::reminder;
 
 use crate::both_backends;
-use crate::helpers::{
-    Backend, Client, TestApp, create, eventually, outbox_rows, published_outbox, titled,
-};
-
-pub(crate) fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
-
-pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
-    t.timestamp_micros()
-}
-
-pub(crate) async fn clocked(backend: Backend) -> (TestApp, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new(taskflow::clock::now()));
-    let app = TestApp::spawn_with_manual_reminders(backend, clock.clone()).await;
-    (app, clock)
-}
-
-pub(crate) async fn due_task(
-    client: &mut Client,
-    title: &str,
-    due: DateTime<Utc>,
-    remind_before: Option<Duration>,
-) -> pb::Task {
-    create(
-        client,
-        "alice",
-        pb::Task {
-            due_time: Some(timestamp(due)),
-            remind_before: remind_before.map(|d| prost_types::Duration {
-                seconds: d.num_seconds(),
-                nanos: 0,
-            }),
-            ..titled(title)
-        },
-    )
-    .await
-}
+use crate::helpers::*;
 
 pub(crate) async fn reminder_of(app: &TestApp, task: &pb::Task) -> Option<reminder::Model> {
     let id = TaskName::parse(&task.name).expect("a name").task.as_uuid();
@@ -61,20 +21,6 @@ pub(crate) async fn reminder_of(app: &TestApp, task: &pb::Task) -> Option<remind
         .one(app.db().await.conn())
         .await
         .expect("read")
-}
-
-pub(crate) async fn notifications_of(app: &TestApp, task: &pb::Task) -> Vec<notification::Model> {
-    let id = TaskName::parse(&task.name).expect("a name").task.as_uuid();
-    notification::Entity::find()
-        .filter(notification::Column::TaskId.eq(id))
-        .all(app.db().await.conn())
-        .await
-        .expect("read")
-}
-
-/// Drains the event path: every event so far is handled (so reminders are armed or cancelled).
-pub(crate) async fn settled(app: &TestApp) {
-    app.drain_events().await;
 }
 
 async fn fires_a_day_ahead_into_one_notification_and_event(backend: Backend) {

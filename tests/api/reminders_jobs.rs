@@ -11,7 +11,7 @@ use taskflow::proto::{events::v1 as ev, v1 as pb};
 
 use crate::both_backends;
 use crate::helpers::{Backend, TestApp, double, eventually, wired_to};
-use crate::reminders::{due_task, notifications_of, timestamp};
+use crate::helpers::{due_task, notifications_of, timestamp};
 
 async fn dapr_jobs_schedule_overwrite_delete_and_call_back(backend: Backend) {
     let double = double().await;

@@ -207,16 +207,16 @@ async fn the_binary_never_logs_a_secret_even_at_trace_level() {
         assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
         assert_no_secret("a refusal", &format!("{status:?}"));
     }
-    let mut callback = super::callback::callback_client_at(&callback_addr).await;
+    let mut callback = crate::helpers::callback_client_at(&callback_addr).await;
     for app_token in [None, Some("wrong-app-token")] {
-        let event = super::callback::delivery(
+        let event = crate::helpers::delivery(
             "tasks",
             "forged",
             "task.completed",
             "application/protobuf",
             vec![1],
         );
-        let status = super::callback::deliver(&mut callback, event, Some("alice"), app_token)
+        let status = crate::helpers::deliver(&mut callback, event, Some("alice"), app_token)
             .await
             .expect_err("refused");
         assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");

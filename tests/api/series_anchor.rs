@@ -4,8 +4,8 @@
 use taskflow::proto::v1 as pb;
 
 use crate::both_backends;
-use crate::callback::{NO_SIDECAR, callback_client, deliver, delivery};
-use crate::helpers::{Backend, TestApp, create, list_all, outbox_rows, ts};
+use crate::helpers::{Backend, TestApp, create, list_all, ts};
+use crate::helpers::{NO_SIDECAR, deliver_from_outbox};
 
 /// Completes `task`, deletes it before its `task.completed` is handled, then delivers that
 /// event as the sidecar would; returns the task list afterwards.
@@ -24,23 +24,7 @@ async fn complete_delete_then_deliver(app: &TestApp, task: &pb::Task) -> Vec<pb:
         })
         .await
         .expect("delete");
-    let rows = outbox_rows(&app.db().await).await;
-    let completion = rows
-        .iter()
-        .rev()
-        .find(|r| r.event_type == "task.completed" && r.subject == task.name)
-        .expect("the completion event");
-    let event = delivery(
-        "tasks",
-        &completion.event_id.to_string(),
-        "task.completed",
-        "application/protobuf",
-        completion.payload.clone(),
-    );
-    let mut callbacks = callback_client(app).await;
-    let status = deliver(&mut callbacks, event, Some("alice"), None)
-        .await
-        .expect("delivered");
+    let status = deliver_from_outbox(app, &task.name, "task.completed", Some("alice"), None).await;
     assert_eq!(status, 0, "SUCCESS");
     list_all(&mut alice, "alice").await
 }
@@ -54,23 +38,7 @@ async fn next_of(app: &TestApp, task: &pb::Task) -> pb::Task {
         })
         .await
         .expect("complete");
-    let rows = outbox_rows(&app.db().await).await;
-    let completion = rows
-        .iter()
-        .rev()
-        .find(|r| r.event_type == "task.completed" && r.subject == task.name)
-        .expect("the completion event");
-    let event = delivery(
-        "tasks",
-        &completion.event_id.to_string(),
-        "task.completed",
-        "application/protobuf",
-        completion.payload.clone(),
-    );
-    let mut callbacks = callback_client(app).await;
-    deliver(&mut callbacks, event, Some("alice"), None)
-        .await
-        .expect("delivered");
+    deliver_from_outbox(app, &task.name, "task.completed", Some("alice"), None).await;
     list_all(&mut alice, "alice")
         .await
         .into_iter()

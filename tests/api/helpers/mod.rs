@@ -19,14 +19,26 @@ use tonic::{
 
 mod app;
 mod binary;
+mod callbacks;
 mod db;
 mod fixtures;
+mod grpcurl;
+mod notifications;
+mod raw;
+mod reminders;
+mod scrape;
 mod waits;
 
 pub use app::*;
 pub use binary::*;
+pub use callbacks::*;
 pub use db::*;
 pub use fixtures::*;
+pub use grpcurl::*;
+pub use notifications::*;
+pub use raw::*;
+pub use reminders::*;
+pub use scrape::*;
 pub use waits::*;
 
 /// The two databases every behaviour is checked on.

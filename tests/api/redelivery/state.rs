@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::run::{Run, fire_time};
 use crate::helpers::list_all;
-use crate::notifications::notifications;
+use crate::helpers::notifications;
 
 /// A reminder job as the sidecar holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,33 @@
+//! Reading the `/metrics` endpoint.
+
+#[allow(unused_imports)]
+use super::*;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub async fn scrape(app: &TestApp) -> String {
+    let mut stream = tokio::net::TcpStream::connect(app.metrics_addr())
+        .await
+        .expect("connects");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("request sent");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .await
+        .expect("response read");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
+}
+
+/// The value of the sample `name{labels}` (exact label text), or 0 when absent.
+pub fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| {
+            line.strip_prefix(series)
+                .and_then(|rest| rest.trim().parse().ok())
+        })
+        .unwrap_or(0.0)
+}
