@@ -6,8 +6,7 @@ use taskflow::proto::{events::v1 as ev, v1 as pb};
 
 use crate::both_backends;
 use crate::helpers::{
-    Backend, Client, LIFECYCLE_TYPES, TestApp, create, full_lifecycle, list_all, published_outbox,
-    titled, ts,
+    Backend, Client, LIFECYCLE_TYPES, TestApp, create, full_lifecycle, list_all, titled, ts,
 };
 
 fn daily() -> pb::Recurrence {
@@ -30,7 +29,7 @@ async fn every_write_publishes_exactly_one_event(backend: Backend) {
     let mut alice = app.user("alice");
     let task = full_lifecycle(&mut alice, "alice").await;
     let db = app.db().await;
-    let rows = published_outbox(&db, Some(5)).await;
+    let rows = app.drained_outbox(Some(5)).await;
     let types: Vec<&str> = rows.iter().map(|r| r.event_type.as_str()).collect();
     assert_eq!(types, LIFECYCLE_TYPES);
     for row in &rows {
@@ -105,9 +104,9 @@ async fn completing_a_recurring_task_creates_the_next_occurrence(backend: Backen
     assert_ne!(second.name, first.name);
 
     // Its task.created event is marked as automation, caused by the completion.
-    let db = app.db().await;
     // Task events only: the due tasks also get reminder events on their own topic.
-    let rows: Vec<_> = published_outbox(&db, None)
+    let rows: Vec<_> = app
+        .drained_outbox(None)
         .await
         .into_iter()
         .filter(|r| r.topic == "tasks")
@@ -216,8 +215,7 @@ async fn recompleting_never_duplicates_and_count_ends_the_series(backend: Backen
     let second = app.occurrence(&mut alice, "alice", &first.series, 2).await;
     complete(&mut alice, &second.name).await;
 
-    let db = app.db().await;
-    published_outbox(&db, None).await;
+    app.drained_outbox(None).await;
     let tasks = list_all(&mut alice, "alice").await;
     let in_series: Vec<i32> = tasks
         .iter()
@@ -264,8 +262,8 @@ async fn trace_context_flows_from_calls_into_events() {
         })
         .await
         .expect("complete");
-    let db = app.db().await;
-    let rows: Vec<_> = published_outbox(&db, None)
+    let rows: Vec<_> = app
+        .drained_outbox(None)
         .await
         .into_iter()
         .filter(|r| r.topic == "tasks")
@@ -286,7 +284,7 @@ async fn trace_context_flows_from_calls_into_events() {
     // Without a traceparent, an event starts its own trace, named by its id.
     let mut plain = app.user("bob");
     create(&mut plain, "bob", titled("untraced")).await;
-    let rows = published_outbox(&db, None).await;
+    let rows = app.drained_outbox(None).await;
     let bobs = rows
         .iter()
         .find(|r| r.partition_key == "bob")
@@ -307,7 +305,7 @@ async fn pruning_keeps_recent_and_unpublished_events(backend: Backend) {
     create(&mut alice, "alice", titled("one")).await;
     create(&mut alice, "alice", titled("two")).await;
     let db = app.db().await;
-    published_outbox(&db, Some(2)).await;
+    app.drained_outbox(Some(2)).await;
     let now = taskflow::clock::now().timestamp_micros();
     assert_eq!(
         prune(db.conn(), now - 3_600_000_000).await.expect("prune"),

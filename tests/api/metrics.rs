@@ -1,6 +1,6 @@
 //! `/metrics` as Prometheus scrapes it: the counters move with the work.
 
-use crate::helpers::{Backend, TestApp, create, published_outbox, sample, scrape, titled};
+use crate::helpers::{Backend, TestApp, create, sample, scrape, titled};
 use taskflow::proto::v1 as pb;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -17,7 +17,7 @@ async fn counters_move_with_the_work() {
         })
         .await;
     assert!(refused.is_err());
-    published_outbox(&app.db().await, Some(1)).await;
+    app.drained_outbox(Some(1)).await;
     let after = scrape(&app).await;
 
     let ok =

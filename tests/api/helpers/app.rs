@@ -209,6 +209,20 @@ impl TestApp {
         assert_eq!(left, 0, "every event is published after draining");
     }
 
+    /// The outbox once the event path is drained: every row published; `count` of them when
+    /// given.
+    pub async fn drained_outbox(
+        &self,
+        count: Option<usize>,
+    ) -> Vec<taskflow::store::outbox::OutboxRow> {
+        self.drain_events().await;
+        let rows = outbox_rows(&self.db().await).await;
+        if let Some(count) = count {
+            assert_eq!(rows.len(), count, "events in the outbox");
+        }
+        rows
+    }
+
     /// Occurrence `n` of `series`, once the event path is drained (embedded mode: the
     /// completion that makes it has been handled by then).
     pub async fn occurrence(

@@ -3,7 +3,10 @@
 #[allow(unused_imports)]
 use super::*;
 
-/// Waits until `check` returns `Some`, re-checking every 20 ms, for at most 10 s.
+/// Waits until `check` returns `Some`, re-checking every 20 ms, for at most 10 s. Only for
+/// what happens outside the test's hands: deliveries the sidecar double makes on its own,
+/// another replica's work, a restarted process, a client that went away. Work in this process
+/// is driven to its end instead (`TestApp::drain_events`, `reminders().fire_due()`).
 pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
