@@ -61,14 +61,23 @@ impl Reminders {
     pub async fn run_jobs(self, mut shutdown: watch::Receiver<bool>) {
         let mut backoff = BACKOFF_START;
         let mut failing = false;
+        // The sweep runs once per poll, not on every wake-up: deliveries wake the worker often.
+        let mut last_sweep: Option<tokio::time::Instant> = None;
         loop {
             if *shutdown.borrow() {
                 break;
             }
-            match self.fire_overdue().await {
-                Ok(0) => {}
-                Ok(n) => tracing::warn!(fired = n, "fired reminders whose job trigger never came"),
-                Err(err) => tracing::debug!(%err, "the overdue-reminder sweep failed; retrying"),
+            if last_sweep.is_none_or(|at| at.elapsed() >= POLL) {
+                last_sweep = Some(tokio::time::Instant::now());
+                match self.fire_overdue().await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::warn!(fired = n, "fired reminders whose job trigger never came");
+                    }
+                    Err(err) => {
+                        tracing::debug!(%err, "the overdue-reminder sweep failed; retrying")
+                    }
+                }
             }
             let pause = match self.sync_jobs().await {
                 Ok(n) => {
