@@ -11,7 +11,7 @@ use taskflow::proto::{events::v1 as ev, v1 as pb};
 
 use crate::both_backends;
 use crate::helpers::{
-    Backend, Client, LIFECYCLE_TYPES, TestApp, create, double, eventually, full_lifecycle,
+    Backend, LIFECYCLE_TYPES, TestApp, complete, create, double, eventually, full_lifecycle,
     list_all, outbox_rows, published_outbox, titled, ts,
 };
 
@@ -34,13 +34,6 @@ fn types(published: &[Published]) -> Vec<String> {
                 .to_owned()
         })
         .collect()
-}
-
-async fn complete(client: &mut Client, name: &str) {
-    client
-        .complete_task(pb::CompleteTaskRequest { name: name.into() })
-        .await
-        .expect("complete");
 }
 
 async fn every_write_reaches_the_sidecar_as_one_cloud_event(backend: Backend) {

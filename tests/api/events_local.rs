@@ -6,7 +6,7 @@ use taskflow::proto::{events::v1 as ev, v1 as pb};
 
 use crate::both_backends;
 use crate::helpers::{
-    Backend, Client, LIFECYCLE_TYPES, TestApp, create, full_lifecycle, list_all, titled, ts,
+    Backend, LIFECYCLE_TYPES, TestApp, complete, create, full_lifecycle, list_all, titled, ts,
 };
 
 fn daily() -> pb::Recurrence {
@@ -14,14 +14,6 @@ fn daily() -> pb::Recurrence {
         frequency: pb::Frequency::Daily as i32,
         ..Default::default()
     }
-}
-
-async fn complete(client: &mut Client, name: &str) -> pb::Task {
-    client
-        .complete_task(pb::CompleteTaskRequest { name: name.into() })
-        .await
-        .expect("complete")
-        .into_inner()
 }
 
 async fn every_write_publishes_exactly_one_event(backend: Backend) {

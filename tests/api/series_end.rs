@@ -6,14 +6,7 @@ use taskflow::proto::v1 as pb;
 use taskflow::store::entity::{dead_letter, processed_event};
 
 use crate::both_backends;
-use crate::helpers::{Backend, Client, TestApp, create, list_all, outbox_rows, titled, ts};
-
-async fn complete(client: &mut Client, name: &str) {
-    client
-        .complete_task(pb::CompleteTaskRequest { name: name.into() })
-        .await
-        .expect("CompleteTask succeeds");
-}
+use crate::helpers::{Backend, TestApp, complete, create, list_all, outbox_rows, titled, ts};
 
 async fn a_yearly_series_due_in_9999_ends_when_completed(backend: Backend) {
     let app = TestApp::spawn(backend).await;

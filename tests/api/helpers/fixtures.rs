@@ -36,6 +36,15 @@ pub async fn create(client: &mut Client, user: &str, task: pb::Task) -> pb::Task
         .into_inner()
 }
 
+/// Completes the task `name` and returns it.
+pub async fn complete(client: &mut Client, name: &str) -> pb::Task {
+    client
+        .complete_task(pb::CompleteTaskRequest { name: name.into() })
+        .await
+        .expect("CompleteTask succeeds")
+        .into_inner()
+}
+
 /// Every task of `user`, in the default order (one page of up to 500).
 pub async fn list_all(client: &mut Client, user: &str) -> Vec<pb::Task> {
     client
