@@ -94,6 +94,11 @@ impl Title {
         Ok(Self(title.to_owned()))
     }
 
+    /// A title read back from storage, where only parsed titles are written.
+    pub fn from_stored(title: String) -> Self {
+        Self(title)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -126,6 +131,11 @@ impl Description {
         Ok(Self(raw.to_owned()))
     }
 
+    /// A description read back from storage, where only parsed descriptions are written.
+    pub fn from_stored(description: String) -> Self {
+        Self(description)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -156,6 +166,13 @@ impl Tags {
             return Err(FieldError::TooManyTags { got: tags.len() });
         }
         Ok(Self(tags))
+    }
+
+    /// Tags read back from storage (each one parsed when it was written), in any order.
+    pub fn from_stored(mut tags: Vec<String>) -> Self {
+        tags.sort();
+        tags.dedup();
+        Self(tags)
     }
 
     pub fn as_slice(&self) -> &[String] {

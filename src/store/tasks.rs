@@ -254,14 +254,13 @@ fn to_domain(row: task::Model, tags: Vec<String>) -> Result<Task, AppError> {
         }
         None => None,
     };
-    // Stored values were parsed on the way in; one that no longer parses is corrupt.
+    // Stored values were parsed on the way in: they are taken as they are.
     let fields = TaskFields {
-        title: Title::parse(&row.title).map_err(|_| corrupt("an invalid title"))?,
-        description: Description::parse(&row.description)
-            .map_err(|_| corrupt("an invalid description"))?,
+        title: Title::from_stored(row.title),
+        description: Description::from_stored(row.description),
         priority: Priority::from_rank(i64::from(row.priority))
             .ok_or_else(|| corrupt("an unknown priority"))?,
-        tags: Tags::parse(&tags).map_err(|_| corrupt("invalid tags"))?,
+        tags: Tags::from_stored(tags),
         due_time: row.due_time_us.map(from_micros),
         time_zone: TimeZone::from_stored(row.time_zone),
         recurrence,
