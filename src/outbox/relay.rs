@@ -147,6 +147,11 @@ impl Relay {
         self.idle.subscribe()
     }
 
+    /// What wakes the relay for a round (the outbox's waker).
+    pub fn waker(&self) -> Arc<Notify> {
+        self.waker.clone()
+    }
+
     /// One batch: read, publish, and start marking it (the previous batch's mark finishes
     /// first when the next batch is published). Tests drive the relay with this.
     pub async fn run_once(&mut self) -> Result<Round, AppError> {

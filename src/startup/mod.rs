@@ -104,7 +104,6 @@ pub struct Application {
     callbacks: Arc<AppCallbackApi>,
     callback_max_message_bytes: usize,
     relay: Option<Relay>,
-    outbox_waker: Arc<tokio::sync::Notify>,
     /// Whether the caller fires reminders itself (no background loop or worker).
     reminders_by_hand: bool,
     /// The sidecar client, in Dapr mode (its version is checked once it answers).
@@ -193,7 +192,6 @@ impl Application {
                 config.dapr.dapr_max_request_bytes,
             )),
         };
-        let outbox_waker = outbox.waker();
         let relay = Relay::new(
             db.clone(),
             sink,
@@ -235,7 +233,6 @@ impl Application {
             callbacks,
             callback_max_message_bytes: config.callback_max_message_bytes,
             relay: Some(relay),
-            outbox_waker,
             reminders_by_hand: false,
             sidecar: sidecar_client,
             hub,
@@ -284,7 +281,7 @@ impl Application {
     ) -> Option<(tokio::sync::watch::Receiver<u64>, Arc<tokio::sync::Notify>)> {
         self.relay
             .as_ref()
-            .map(|relay| (relay.idle_rounds(), self.outbox_waker.clone()))
+            .map(|relay| (relay.idle_rounds(), relay.waker()))
     }
 
     /// Runs neither the reminder loop (embedded mode) nor the job worker (cluster mode): the

@@ -44,7 +44,6 @@ impl Application {
             callbacks,
             callback_max_message_bytes,
             relay,
-            outbox_waker: _,
             reminders_by_hand,
             sidecar,
             hub,
