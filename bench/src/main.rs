@@ -8,6 +8,7 @@ mod machine;
 mod pg;
 mod pgbench;
 mod profile;
+mod replicas;
 mod report;
 mod rpc;
 mod server;
@@ -96,6 +97,17 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     let mut table = Table::default();
     let pg = dapr_postgres(&args, &profile, &mut table).await?;
     let create_ratio = pg.create_tps / pg.pgbench_tps;
+    step("postgres + dapr: three replicas, creates spread over all, then the relay's one killed");
+    let replicas = replicas::run(
+        &args.server,
+        &args.database_url,
+        3,
+        profile.callers,
+        pg.publish_rate,
+        profile.publish,
+    )
+    .await?;
+    replicas::tabulate(&replicas, &mut table);
     let sqlite = embedded_sqlite(&args, &profile, &mut table).await?;
     table.figure(
         "postgres",
@@ -121,6 +133,12 @@ async fn run(args: RunArgs) -> Result<(), Error> {
         "publish_after_response_p99_ms": pg.publish_after_response_p99_ms,
         "publish_rate": pg.publish_rate,
         "drain_events_per_s": pg.drain_events_per_s,
+        "replicas": replicas.replicas,
+        "replicas_create_rate": replicas.rate,
+        "replicas_publish_p99_ms": replicas.worst_p99_ms(),
+        "replicas_publish_p99_ms_by_writer": replicas.p99_ms_by_writer(),
+        "replicas_takeover_ms": replicas.takeover.as_secs_f64() * 1000.0,
+        "replicas_after_kill_max_ms": replicas.after_kill_max.as_secs_f64() * 1000.0,
         "next_instance_p99_ms": pg.next_instance_p99_ms,
         "rss_idle_mb": pg.rss_idle_mb,
         "rss_load_mb": pg.rss_load_mb,

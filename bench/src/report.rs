@@ -16,6 +16,8 @@ pub const REQUIRED: &[&str] = &[
     "publish_p50_ms",
     "publish_p99_ms",
     "drain_events_per_s",
+    "replicas_publish_p99_ms",
+    "replicas_takeover_ms",
     "next_instance_p99_ms",
     "sqlite_next_instance_p99_ms",
     "rss_idle_mb",

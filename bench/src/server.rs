@@ -97,6 +97,20 @@ impl Server {
         self.pid
     }
 
+    /// Kills the server at once (SIGKILL), as when its pod dies: no shutdown, no lock released
+    /// by the server itself.
+    pub async fn kill(&self) -> Result<(), Error> {
+        let status = Command::new("kill")
+            .arg("-KILL")
+            .arg(self.pid.to_string())
+            .status()
+            .await?;
+        if !status.success() {
+            return Err(format!("cannot kill the server (pid {})", self.pid).into());
+        }
+        Ok(())
+    }
+
     /// Asks the server to stop (SIGTERM) and waits for it; kills it after 30 s.
     pub async fn stop(mut self) -> Result<(), Error> {
         let _ = Command::new("kill")

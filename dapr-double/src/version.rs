@@ -113,6 +113,30 @@ impl DaprVersion {
     /// Every supported line, oldest first (for running one scenario on each).
     pub const ALL: [DaprVersion; 4] = [Self::V1_16_0, Self::V1_16, Self::V1_17, Self::V1_18];
 
+    /// The profile for a daprd version as people write it: a line (`1.17`, `v1.18`) or a
+    /// release (`1.16.1`, `1.17.13`). `None` for a version outside the supported lines.
+    pub fn parse(version: &str) -> Option<Self> {
+        let version = version.trim().trim_start_matches('v');
+        // A pre-release or build suffix (`-rc.1`, `+meta`) belongs to its release.
+        let release = version.split(['-', '+']).next()?;
+        let mut parts = release.split('.');
+        let (major, minor) = (parts.next()?, parts.next()?);
+        let patch: Option<u32> = match parts.next() {
+            Some(patch) => Some(patch.parse().ok()?),
+            None => None,
+        };
+        if parts.next().is_some() || major != "1" {
+            return None;
+        }
+        match (minor, patch) {
+            ("16", Some(0 | 1)) => Some(Self::V1_16_0),
+            ("16", _) => Some(Self::V1_16),
+            ("17", _) => Some(Self::V1_17),
+            ("18", _) => Some(Self::V1_18),
+            _ => None,
+        }
+    }
+
     /// What `GetMetadata` reports as `runtime_version` (daprd's `buildinfo.Version()`, the
     /// release version without the `v`): the last 1.16 patch without the app token on
     /// callbacks, the first with it, and the reference tags of 1.17 and 1.18.
@@ -165,6 +189,23 @@ impl fmt::Display for DaprVersion {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_parse_to_their_line() {
+        assert_eq!(DaprVersion::parse("1.16.0"), Some(DaprVersion::V1_16_0));
+        assert_eq!(DaprVersion::parse("v1.16.1"), Some(DaprVersion::V1_16_0));
+        assert_eq!(DaprVersion::parse("1.16.2"), Some(DaprVersion::V1_16));
+        assert_eq!(DaprVersion::parse("1.16"), Some(DaprVersion::V1_16));
+        assert_eq!(DaprVersion::parse("1.17.13"), Some(DaprVersion::V1_17));
+        assert_eq!(DaprVersion::parse("1.18.0-rc.1"), Some(DaprVersion::V1_18));
+        assert_eq!(DaprVersion::parse("1.18"), Some(DaprVersion::V1_18));
+        for unsupported in ["1.15.9", "2.0", "1", "", "1.17.x", "1.17.1.2"] {
+            assert_eq!(DaprVersion::parse(unsupported), None, "{unsupported}");
+        }
+        for version in DaprVersion::ALL {
+            assert_eq!(DaprVersion::parse(version.runtime_version()), Some(version));
+        }
+    }
 
     #[test]
     fn methods_per_line() {

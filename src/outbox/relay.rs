@@ -70,6 +70,9 @@ pub struct Relay {
     wakes: Option<PgListener>,
     /// When the leader's session was last seen alive.
     leader_checked: Instant,
+    /// When this replica, standing by, last asked for the relay lock: it asks once per poll,
+    /// not on every wake-up of its own writers (which only need passing on to the leader).
+    lock_asked: Option<Instant>,
     /// The mark of the last published batch, still being written, and its events.
     marking: Option<Marking>,
 }
@@ -104,6 +107,7 @@ impl Relay {
             idle: watch::channel(0).0,
             wakes: None,
             leader_checked: Instant::now(),
+            lock_asked: None,
             marking: None,
         }
     }
@@ -126,6 +130,13 @@ impl Relay {
             self.leader = None;
             self.wakes = None;
         }
+        if self
+            .lock_asked
+            .is_some_and(|asked| asked.elapsed() < self.settings.poll)
+        {
+            return Ok(false);
+        }
+        self.lock_asked = Some(Instant::now());
         let Some(lock) = LeaderLock::try_acquire(&self.db, RELAY_LOCK_KEY).await? else {
             return Ok(false);
         };
@@ -321,7 +332,13 @@ impl Relay {
             _ = shutdown.changed() => return Wake::Other,
         };
         match woken {
-            Some(Ok(Some(_))) => Wake::Remote,
+            Some(Ok(Some(_))) => {
+                // One round answers every wake-up already received.
+                if let Some(listener) = self.wakes.as_mut() {
+                    while listener.next_buffered().is_some() {}
+                }
+                Wake::Remote
+            }
             // Reconnected: a wake-up may have been lost; look now.
             Some(Ok(None)) => Wake::Remote,
             Some(Err(err)) => {

@@ -16,6 +16,7 @@ use taskflow::config::{Cli, Command, EventsConfig, ServeConfig};
 mod app;
 mod cluster;
 mod local;
+mod monitoring;
 
 // ---------------------------------------------------------------------------------------------
 // Reading manifests
@@ -122,7 +123,8 @@ pub(crate) fn serve_defaults() -> ServeConfig {
         .into_command();
     match command {
         Command::Serve(serve) => serve,
-        Command::Migrate(_) => panic!("the default command must be serve"),
+        // Any other command (migrate, …) is not the default.
+        _ => panic!("the default command must be serve"),
     }
 }
 

@@ -367,14 +367,28 @@ impl TestApp {
     }
 }
 
-/// A sidecar double with fast retries and both tokens set.
+/// A sidecar double with fast retries and both tokens set, behaving as the daprd line named by
+/// `TASKFLOW_TEST_DAPR_VERSION` (`1.16`, `1.17`, `1.18`; the newest when unset): `scripts/test`
+/// runs the Dapr suites once per supported line.
 pub async fn double() -> dapr_double::DaprDouble {
-    let mut config = dapr_double::DaprDoubleConfig::fast(Duration::from_millis(5));
+    let mut config = dapr_double::DaprDoubleConfig::fast(Duration::from_millis(5))
+        .with_version(test_dapr_version());
     config.dapr_api_token = Some("dapr-token".into());
     config.app_api_token = Some("app-token".into());
     dapr_double::DaprDouble::start(config)
         .await
         .expect("the sidecar double starts")
+}
+
+/// The daprd line the Dapr tests run against (see [`double`]).
+pub fn test_dapr_version() -> dapr_double::DaprVersion {
+    match std::env::var("TASKFLOW_TEST_DAPR_VERSION") {
+        Ok(version) if !version.trim().is_empty() => dapr_double::DaprVersion::parse(&version)
+            .unwrap_or_else(|| {
+                panic!("TASKFLOW_TEST_DAPR_VERSION={version:?} is no supported daprd line")
+            }),
+        _ => dapr_double::DaprVersion::default(),
+    }
 }
 
 /// Configures a server to publish through `double` (with its `DAPR_API_TOKEN`) and to expect
