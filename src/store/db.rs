@@ -9,6 +9,7 @@ use sea_orm::{
     TransactionOptions, TransactionTrait,
 };
 
+use super::LeaderLock;
 use crate::error::AppError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +21,9 @@ pub enum Backend {
 /// How long a call waits for a pooled connection by default, in milliseconds: long enough for
 /// a busy pool, short enough that callers hear `UNAVAILABLE` quickly while the database is down.
 pub const DEFAULT_ACQUIRE_TIMEOUT_MS: u64 = 2000;
+
+/// The advisory-lock key the migrator holds ("tfmigrat" in ASCII).
+pub const MIGRATION_LOCK_KEY: i64 = 0x7466_6d69_6772_6174;
 
 /// How long a SQLite writer waits for the write lock (in this process or another).
 const SQLITE_WRITE_WAIT: Duration = Duration::from_secs(10);
@@ -113,9 +117,20 @@ impl Database {
         })
     }
 
-    /// Applies every pending migration.
+    /// Applies every pending migration. On PostgreSQL the migrator runs under an advisory lock,
+    /// so replicas (or `taskflow migrate` jobs) that start together take turns: one migrates,
+    /// the others wait and then find nothing left to do. The lock is released on every path,
+    /// and with the session if the process dies.
     pub async fn migrate(&self) -> Result<(), AppError> {
-        Migrator::up(&self.conn, None).await.map_err(AppError::from)
+        let lock = match self.backend {
+            Backend::Postgres => Some(LeaderLock::acquire(self, MIGRATION_LOCK_KEY).await?),
+            Backend::Sqlite => None,
+        };
+        let migrated = Migrator::up(&self.conn, None).await.map_err(AppError::from);
+        if let Some(lock) = lock {
+            lock.release().await;
+        }
+        migrated
     }
 
     pub fn conn(&self) -> &DatabaseConnection {

@@ -12,4 +12,5 @@ mod support;
 mod crash;
 mod database_outage;
 mod load;
+mod migrate_together;
 mod sidecar_outage;
