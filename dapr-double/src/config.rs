@@ -157,6 +157,10 @@ pub struct RetryPolicy {
     pub multiplier: f64,
     /// The longest wait between two attempts.
     pub max_interval: Duration,
+    /// How long retrying may go on in all: dapr/kit's exponential back-off stops after 15
+    /// minutes (`retry/retry.go` leaves `backoff.ExponentialBackOff.MaxElapsedTime` at its
+    /// default), whatever `maxRetries` says; a constant policy has no such cap.
+    pub max_elapsed: Option<Duration>,
 }
 
 impl Default for RetryPolicy {
@@ -175,7 +179,30 @@ impl RetryPolicy {
             initial_interval,
             multiplier: 1.5,
             max_interval: Duration::from_secs(60),
+            max_elapsed: Some(Duration::from_secs(15 * 60)),
         }
+    }
+
+    /// `maxRetries: -1`: retry without a count limit (an exponential policy still ends after
+    /// its elapsed cap; see [`RetryPolicy::max_elapsed`]).
+    pub fn unlimited(self) -> Self {
+        Self {
+            max_retries: u32::MAX,
+            ..self
+        }
+    }
+
+    /// The same policy with another elapsed cap (a test's stand-in for kit's 15 minutes).
+    pub fn with_max_elapsed(self, max_elapsed: Option<Duration>) -> Self {
+        Self {
+            max_elapsed,
+            ..self
+        }
+    }
+
+    /// Whether another retry may follow after `attempts` attempts, `elapsed` after the first.
+    pub fn allows_retry(&self, attempts: u32, elapsed: Duration) -> bool {
+        attempts <= self.max_retries && self.max_elapsed.is_none_or(|cap| elapsed < cap)
     }
 
     /// The same policy with another `maxInterval`.
@@ -193,6 +220,7 @@ impl RetryPolicy {
             initial_interval: interval,
             multiplier: 1.0,
             max_interval: interval,
+            max_elapsed: None,
         }
     }
 
@@ -236,5 +264,29 @@ impl Default for JobRetryPolicy {
             interval: Duration::from_secs(1),
             max_retries: 3,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::RetryPolicy;
+
+    #[test]
+    fn a_count_limited_policy_stops_after_its_retries() {
+        let policy = RetryPolicy::exponential(3, Duration::from_millis(500));
+        assert!(policy.allows_retry(3, Duration::from_secs(1)));
+        assert!(!policy.allows_retry(4, Duration::from_secs(1)));
+    }
+
+    /// `maxRetries: -1` retries on and on, until kit's elapsed cap of an exponential policy.
+    #[test]
+    fn an_unlimited_policy_stops_only_at_the_elapsed_cap() {
+        let policy = RetryPolicy::exponential(0, Duration::from_millis(500)).unlimited();
+        assert!(policy.allows_retry(100_000, Duration::from_secs(14 * 60)));
+        assert!(!policy.allows_retry(2, Duration::from_secs(15 * 60)));
+        let constant = RetryPolicy::constant(0, Duration::from_secs(1)).unlimited();
+        assert!(constant.allows_retry(100_000, Duration::from_secs(3600)));
     }
 }

@@ -399,6 +399,7 @@ impl Shared {
         delivery.path = path.clone();
 
         let policy = self.config.delivery_retry;
+        let first_attempt = Instant::now();
         loop {
             self.wait_running().await;
             delivery.attempts += 1;
@@ -415,7 +416,9 @@ impl Shared {
                     give_up(&mut delivery, true);
                     return delivery;
                 }
-                Verdict::Retry if delivery.attempts > policy.max_retries => {
+                Verdict::Retry
+                    if !policy.allows_retry(delivery.attempts, first_attempt.elapsed()) =>
+                {
                     give_up(&mut delivery, false);
                     return delivery;
                 }

@@ -336,11 +336,19 @@ impl AppCallbackAlpha for AppCallbackApi {
 
 #[tonic::async_trait]
 impl AppCallbackHealthCheck for AppCallbackApi {
+    /// daprd's app health probe (`dapr.io/enable-app-health-check`): failing while the database
+    /// is unreachable makes daprd pause the app's subscriptions instead of delivering into the
+    /// outage (and retrying each event towards the dead-letter topic); it resumes them when the
+    /// check passes again.
     async fn health_check(
         &self,
         _: Request<()>,
     ) -> Result<Response<dapr_pb::HealthCheckResponse>, Status> {
-        Ok(Response::new(dapr_pb::HealthCheckResponse {}))
+        if self.subscriber.ready().await {
+            Ok(Response::new(dapr_pb::HealthCheckResponse {}))
+        } else {
+            Err(Status::unavailable("the database is unreachable"))
+        }
     }
 }
 

@@ -18,6 +18,10 @@ pub const CONSUMER: &str = "taskflow";
 /// The consumer name under which dead letters are recorded.
 pub const DEAD_LETTER_CONSUMER: &str = "taskflow-dead-letters";
 
+/// How long [`Subscriber::ready`] waits for the database: daprd's app health probe gives a
+/// gRPC check 500 ms by default (`dapr.io/app-health-probe-timeout`).
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_millis(400);
+
 /// What a delivery comes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -63,6 +67,12 @@ impl Subscriber {
 
     pub fn subscriptions(&self) -> &Subscriptions {
         &self.subscriptions
+    }
+
+    /// Whether deliveries can be handled now: the database answers. While it does not, every
+    /// delivery would only be answered RETRY.
+    pub async fn ready(&self) -> bool {
+        self.db.reachable(READY_WITHIN).await
     }
 
     /// Handles one delivery. Never panics; every refusal is logged with its reason.

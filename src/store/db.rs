@@ -133,6 +133,14 @@ impl Database {
         migrated
     }
 
+    /// Whether the database answers a trivial query within `within`.
+    pub async fn reachable(&self, within: Duration) -> bool {
+        matches!(
+            tokio::time::timeout(within, self.conn.ping()).await,
+            Ok(Ok(()))
+        )
+    }
+
     pub fn conn(&self) -> &DatabaseConnection {
         &self.conn
     }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use base64::{Engine, engine::general_purpose::STANDARD};
 use dapr::dapr::proto::runtime::v1::{
     TopicEventRequest, app_callback_client::AppCallbackClient,
+    app_callback_health_check_client::AppCallbackHealthCheckClient,
     topic_event_response::TopicEventResponseStatus as Answer,
 };
 use dapr_double::{DaprDouble, Published};
@@ -43,8 +44,17 @@ async fn a_database_outage_fails_calls_fast_and_the_service_recovers_by_itself()
         .await
         .expect("connects to the callback port");
 
+    let mut health =
+        AppCallbackHealthCheckClient::connect(format!("http://{}", server.callback_addr()))
+            .await
+            .expect("connects to the callback port");
+    health.health_check(()).await.expect("healthy before the outage");
+
     cluster.stop_immediate().await;
     let down = Instant::now();
+    // daprd's app health probe sees the outage, and pauses the deliveries.
+    let unhealthy = health.health_check(()).await.expect_err("unhealthy without a database");
+    assert_eq!(unhealthy.code(), Code::Unavailable, "{unhealthy:?}");
     let (answer, retry_latency) = deliver(&mut callback, &completion).await;
     assert_eq!(
         answer,
@@ -80,6 +90,10 @@ async fn a_database_outage_fails_calls_fast_and_the_service_recovers_by_itself()
         }
     })
     .await;
+    health
+        .health_check(())
+        .await
+        .expect("healthy again once the database is back");
     let (answer, _) = deliver(&mut callback, &completion).await;
     assert_eq!(
         answer,

@@ -133,8 +133,9 @@ fn check_resiliency(resiliency: &Value, pubsub: &str, app_id: &str) {
         .pointer(&format!("/spec/policies/retries/{inbound_retry}"))
         .unwrap_or_else(|| panic!("retry policy {inbound_retry} missing"));
     assert_eq!(str_at(policy, "/policy"), "exponential");
-    assert_eq!(int_at(policy, "/maxRetries"), 3);
-    assert_eq!(str_at(policy, "/maxInterval"), "4s");
+    // A RETRY (transient fault) is retried without a count limit; DROP needs no retries.
+    assert_eq!(int_at(policy, "/maxRetries"), -1);
+    assert_eq!(str_at(policy, "/maxInterval"), "15s");
 
     let timeout = str_at(target, "/inbound/timeout");
     assert!(
