@@ -11,7 +11,7 @@ use taskflow::telemetry;
 #[tokio::main]
 async fn main() -> ExitCode {
     let (command, log) = Cli::parse().into_command();
-    telemetry::init(&log);
+    telemetry::init_to(&log, matches!(command, Command::DeadLetters(_)));
     let result = match command {
         Command::Serve(config) => match Application::build(&config).await {
             Ok(app) => app
@@ -21,6 +21,7 @@ async fn main() -> ExitCode {
             Err(err) => Err(err.to_string()),
         },
         Command::Migrate(config) => migrate(&config).await,
+        Command::DeadLetters(args) => taskflow::startup::dead_letters::run(&args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,14 +8,28 @@ use crate::config::{LogConfig, LogFormat};
 /// unrecognized parameter of the database URL with its value (e.g. `sslpassword`).
 const SECRET_BEARING_TARGETS: &str = "sqlx_postgres::options=error";
 
-/// Installs the global subscriber. Calling it again (as tests do) keeps the first one.
+/// Installs the global subscriber, writing to stdout. Calling it again (as tests do) keeps the
+/// first one.
 pub fn init(config: &LogConfig) {
+    init_to(config, false);
+}
+
+/// [`init`], writing to stderr when `to_stderr` (commands whose stdout is their answer).
+pub fn init_to(config: &LogConfig, to_stderr: bool) {
     let directives = format!(
         "{},sqlx=warn,sea_orm=warn,sea_orm_migration=warn,h2=warn,hyper=warn,tower=warn,{SECRET_BEARING_TARGETS}",
         config.log_filter
     );
     let filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = fmt().with_env_filter(filter).with_target(true);
+    let builder = fmt().with_env_filter(filter).with_target(true).with_writer(
+        move || -> Box<dyn std::io::Write> {
+            if to_stderr {
+                Box::new(std::io::stderr())
+            } else {
+                Box::new(std::io::stdout())
+            }
+        },
+    );
     let _ = match config.log_format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Pretty => builder.compact().try_init(),

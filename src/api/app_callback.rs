@@ -89,6 +89,10 @@ impl AppCallbackApi {
                         partition_key: key_of(&entry.metadata),
                         traceparent: extension(ce.extensions.as_ref(), "traceparent"),
                         subject: extension(ce.extensions.as_ref(), "subject"),
+                        attributes: attributes(
+                            [("source", &ce.source), ("specversion", &ce.spec_version)],
+                            ce.extensions.as_ref(),
+                        ),
                         data: ce.data,
                     };
                     self.subscriber.handle(&event).await
@@ -226,6 +230,31 @@ fn extension(extensions: Option<&prost_types::Struct>, name: &str) -> Option<Str
     }
 }
 
+/// The delivered CloudEvent's string attributes: the named fields, then every string extension
+/// (each value cut to 500 characters; at most 64 of them).
+fn attributes<'a>(
+    fields: impl IntoIterator<Item = (&'static str, &'a String)>,
+    extensions: Option<&prost_types::Struct>,
+) -> Vec<(String, String)> {
+    let cut = |value: &str| value.chars().take(500).collect::<String>();
+    let mut out: Vec<(String, String)> = fields
+        .into_iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(name, value)| (name.to_owned(), cut(value)))
+        .collect();
+    if let Some(extensions) = extensions {
+        for (name, value) in &extensions.fields {
+            if let Some(prost_types::value::Kind::StringValue(value)) = &value.kind
+                && out.len() < 64
+                && !out.iter().any(|(key, _)| key == name)
+            {
+                out.push((name.chars().take(100).collect(), cut(value)));
+            }
+        }
+    }
+    out
+}
+
 fn status_of(verdict: &Verdict) -> TopicEventResponseStatus {
     match verdict {
         Verdict::Success => TopicEventResponseStatus::Success,
@@ -269,6 +298,14 @@ impl AppCallback for AppCallbackApi {
         let event = IncomingEvent {
             traceparent: extension(req.extensions.as_ref(), "traceparent").or(header_trace),
             subject: extension(req.extensions.as_ref(), "subject"),
+            attributes: attributes(
+                [
+                    ("source", &req.source),
+                    ("specversion", &req.spec_version),
+                    ("pubsubname", &req.pubsub_name),
+                ],
+                req.extensions.as_ref(),
+            ),
             id: req.id,
             event_type: req.r#type,
             topic: req.topic,

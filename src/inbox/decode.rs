@@ -55,6 +55,19 @@ impl Payload {
 static POOL: LazyLock<Option<DescriptorPool>> =
     LazyLock::new(|| DescriptorPool::decode(proto::FILE_DESCRIPTOR_SET).ok());
 
+/// A payload for people to read: the protobuf message of `kind` in its JSON mapping, or the bytes
+/// as JSON if they are JSON already; `None` when they are neither.
+pub fn readable(kind: Option<EventKind>, bytes: &[u8]) -> Option<serde_json::Value> {
+    if let (Some(kind), Some(pool)) = (kind, POOL.as_ref())
+        && let Some(descriptor) = pool.get_message_by_name(kind.schema())
+        && let Ok(message) = DynamicMessage::decode(descriptor, bytes)
+        && let Ok(json) = serde_json::to_value(&message)
+    {
+        return Some(json);
+    }
+    serde_json::from_slice(bytes).ok()
+}
+
 /// Re-encodes protobuf JSON as protobuf bytes, checked against the message's schema.
 fn json_to_protobuf(kind: EventKind, json: &[u8]) -> Result<Vec<u8>, Rejection> {
     let undecodable = |message: String| Rejection::new(DropReason::Undecodable, message);

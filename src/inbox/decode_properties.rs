@@ -146,6 +146,7 @@ proptest! {
             partition_key: Some(built.user.as_str().into()),
             traceparent: None,
             subject: Some(built.subject),
+            attributes: Vec::new(),
         };
         let accepted = check(&event).expect("accepted");
         prop_assert_eq!(accepted.kind, kind);
@@ -220,6 +221,7 @@ proptest! {
             partition_key: key,
             traceparent: None,
             subject: None,
+            attributes: Vec::new(),
         };
         check(&event).expect_err("refused");
         let _ = decode(kind, content_type, &event.data);

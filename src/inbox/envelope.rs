@@ -22,6 +22,9 @@ pub struct IncomingEvent {
     pub traceparent: Option<String>,
     /// The CloudEvent `subject` (the task's resource name), when it has one.
     pub subject: Option<String>,
+    /// The CloudEvent's other string attributes as delivered (`source`, `time`, `topic`,
+    /// `pubsubname` …), kept with a dead letter.
+    pub attributes: Vec<(String, String)>,
 }
 
 impl IncomingEvent {
@@ -36,6 +39,7 @@ impl IncomingEvent {
             partition_key: Some(row.partition_key.clone()),
             traceparent: row.traceparent.clone(),
             subject: Some(row.subject.clone()),
+            attributes: Vec::new(),
         }
     }
 
@@ -128,7 +132,22 @@ impl IncomingEvent {
             partition_key: agree("partitionkey", &self.partition_key)?,
             traceparent: text("traceparent")?.or_else(|| self.traceparent.clone()),
             subject: agree("subject", &self.subject)?,
+            attributes: self.attributes.clone(),
         })
+    }
+
+    /// The topic the event was first published to: the CloudEvent's `topic` attribute, which a
+    /// dead-letter copy keeps from the original (daprd re-publishes the original envelope).
+    pub fn original_topic(&self) -> Option<&str> {
+        self.attribute("topic")
+    }
+
+    /// A string attribute of the delivered CloudEvent.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
     }
 }
 

@@ -172,6 +172,7 @@ mod tests {
             partition_key: Some("alice".into()),
             traceparent: None,
             subject: Some(name.into()),
+            attributes: Vec::new(),
         };
         assert!(inspect(&good, &subscriptions).is_ok());
         let with = |change: &dyn Fn(&mut IncomingEvent)| {

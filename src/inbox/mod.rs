@@ -2,6 +2,7 @@
 //! (inspection and decoding), the subscriber that handles each delivery exactly once, the
 //! handlers that react to taskflow's own events, and embedded mode's in-process delivery.
 
+pub mod dead_letters;
 pub mod decode;
 #[cfg(test)]
 mod decode_properties;
@@ -9,6 +10,7 @@ mod drop_reason;
 pub mod envelope;
 #[cfg(test)]
 mod envelope_properties;
+mod failures;
 pub mod handlers;
 pub mod inspect;
 mod local_sink;

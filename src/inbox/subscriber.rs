@@ -4,6 +4,7 @@
 
 use super::drop_reason::{DropReason, Rejection};
 use super::envelope::IncomingEvent;
+use super::failures::FailureLog;
 use super::handlers;
 use super::inspect::{Accepted, inspect};
 use super::subscriptions::Subscriptions;
@@ -11,6 +12,7 @@ use crate::error::AppError;
 use crate::outbox::Outbox;
 use crate::reminders::Reminders;
 use crate::store::Database;
+use crate::store::dead_letters::{self, NewDeadLetter};
 use crate::store::deliveries::{self, RecordWriter, processed_row, record_processed};
 
 /// The consumer name under which handled events are recorded.
@@ -42,6 +44,8 @@ pub struct Subscriber {
     subscriptions: Subscriptions,
     /// The records of deliveries that change nothing else, written in batches.
     records: RecordWriter,
+    /// Deliveries answered RETRY or DROP, for the dead letters they may become.
+    failures: std::sync::Arc<FailureLog>,
 }
 
 impl Subscriber {
@@ -54,6 +58,7 @@ impl Subscriber {
             db,
             outbox,
             reminders,
+            failures: Default::default(),
         }
     }
 
@@ -114,13 +119,18 @@ impl Subscriber {
         match &verdict {
             Verdict::Success => {
                 crate::metrics::metrics().delivery("success");
+                self.failures.forget(&event.id);
                 tracing::debug!("event handled");
             }
             Verdict::Retry(reason) => {
                 crate::metrics::metrics().delivery("retry");
+                self.failures.record(&event.id, reason);
                 tracing::warn!(reason = %reason, "event will be retried");
             }
-            Verdict::Drop(rejection) => Self::count_drop(rejection),
+            Verdict::Drop(rejection) => {
+                self.failures.record(&event.id, &rejection.message);
+                Self::count_drop(rejection);
+            }
         }
         verdict
     }
@@ -166,27 +176,63 @@ impl Subscriber {
         Ok(())
     }
 
-    /// Keeps a dead letter for review and raises an alert. Never re-published.
+    /// Keeps a dead letter for review and raises an alert. Never re-published: an operator
+    /// replays it (`taskflow dead-letters replay`) once its cause is mended.
     pub async fn dead_letter(&self, event: &IncomingEvent, reason: &str) -> Result<(), AppError> {
         let (_turn, txn) = self.db.begin_write().await?;
-        let id: String = event.id.chars().take(128).collect();
-        let event_type: String = event.event_type.chars().take(255).collect();
-        let user = event.partition_key.clone().unwrap_or_default();
-        let user: String = user.chars().take(128).collect();
+        let cut = |text: &str, n: usize| -> String { text.chars().take(n).collect() };
+        let id = cut(&event.id, 128);
+        let event_type = cut(&event.event_type, 255);
+        let user = cut(event.partition_key.as_deref().unwrap_or_default(), 128);
         if !record_processed(&txn, DEAD_LETTER_CONSUMER, &id, &event_type, &user).await? {
             txn.rollback().await?;
             return Ok(());
         }
-        let topic: String = event.topic.chars().take(255).collect();
-        deliveries::keep_dead_letter(&txn, &id, &topic, &event_type, &event.data, reason).await?;
+        let topic = cut(&event.topic, 255);
+        let original_topic = event
+            .original_topic()
+            .filter(|original| *original != event.topic)
+            .map(|original| cut(original, 255));
+        let subject = event.subject.as_deref().map(|s| cut(s, 512));
+        let attributes = (!event.attributes.is_empty()).then(|| {
+            let map: serde_json::Map<String, serde_json::Value> = event
+                .attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect();
+            serde_json::Value::Object(map).to_string()
+        });
+        let failures = self.failures.get(&event.id);
+        let reason = failures
+            .as_ref()
+            .map_or(reason.to_owned(), |f| f.last_reason.clone());
+        dead_letters::keep(
+            &txn,
+            NewDeadLetter {
+                event_id: &id,
+                topic: &topic,
+                original_topic: original_topic.as_deref(),
+                event_type: &event_type,
+                user_id: &user,
+                subject: subject.as_deref(),
+                attributes,
+                payload: &event.data,
+                reason: &reason,
+                attempts: failures.map_or(0, |f| f.attempts),
+            },
+        )
+        .await?;
         txn.commit().await?;
+        self.failures.forget(&event.id);
+        crate::metrics::metrics().dead_letters.inc();
         tracing::error!(
             alert = true,
             event_id = %id,
             event_type = %event_type,
             topic = %event.topic,
+            original_topic = original_topic.as_deref().unwrap_or_default(),
             reason,
-            "ALERT: dead letter kept for review"
+            "ALERT: dead letter kept for review (taskflow dead-letters list)"
         );
         Ok(())
     }

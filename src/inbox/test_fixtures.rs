@@ -114,6 +114,7 @@ pub fn delivered(topic: &str, envelope: &[u8], key: Option<&str>) -> IncomingEve
         partition_key: key.map(str::to_owned),
         traceparent: None,
         subject: None,
+        attributes: Vec::new(),
     }
 }
 

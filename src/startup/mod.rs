@@ -1,6 +1,7 @@
 //! Builds the server from its configuration ([`Application::build`]: every part, wired) and
 //! runs it until shutdown ([`Application::run_until`], in `run.rs`).
 
+pub mod dead_letters;
 mod listen;
 mod run;
 mod shutdown;
@@ -17,6 +18,7 @@ use crate::auth::{AuthInterceptor, Authenticator};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ServeConfig, SinkChoice};
 use crate::error::AppError;
+use crate::inbox::dead_letters::Review;
 use crate::inbox::{LocalSink, Subscriber};
 use crate::listing::PageTokenKey;
 use crate::notifications::Hub;
@@ -163,26 +165,13 @@ impl Application {
 
         let shutdown = Shutdown::new();
         let events = Arc::new(config.events.clone());
-        let outbox = Outbox::new(events.clone());
-        let hub = Hub::new(db.clone());
-        let sidecar = sidecar(config)?;
-        let scheduler: Arc<dyn ReminderScheduler> = match &sidecar {
-            Some(sidecar) => Arc::new(DaprJobs::new(sidecar.clone())),
-            None => Arc::new(TableScheduler),
-        };
-        let reminders = Reminders::new(
-            db.clone(),
-            outbox.clone(),
-            hub.clone(),
-            clock.clone(),
-            lead,
-            scheduler,
-        );
-        let subscriber = Arc::new(Subscriber::new(
-            db.clone(),
-            outbox.clone(),
-            reminders.clone(),
-        ));
+        let Deliveries {
+            outbox,
+            hub,
+            reminders,
+            subscriber,
+            sidecar,
+        } = Deliveries::build(config, &db, events.clone(), clock.clone(), lead)?;
         let sidecar_client = sidecar.clone();
         let sink: Arc<dyn EventSink> = match sidecar {
             None => Arc::new(LocalSink::new(subscriber.clone())),
@@ -314,6 +303,72 @@ fn page_token_key(config: &ServeConfig) -> PageTokenKey {
 }
 
 /// The shared sidecar client, in Dapr mode.
+/// The parts that handle deliveries: the subscriber and what its handlers write through.
+struct Deliveries {
+    outbox: Outbox,
+    hub: Hub,
+    reminders: Reminders,
+    subscriber: Arc<Subscriber>,
+    sidecar: Option<Sidecar>,
+}
+
+impl Deliveries {
+    fn build(
+        config: &ServeConfig,
+        db: &Database,
+        events: Arc<crate::config::EventsConfig>,
+        clock: Arc<dyn Clock>,
+        lead: chrono::TimeDelta,
+    ) -> Result<Self, StartupError> {
+        let outbox = Outbox::new(events);
+        let hub = Hub::new(db.clone());
+        let sidecar = sidecar(config)?;
+        let scheduler: Arc<dyn ReminderScheduler> = match &sidecar {
+            Some(sidecar) => Arc::new(DaprJobs::new(sidecar.clone())),
+            None => Arc::new(TableScheduler),
+        };
+        let reminders = Reminders::new(
+            db.clone(),
+            outbox.clone(),
+            hub.clone(),
+            clock,
+            lead,
+            scheduler,
+        );
+        let subscriber = Arc::new(Subscriber::new(
+            db.clone(),
+            outbox.clone(),
+            reminders.clone(),
+        ));
+        Ok(Self {
+            outbox,
+            hub,
+            reminders,
+            subscriber,
+            sidecar,
+        })
+    }
+}
+
+/// The dead-letter review of `taskflow dead-letters`: the database and a subscriber wired as
+/// the service's own (a replay writes what a delivery would; the serving replicas publish it
+/// and carry out any reminder job it marks).
+pub async fn dead_letter_review(config: &ServeConfig) -> Result<Review, StartupError> {
+    let lead = config
+        .reminder_lead()
+        .ok_or(StartupError::ReminderLead(config.reminder_lead_seconds))?;
+    let db = Database::connect_with(
+        config.database.database_url.expose(),
+        config.database.database_max_connections.min(4),
+        Duration::from_millis(config.database.database_acquire_timeout_ms),
+    )
+    .await?;
+    db.migrate().await?;
+    let events = Arc::new(config.events.clone());
+    let parts = Deliveries::build(config, &db, events, Arc::new(SystemClock), lead)?;
+    Ok(Review::new(db, parts.subscriber))
+}
+
 fn sidecar(config: &ServeConfig) -> Result<Option<Sidecar>, StartupError> {
     let endpoint = match (config.events.event_sink, config.dapr.endpoint()) {
         (SinkChoice::Local, _) | (SinkChoice::Auto, None) => return Ok(None),

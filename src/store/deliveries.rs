@@ -1,11 +1,10 @@
-//! What the subscriber keeps of deliveries: `processed_events` (one row per event a consumer
-//! handled, the record that makes handling idempotent) and `dead_letters` (events that can
-//! never be handled, kept for review).
+//! What the subscriber keeps of deliveries: `processed_events`, one row per event a consumer
+//! handled, the record that makes handling idempotent (dead letters: `dead_letters.rs`).
 
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, sea_query::OnConflict};
 
 use super::group_commit::{GroupCommit, Waiting, settle};
-use super::{Database, entity::dead_letter, entity::processed_event, to_micros};
+use super::{Database, entity::processed_event, to_micros};
 use crate::clock::now;
 use crate::error::AppError;
 
@@ -85,28 +84,4 @@ async fn insert_in_turn(
 ) -> Result<(), DbErr> {
     let _turn = db.write_turn().await.map_err(AppError::into_db_err)?;
     insert_processed(db.conn(), rows).await.map(|_| ())
-}
-
-/// Keeps a dead letter.
-pub async fn keep_dead_letter(
-    conn: &impl ConnectionTrait,
-    event_id: &str,
-    topic: &str,
-    event_type: &str,
-    payload: &[u8],
-    reason: &str,
-) -> Result<(), AppError> {
-    let row = dead_letter::ActiveModel {
-        id: sea_orm::ActiveValue::NotSet,
-        event_id: Set(event_id.to_owned()),
-        topic: Set(topic.to_owned()),
-        event_type: Set(event_type.to_owned()),
-        payload: Set(payload.to_vec()),
-        reason: Set(reason.to_owned()),
-        received_us: Set(to_micros(now())),
-    };
-    dead_letter::Entity::insert(row)
-        .exec_without_returning(conn)
-        .await?;
-    Ok(())
 }

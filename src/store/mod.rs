@@ -4,6 +4,7 @@
 
 pub mod announcements;
 mod db;
+pub mod dead_letters;
 pub mod deliveries;
 pub mod entity;
 pub mod group_commit;

@@ -8,6 +8,7 @@ mod callback_delivery;
 mod create_get;
 mod cross_user;
 mod dapr_versions;
+mod dead_letters;
 mod edges;
 mod escaped_keys;
 mod events_dapr;

@@ -48,12 +48,18 @@ async fn a_database_outage_fails_calls_fast_and_the_service_recovers_by_itself()
         AppCallbackHealthCheckClient::connect(format!("http://{}", server.callback_addr()))
             .await
             .expect("connects to the callback port");
-    health.health_check(()).await.expect("healthy before the outage");
+    health
+        .health_check(())
+        .await
+        .expect("healthy before the outage");
 
     cluster.stop_immediate().await;
     let down = Instant::now();
     // daprd's app health probe sees the outage, and pauses the deliveries.
-    let unhealthy = health.health_check(()).await.expect_err("unhealthy without a database");
+    let unhealthy = health
+        .health_check(())
+        .await
+        .expect_err("unhealthy without a database");
     assert_eq!(unhealthy.code(), Code::Unavailable, "{unhealthy:?}");
     let (answer, retry_latency) = deliver(&mut callback, &completion).await;
     assert_eq!(

@@ -55,7 +55,11 @@ async fn eight_migrate_commands_on_a_fresh_database_all_succeed() {
             failed.join("\n---\n")
         );
         let expected = i64::try_from(migrations::Migrator::migrations().len()).expect("a count");
-        assert_eq!(applied(&url).await, expected, "every migration applied once");
+        assert_eq!(
+            applied(&url).await,
+            expected,
+            "every migration applied once"
+        );
     }
 }
 
@@ -71,5 +75,9 @@ async fn eight_replicas_starting_on_a_fresh_database_all_serve() {
         futures_util::future::join_all(doubles.iter().map(|d| ChildServer::start(&url, d))).await;
     assert_eq!(servers.len(), PROCESSES);
     let expected = i64::try_from(migrations::Migrator::migrations().len()).expect("a count");
-    assert_eq!(applied(&url).await, expected, "every migration applied once");
+    assert_eq!(
+        applied(&url).await,
+        expected,
+        "every migration applied once"
+    );
 }
