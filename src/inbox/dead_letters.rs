@@ -70,15 +70,15 @@ impl Review {
                 )));
             }
         };
-        let (_turn, txn) = self.db.begin_write().await?;
-        match &outcome {
-            Replayed::Applied => dead_letters::record_replay(&txn, id, "applied", true).await?,
+        let (recorded, resolved) = match &outcome {
             Replayed::Refused(reason) => {
                 let reason: String = reason.chars().take(500).collect();
-                dead_letters::record_replay(&txn, id, &format!("refused: {reason}"), false).await?;
+                (format!("refused: {reason}"), false)
             }
-            Replayed::NotStored(_) => {}
-        }
+            _ => ("applied".to_owned(), true),
+        };
+        let (_turn, txn) = self.db.begin_write().await?;
+        dead_letters::record_replay(&txn, id, &recorded, resolved).await?;
         txn.commit().await?;
         if outcome == Replayed::Applied {
             // Events the replay wrote: wake whichever replica runs the relay.
@@ -108,26 +108,25 @@ fn redelivery(letter: &Model, default_topic: &str) -> IncomingEvent {
                 .collect()
         })
         .unwrap_or_default();
-    let attribute = |name: &str| {
-        attributes
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
-    IncomingEvent {
+    let mut event = IncomingEvent {
         id: letter.event_id.clone(),
         event_type: letter.event_type.clone(),
         topic: letter
             .original_topic
             .clone()
             .unwrap_or_else(|| default_topic.to_owned()),
-        data_content_type: attribute("datacontenttype").unwrap_or_else(|| PROTOBUF.to_owned()),
+        data_content_type: PROTOBUF.to_owned(),
         data: letter.payload.clone(),
         partition_key: (!letter.user_id.is_empty()).then(|| letter.user_id.clone()),
-        traceparent: attribute("traceparent"),
+        traceparent: None,
         subject: letter.subject.clone(),
-        attributes: Vec::new(),
+        attributes,
+    };
+    if let Some(content_type) = event.attribute("datacontenttype") {
+        event.data_content_type = content_type.to_owned();
     }
+    event.traceparent = event.attribute("traceparent").map(str::to_owned);
+    event
 }
 
 /// A dead letter as JSON, for `list --format json` (`with_payload`: also for `show`).

@@ -126,10 +126,7 @@ impl Application {
         config: &ServeConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
-        // Parsing bounds it; a configuration built in code is checked here.
-        let lead = config
-            .reminder_lead()
-            .ok_or(StartupError::ReminderLead(config.reminder_lead_seconds))?;
+        let lead = reminder_lead(config)?;
         let auth = match &config.jwt_secret {
             Some(secret) => Authenticator::jwt(
                 secret,
@@ -155,13 +152,7 @@ impl Application {
         .await?;
         let metrics = Port::bind(&config.metrics_listen, None).await?;
 
-        let db = Database::connect_with(
-            config.database.database_url.expose(),
-            config.database.database_max_connections,
-            Duration::from_millis(config.database.database_acquire_timeout_ms),
-        )
-        .await?;
-        db.migrate().await?;
+        let db = migrated_database(config, config.database.database_max_connections).await?;
 
         let shutdown = Shutdown::new();
         let events = Arc::new(config.events.clone());
@@ -354,19 +345,33 @@ impl Deliveries {
 /// the service's own (a replay writes what a delivery would; the serving replicas publish it
 /// and carry out any reminder job it marks).
 pub async fn dead_letter_review(config: &ServeConfig) -> Result<Review, StartupError> {
-    let lead = config
+    let lead = reminder_lead(config)?;
+    let db = migrated_database(config, config.database.database_max_connections.min(4)).await?;
+    let events = Arc::new(config.events.clone());
+    let parts = Deliveries::build(config, &db, events, Arc::new(SystemClock), lead)?;
+    Ok(Review::new(db, parts.subscriber))
+}
+
+/// The reminder lead time. Parsing bounds it; a configuration built in code is checked here.
+fn reminder_lead(config: &ServeConfig) -> Result<chrono::TimeDelta, StartupError> {
+    config
         .reminder_lead()
-        .ok_or(StartupError::ReminderLead(config.reminder_lead_seconds))?;
+        .ok_or(StartupError::ReminderLead(config.reminder_lead_seconds))
+}
+
+/// The configured database, with at most `max_connections`, migrated.
+async fn migrated_database(
+    config: &ServeConfig,
+    max_connections: u32,
+) -> Result<Database, StartupError> {
     let db = Database::connect_with(
         config.database.database_url.expose(),
-        config.database.database_max_connections.min(4),
+        max_connections,
         Duration::from_millis(config.database.database_acquire_timeout_ms),
     )
     .await?;
     db.migrate().await?;
-    let events = Arc::new(config.events.clone());
-    let parts = Deliveries::build(config, &db, events, Arc::new(SystemClock), lead)?;
-    Ok(Review::new(db, parts.subscriber))
+    Ok(db)
 }
 
 fn sidecar(config: &ServeConfig) -> Result<Option<Sidecar>, StartupError> {
