@@ -13,6 +13,14 @@ pub fn now() -> DateTime<Utc> {
     DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
 }
 
+/// A random duration between half of `base` and `base`: spreads retries and periodic work
+/// of replicas that would otherwise run in step.
+pub fn jitter(base: std::time::Duration) -> std::time::Duration {
+    let random = uuid::Uuid::new_v4().as_u128() as u64;
+    let half = base / 2;
+    half + std::time::Duration::from_nanos(random % (half.as_nanos() as u64).max(1))
+}
+
 /// A source of the current time.
 pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
     fn now(&self) -> DateTime<Utc>;
@@ -65,5 +73,18 @@ impl Clock for ManualClock {
 
     fn jumps(&self) -> Option<Arc<Notify>> {
         Some(self.jumped.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn jitter_stays_within_half_and_full() {
+        for _ in 0..100 {
+            let pause = super::jitter(Duration::from_millis(200));
+            assert!(pause >= Duration::from_millis(100) && pause <= Duration::from_millis(200));
+        }
     }
 }

@@ -1,8 +1,10 @@
 //! Command line and environment: every option has a `TASKFLOW_*` variable.
 
 mod dead_letters;
+mod retention;
 
 pub use dead_letters::{DeadLetterAction, DeadLettersArgs};
+pub use retention::RetentionConfig;
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -231,6 +233,8 @@ pub struct ServeConfig {
     pub events: EventsConfig,
     #[command(flatten)]
     pub dapr: DaprConfig,
+    #[command(flatten)]
+    pub retention: RetentionConfig,
 }
 
 /// The longest default reminder lead, in seconds: the bound of a task's own `remind_before`.
@@ -319,9 +323,6 @@ pub struct EventsConfig {
     /// Longest pause between publish attempts while the sidecar fails, in milliseconds.
     #[arg(long, env = "TASKFLOW_RELAY_BACKOFF_MAX_MS", default_value_t = 30_000)]
     pub relay_backoff_max_ms: u64,
-    /// How long published events stay in the outbox before they are deleted, in hours.
-    #[arg(long, env = "TASKFLOW_OUTBOX_RETENTION_HOURS", default_value_t = 168)]
-    pub outbox_retention_hours: u64,
 }
 
 impl Default for EventsConfig {
@@ -336,7 +337,6 @@ impl Default for EventsConfig {
             relay_batch_size: 1024,
             relay_poll_ms: 500,
             relay_backoff_max_ms: 30_000,
-            outbox_retention_hours: 168,
         }
     }
 }

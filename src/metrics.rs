@@ -36,6 +36,11 @@ pub struct ReasonLabels {
     pub reason: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TableLabels {
+    pub table: &'static str,
+}
+
 /// Every metric taskflow keeps.
 pub struct Metrics {
     registry: Registry,
@@ -47,6 +52,7 @@ pub struct Metrics {
     pub dropped_deliveries: Family<ReasonLabels, Counter>,
     pub dead_letters: Counter,
     pub reminders_fired: Counter,
+    pub retention_deleted: Family<TableLabels, Counter>,
     outbox_depth: Gauge,
     outbox_oldest_age: Gauge<f64, AtomicU64>,
     watchers: Gauge,
@@ -113,6 +119,13 @@ impl Metrics {
             "Reminders that became notifications",
             reminders_fired.clone(),
         );
+        let retention_deleted = Family::<TableLabels, Counter>::default();
+        registry.register(
+            "retention_deleted",
+            "Rows deleted past their retention, by kind (processed_events, read_notifications, \
+             resolved_dead_letters, published_events)",
+            retention_deleted.clone(),
+        );
         let outbox_depth = Gauge::default();
         registry.register(
             "outbox_unpublished",
@@ -141,6 +154,7 @@ impl Metrics {
             dropped_deliveries,
             dead_letters,
             reminders_fired,
+            retention_deleted,
             outbox_depth,
             outbox_oldest_age,
             watchers,

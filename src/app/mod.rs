@@ -1,8 +1,11 @@
-//! Use cases: each runs its reads and writes in one transaction over the store.
+//! Use cases: each runs its reads and writes in one transaction over the store; and the
+//! retention worker that deletes what is kept only for a while.
 
 mod create_queue;
 mod next_occurrence;
+mod retention;
 mod tasks;
 
 pub use next_occurrence::{Completed, create_next_occurrence};
+pub use retention::{Pruned, Retention, RetentionSettings};
 pub use tasks::{ListQuery, Tasks, cursor_of};

@@ -21,16 +21,13 @@ use tokio::time::Instant;
 use super::sink::EventSink;
 use crate::config::EventsConfig;
 use crate::error::AppError;
-use crate::store::outbox::{mark_failed, mark_published, prune, unpublished};
+use crate::store::outbox::{mark_failed, mark_published, unpublished};
 use crate::store::{Backend, Database, LeaderLock, announcements, to_micros};
 
 /// The advisory-lock key of the relay ("taskflow" in ASCII).
 pub const RELAY_LOCK_KEY: i64 = 0x7461_736b_666c_6f77;
 
 const BACKOFF_START: Duration = Duration::from_millis(100);
-
-/// How often the relay deletes old published events.
-const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// How long the leader trusts its lock's session without checking it is alive. Until a check
 /// notices a lost session, another replica may publish the same events too (same ids:
@@ -42,8 +39,6 @@ pub struct RelaySettings {
     pub batch_size: u64,
     pub poll: Duration,
     pub backoff_max: Duration,
-    /// Published events are kept this long (for inspection), then deleted.
-    pub retention: Duration,
 }
 
 impl From<&EventsConfig> for RelaySettings {
@@ -52,7 +47,6 @@ impl From<&EventsConfig> for RelaySettings {
             batch_size: config.relay_batch_size.clamp(1, 10_000),
             poll: Duration::from_millis(config.relay_poll_ms.max(1)),
             backoff_max: Duration::from_millis(config.relay_backoff_max_ms.max(1)),
-            retention: Duration::from_secs(config.outbox_retention_hours.saturating_mul(3600)),
         }
     }
 }
@@ -227,31 +221,11 @@ impl Relay {
         }
     }
 
-    /// Deletes published events older than the retention (the leader only).
-    pub async fn prune(&mut self) -> Result<u64, AppError> {
-        if !self.lead().await? {
-            return Ok(0);
-        }
-        let retention = i64::try_from(self.settings.retention.as_micros()).unwrap_or(i64::MAX);
-        let before = to_micros(crate::clock::now()).saturating_sub(retention);
-        let _turn = self.db.write_turn().await?;
-        prune(self.db.conn(), before).await
-    }
-
     /// Publishes until `shutdown` turns true.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let mut backoff = BACKOFF_START;
         let mut failing = false;
-        let mut last_prune = tokio::time::Instant::now();
         loop {
-            if last_prune.elapsed() >= PRUNE_EVERY {
-                last_prune = tokio::time::Instant::now();
-                match self.prune().await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(deleted = n, "pruned published outbox events"),
-                    Err(err) => tracing::warn!(%err, "pruning the outbox failed"),
-                }
-            }
             if *shutdown.borrow() {
                 tracing::debug!("the relay is stopping");
                 break;
@@ -276,7 +250,7 @@ impl Relay {
                         );
                         failing = true;
                     }
-                    let pause = jitter(backoff);
+                    let pause = crate::clock::jitter(backoff);
                     backoff = (backoff * 2).min(self.settings.backoff_max);
                     pause
                 }
@@ -347,26 +321,6 @@ impl Relay {
                 Wake::Other
             }
             None => Wake::Other,
-        }
-    }
-}
-
-/// A pause between half and all of `base`, so replicas do not retry in step.
-fn jitter(base: Duration) -> Duration {
-    let random = uuid::Uuid::new_v4().as_u128() as u64;
-    let half = base / 2;
-    half + Duration::from_nanos(random % (half.as_nanos() as u64).max(1))
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    #[test]
-    fn jitter_stays_within_half_and_full() {
-        for _ in 0..100 {
-            let pause = super::jitter(Duration::from_millis(200));
-            assert!(pause >= Duration::from_millis(100) && pause <= Duration::from_millis(200));
         }
     }
 }

@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tonic::service::interceptor::InterceptedService;
 
 use crate::api::{AppCallbackApi, NotificationApi, TaskApi};
-use crate::app::Tasks;
+use crate::app::{Retention, RetentionSettings, Tasks};
 use crate::auth::{AuthInterceptor, Authenticator};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ServeConfig, SinkChoice};
@@ -112,6 +112,7 @@ pub struct Application {
     sidecar: Option<Sidecar>,
     hub: Hub,
     reminders: Reminders,
+    retention: Retention,
 }
 
 impl Application {
@@ -163,6 +164,11 @@ impl Application {
             subscriber,
             sidecar,
         } = Deliveries::build(config, &db, events.clone(), clock.clone(), lead)?;
+        let retention = Retention::new(
+            db.clone(),
+            clock.clone(),
+            RetentionSettings::from(&config.retention),
+        );
         let sidecar_client = sidecar.clone();
         let sink: Arc<dyn EventSink> = match sidecar {
             None => Arc::new(LocalSink::new(subscriber.clone())),
@@ -217,6 +223,7 @@ impl Application {
             sidecar: sidecar_client,
             hub,
             reminders,
+            retention,
         })
     }
 
@@ -236,6 +243,11 @@ impl Application {
     /// The reminder engine (tests fire due reminders and sync jobs with it directly).
     pub fn reminders(&self) -> Reminders {
         self.reminders.clone()
+    }
+
+    /// The retention worker (tests run a pass with it directly).
+    pub fn retention(&self) -> Retention {
+        self.retention.clone()
     }
 
     /// The live fan-out of new notifications.

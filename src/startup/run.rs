@@ -48,6 +48,7 @@ impl Application {
             sidecar,
             hub,
             reminders,
+            retention,
         } = self;
         let mut background = Vec::new();
         if let Some(listener) = hub.listen(token.draining()).await {
@@ -62,6 +63,7 @@ impl Application {
         ));
         let reminders = (!reminders_by_hand).then_some(reminders);
         background.extend(run_background(relay, reminders, &token));
+        background.push(tokio::spawn(retention.run(token.stopping())));
         if let Some(sidecar) = sidecar {
             background.push(tokio::spawn(crate::sidecar::check_version(
                 sidecar,

@@ -13,6 +13,7 @@ mod list;
 pub mod notifications;
 pub mod outbox;
 pub mod reminders;
+pub mod retention;
 pub mod task_batch;
 pub mod tasks;
 mod time;

@@ -59,17 +59,6 @@ pub async fn mark_published(
     Ok(())
 }
 
-/// Deletes events published before `before_us`; returns how many. Unpublished events are
-/// never touched.
-pub async fn prune(conn: &impl ConnectionTrait, before_us: i64) -> Result<u64, AppError> {
-    let result = outbox::Entity::delete_many()
-        .filter(outbox::Column::PublishedUs.is_not_null())
-        .filter(outbox::Column::PublishedUs.lt(before_us))
-        .exec(conn)
-        .await?;
-    Ok(result.rows_affected)
-}
-
 /// Records a failed attempt on events that stay unpublished.
 pub async fn mark_failed(
     conn: &impl ConnectionTrait,

@@ -291,7 +291,8 @@ async fn trace_context_flows_from_calls_into_events() {
 
 /// Old published events are deleted; recent and unpublished ones never are.
 async fn pruning_keeps_recent_and_unpublished_events(backend: Backend) {
-    use taskflow::store::outbox::prune;
+    use taskflow::store::retention::{Kept, prune_batch};
+    let prune = |conn, before| prune_batch(conn, Kept::PublishedEvents, before, 100);
     let app = TestApp::spawn(backend).await;
     let mut alice = app.user("alice");
     create(&mut alice, "alice", titled("one")).await;

@@ -31,6 +31,7 @@ mod relay_wakeup;
 mod reminder_jobs_after_commit;
 mod reminders;
 mod reminders_jobs;
+mod retention;
 mod secrets;
 mod series_anchor;
 mod series_end;

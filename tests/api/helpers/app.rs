@@ -38,6 +38,8 @@ pub type Client = TaskServiceClient<InterceptedService<Channel, Metadata>>;
 pub struct TestApp {
     metrics_addr: std::net::SocketAddr,
     reminders: taskflow::reminders::Reminders,
+    /// The server's retention worker: a test runs a pass with it when it wants one.
+    pub retention: taskflow::app::Retention,
     addr: std::net::SocketAddr,
     callback_addr: std::net::SocketAddr,
     hub: taskflow::notifications::Hub,
@@ -151,6 +153,7 @@ impl TestApp {
             app.drive_reminders_by_hand();
         }
         let reminders = app.reminders();
+        let retention = app.retention();
         let addr = app.api_addr();
         let callback_addr = app.callback_addr();
         let metrics_addr = app.metrics_addr();
@@ -173,6 +176,7 @@ impl TestApp {
         Self {
             metrics_addr,
             reminders,
+            retention,
             addr,
             callback_addr,
             hub,
@@ -349,6 +353,7 @@ pub fn test_config(database_url: &str) -> ServeConfig {
             ..EventsConfig::default()
         },
         dapr: DaprConfig::default(),
+        retention: taskflow::config::RetentionConfig::default(),
     }
 }
 
