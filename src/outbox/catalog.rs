@@ -42,7 +42,8 @@ impl EventKind {
         Self::ALL.into_iter().find(|k| k.as_type() == raw)
     }
 
-    /// The full name of the payload's protobuf message (the CloudEvent `dataschema`).
+    /// The full name of the payload's protobuf message (the CloudEvent `dataschema` is its
+    /// type URL: `cloudevent::data_schema`).
     pub fn schema(self) -> &'static str {
         match self {
             Self::TaskCreated => "taskflow.events.v1.TaskCreated",

@@ -63,7 +63,10 @@ async fn every_write_reaches_the_sidecar_as_one_cloud_event(backend: Backend) {
         assert_eq!(ce["specversion"], "1.0");
         assert_eq!(ce["subject"], task.name);
         assert_eq!(ce["datacontenttype"], "application/protobuf");
-        assert_eq!(ce["dataschema"], row.data_schema);
+        assert_eq!(
+            ce["dataschema"],
+            format!("https://type.googleapis.com/{}", row.data_schema)
+        );
         assert_eq!(
             ce["traceparent"],
             row.traceparent.clone().expect("a traceparent")

@@ -5,6 +5,7 @@ mod helpers;
 mod auth;
 mod callback;
 mod callback_delivery;
+mod cloudevents_sdks;
 mod create_get;
 mod cross_user;
 mod dapr_versions;
