@@ -73,6 +73,22 @@ impl AppLink {
     }
 }
 
+impl AppLink {
+    /// One probe (`pkg/channel/grpc/grpc_channel.go` `HealthProbe`): any error is a failure.
+    pub(crate) async fn health_check(&self, timeout: Duration) -> Result<(), DoubleError> {
+        let mut client = AppCallbackHealthCheckClient::new(self.channel()?);
+        let mut request = Request::new(());
+        request.set_timeout(timeout);
+        match tokio::time::timeout(timeout, client.health_check(request)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(status)) => Err(DoubleError::App(status)),
+            Err(_) => Err(DoubleError::App(Status::deadline_exceeded(format!(
+                "health check timed out after {timeout:?}"
+            )))),
+        }
+    }
+}
+
 impl Shared {
     /// Adds `dapr-api-token` (daprd's `APP_API_TOKEN`) to a topic, bulk or job callback — from
     /// daprd 1.16.2 on only (`AddAppTokenToContext` in `postman/grpc/grpc.go` and
@@ -200,19 +216,15 @@ impl DaprDouble {
         self.shared.app.addr()
     }
 
-    /// daprd's app health probe: `AppCallbackHealthCheck/HealthCheck` with a 500 ms timeout and
-    /// no token. `Ok` means healthy.
+    /// daprd's app health probe: `AppCallbackHealthCheck/HealthCheck` with the probe timeout
+    /// (`DaprDoubleConfig::app_health`, else daprd's default 500 ms) and no token. `Ok` means
+    /// healthy.
     pub async fn health_check(&self) -> Result<(), DoubleError> {
-        let channel = self.shared.app.channel()?;
-        let mut client = AppCallbackHealthCheckClient::new(channel);
-        let mut request = Request::new(());
-        request.set_timeout(HEALTH_TIMEOUT);
-        match tokio::time::timeout(HEALTH_TIMEOUT, client.health_check(request)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(status)) => Err(DoubleError::App(status)),
-            Err(_) => Err(DoubleError::App(Status::deadline_exceeded(
-                "health check timed out after 500ms",
-            ))),
-        }
+        let timeout = self
+            .shared
+            .config
+            .app_health
+            .map_or(HEALTH_TIMEOUT, |p| p.timeout);
+        self.shared.app.health_check(timeout).await
     }
 }

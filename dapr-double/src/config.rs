@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::health::AppHealthProbe;
 use crate::version::DaprVersion;
 
 /// Everything the double needs to know at start. `DaprDoubleConfig::default()` behaves like a
@@ -71,6 +72,9 @@ pub struct DaprDoubleConfig {
     /// sarama's default partitioner does; each partition is delivered in order, one message at a
     /// time, so a message being retried holds up its partition.
     pub partitions: u32,
+    /// daprd's app health checks (`dapr.io/enable-app-health-check` with its probe settings;
+    /// see `health.rs`). Default `None`: off, as in daprd, so the app always counts as healthy.
+    pub app_health: Option<AppHealthProbe>,
 }
 
 impl Default for DaprDoubleConfig {
@@ -92,6 +96,7 @@ impl Default for DaprDoubleConfig {
             escape_headers: true,
             max_body_size: 4 * 1024 * 1024,
             partitions: 6,
+            app_health: None,
         }
     }
 }

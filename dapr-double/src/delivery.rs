@@ -316,10 +316,12 @@ impl Shared {
         let mut round = first_round;
         loop {
             let delivery = self.deliver_consumed(message, subscription, round).await;
-            if delivery.outcome != Outcome::GaveUp {
-                return;
+            match delivery.outcome {
+                Outcome::GaveUp => self.kafka_backoff().await,
+                // Consumed again by the next subscription, once the app is healthy.
+                Outcome::Interrupted => self.wait_healthy().await,
+                _ => return,
             }
-            self.kafka_backoff().await;
             round = round.saturating_add(1);
         }
     }
@@ -419,6 +421,14 @@ impl Shared {
                 Verdict::Retry
                     if !policy.allows_retry(delivery.attempts, first_attempt.elapsed()) =>
                 {
+                    if !self.health.is_healthy() {
+                        // The subscription was stopped meanwhile: the handler blocks instead of
+                        // failing, so the message is neither dead-lettered nor marked
+                        // (`subscription.go`, "block on the handler context").
+                        delivery.outcome = Outcome::Interrupted;
+                        delivery.finished_at = Instant::now();
+                        return delivery;
+                    }
                     give_up(&mut delivery, false);
                     return delivery;
                 }
@@ -462,6 +472,8 @@ impl Shared {
 async fn run_lane(shared: Arc<Shared>, mut receiver: mpsc::UnboundedReceiver<Published>) {
     while let Some(message) = receiver.recv().await {
         shared.wait_running().await;
+        // No subscription while the app is unhealthy (`health.rs`).
+        shared.wait_healthy().await;
         shared.app.wait_addr().await;
         let Some(subscription) = shared.subscription_for(&message.topic).await else {
             continue;

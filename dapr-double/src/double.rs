@@ -14,6 +14,7 @@ use crate::config::DaprDoubleConfig;
 use crate::delivery::DeliveryState;
 use crate::error::DoubleError;
 use crate::faults::Faults;
+use crate::health::AppHealth;
 use crate::jobs::JobStore;
 use crate::record::{Delivery, JobTrigger, Published, Recorder, lock};
 use crate::server::{self, RunningServer};
@@ -37,6 +38,7 @@ pub(crate) struct Shared {
     pub(crate) broker: Broker,
     pub(crate) delivery: DeliveryState,
     pub(crate) jobs: JobStore,
+    pub(crate) health: AppHealth,
     /// `false` between `stop()` and `restart()`: nothing is delivered or triggered.
     pub(crate) running: watch::Sender<bool>,
     server: tokio::sync::Mutex<Option<RunningServer>>,
@@ -90,7 +92,13 @@ impl Drop for Guard {
 impl DaprDouble {
     /// Binds `127.0.0.1:0`, serves `dapr.proto.runtime.v1.Dapr` there and starts the delivery
     /// machinery. Must be called inside a Tokio runtime.
-    pub async fn start(config: DaprDoubleConfig) -> Result<Self, DoubleError> {
+    pub async fn start(mut config: DaprDoubleConfig) -> Result<Self, DoubleError> {
+        config.app_health = config
+            .app_health
+            .map(|probe| probe.effective())
+            .transpose()
+            .map_err(DoubleError::Config)?;
+        let probe = config.app_health;
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let port = listener.local_addr()?.port();
         let shared = Arc::new(Shared {
@@ -103,12 +111,16 @@ impl DaprDouble {
             job_triggers: Recorder::new(),
             broker: Broker::default(),
             jobs: JobStore::default(),
+            health: AppHealth::new(probe),
             running: watch::Sender::new(true),
             server: tokio::sync::Mutex::new(None),
             port,
             tasks: Mutex::new(Vec::new()),
         });
         *shared.server.lock().await = Some(server::serve(shared.clone(), listener));
+        if let Some(probe) = shared.config.app_health {
+            shared.spawn(shared.clone().probe_app(probe));
+        }
         Ok(Self {
             _guard: Arc::new(Guard {
                 shared: shared.clone(),

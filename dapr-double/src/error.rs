@@ -17,6 +17,8 @@ pub enum DoubleError {
     App(tonic::Status),
     /// The double is stopped (see `stop`/`restart`).
     Stopped,
+    /// A configuration daprd would refuse at start.
+    Config(String),
 }
 
 impl fmt::Display for DoubleError {
@@ -33,6 +35,7 @@ impl fmt::Display for DoubleError {
                 status.message()
             ),
             Self::Stopped => f.write_str("the double is stopped"),
+            Self::Config(reason) => write!(f, "daprd would not start: {reason}"),
         }
     }
 }

@@ -156,8 +156,10 @@ async fn run_timer(
     loop {
         let wait = next.duration_since(SystemTime::now()).unwrap_or_default();
         tokio::time::sleep(wait).await;
-        // daprd only triggers while it runs and the app is healthy.
+        // daprd only triggers while it runs and the app is healthy: a job due meanwhile is
+        // staged by the Scheduler and triggered once the app's stream is back (`health.rs`).
         shared.wait_running().await;
+        shared.wait_healthy().await;
         shared.app.wait_addr().await;
         let Some(job) = shared.jobs.current(&name, generation) else {
             return;

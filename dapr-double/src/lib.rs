@@ -17,6 +17,8 @@
 //!   (no retries unless a Resiliency policy is configured; endless Kafka redelivery without a
 //!   dead-letter topic), and records each as a [`Delivery`]; it can also deliver hand-made
 //!   envelopes, bulk batches, trigger jobs and probe the app's health.
+//! - **App health** — with `DaprDoubleConfig::app_health` it probes the app as daprd does, and
+//!   while the app is unhealthy it hands it no new message and no job (`health.rs`).
 //! - **Faults** — down, delay, failing publishes or bulk entries, missing bulk or stable job
 //!   RPCs, and a real stop/restart of the listening socket, switchable at run time on any clone.
 //!
@@ -41,6 +43,7 @@ mod duration;
 mod envelope;
 mod error;
 mod faults;
+mod health;
 mod jobs;
 mod metadata;
 mod publish;
@@ -55,6 +58,7 @@ pub use config::{DaprDoubleConfig, JobRetryPolicy, PubsubComponent, RetryPolicy}
 pub use double::DaprDouble;
 pub use envelope::DEFAULT_TYPE;
 pub use error::DoubleError;
+pub use health::{AppHealthProbe, HealthChange};
 pub use record::{
     AppAnswer, BulkDelivery, Delivery, JobOutcome, JobTrigger, Outcome, Published, WaitTimeout,
 };

@@ -77,6 +77,11 @@ pub enum Outcome {
     /// forever, and its partition stalls meanwhile; each such round is one more delivery record
     /// (see [`Delivery::redelivery`]).
     GaveUp,
+    /// Not acknowledged: the retries ran out while the app was unhealthy, so its subscription
+    /// was stopped and the handler did not fail the message; the Kafka consumer left the offset
+    /// unmarked and the message is delivered again once the app is healthy (one more delivery
+    /// record). Never dead-lettered.
+    Interrupted,
 }
 
 /// The app's last answer to a delivery attempt.

@@ -128,6 +128,8 @@ pub struct AppState {
     pub bulk_events: Calls<(&'static str, TopicEventBulkRequest)>,
     pub job_events: Calls<(&'static str, JobEventRequest)>,
     pub health_checks: Calls<()>,
+    /// Whether `HealthCheck` answers OK (otherwise `Unavailable`).
+    pub healthy: std::sync::atomic::AtomicBool,
     /// Calls of the stable `OnJobEvent`/`OnBulkTopicEvent`, also those refused as
     /// `Unimplemented`.
     stable_job_calls: AtomicUsize,
@@ -293,7 +295,11 @@ impl AppCallbackHealthCheck for Service {
         request: Request<()>,
     ) -> Result<Response<HealthCheckResponse>, Status> {
         self.0.health_checks.push((), request.metadata());
-        Ok(Response::new(HealthCheckResponse {}))
+        if self.0.healthy.load(std::sync::atomic::Ordering::SeqCst) {
+            Ok(Response::new(HealthCheckResponse {}))
+        } else {
+            Err(Status::unavailable("the app is unwell"))
+        }
     }
 }
 
@@ -326,6 +332,7 @@ impl FakeApp {
             bulk_events: Calls::new(),
             job_events: Calls::new(),
             health_checks: Calls::new(),
+            healthy: std::sync::atomic::AtomicBool::new(true),
             stable_job_calls: AtomicUsize::new(0),
             stable_bulk_calls: AtomicUsize::new(0),
         });
@@ -363,6 +370,13 @@ impl FakeApp {
             .entry(id.to_owned())
             .or_default()
             .extend(answers);
+    }
+
+    /// Makes `HealthCheck` answer OK or `Unavailable`.
+    pub fn set_healthy(&self, healthy: bool) {
+        self.state
+            .healthy
+            .store(healthy, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Queues codes for the next job callbacks.

@@ -4,6 +4,7 @@ mod app;
 mod delivery;
 mod escaping;
 mod faults;
+mod health;
 mod job_policies;
 mod jobs;
 mod limits;
