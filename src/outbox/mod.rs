@@ -1,6 +1,7 @@
 //! Outgoing events: the catalog of what taskflow publishes, the payloads built for a change,
 //! the outbox rows written in the change's own transaction, and the relay that hands them to a
-//! sink (the Dapr sidecar, or the in-process subscriber) in commit order.
+//! sink (the Dapr sidecar, or the in-process subscriber) in sequence order (each
+//! task's events in the order they were committed).
 
 mod catalog;
 mod cloudevent;

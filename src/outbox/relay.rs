@@ -1,4 +1,4 @@
-//! The outbox relay: publishes committed events in commit order, in batches, marks them
+//! The outbox relay: publishes committed events in sequence order, in batches, marks them
 //! published, and backs off (exponentially, with jitter) while the sink fails. Nothing is
 //! lost and no API call waits for it. On PostgreSQL one replica at a time is the relay (a
 //! session advisory lock); on SQLite there is one process per database.

@@ -25,7 +25,7 @@ pub async fn insert_rows(
     Ok(())
 }
 
-/// The oldest unpublished events, in commit order.
+/// The oldest unpublished events, in sequence order.
 pub async fn unpublished(
     conn: &impl ConnectionTrait,
     limit: u64,

@@ -13,4 +13,5 @@ mod crash;
 mod database_outage;
 mod load;
 mod migrate_together;
+mod outage_recovery;
 mod sidecar_outage;

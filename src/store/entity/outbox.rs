@@ -5,7 +5,9 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "outbox")]
 pub struct Model {
-    /// Commit order; the relay publishes in this order.
+    /// The order events were written in; the relay publishes in this order. One task's events
+    /// (whose writes lock its row) follow their commits; concurrent transactions of other
+    /// tasks may commit in another order, and the relay publishes whatever is committed.
     #[sea_orm(primary_key)]
     pub seq: i64,
     /// The CloudEvent id.

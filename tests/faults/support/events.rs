@@ -120,6 +120,67 @@ pub async fn drain(db: &Database, double: &DaprDouble, timeout: Duration) -> Vec
     .await
 }
 
+/// Whether a delivery ended for good: acknowledged, dropped or dead-lettered. Any other
+/// outcome (handed back to Kafka, cut short while the app was unhealthy) is delivered again.
+pub fn is_final(outcome: Outcome) -> bool {
+    matches!(
+        outcome,
+        Outcome::Acked | Outcome::Dropped | Outcome::DeadLettered
+    )
+}
+
+/// Stored messages (`(topic, event id)`, once per stored copy) still waiting for a delivery
+/// that ends for good ([`is_final`]).
+pub fn outstanding_deliveries(double: &DaprDouble) -> Vec<(String, String)> {
+    let mut finished: HashMap<(String, String), usize> = HashMap::new();
+    for delivery in double.deliveries() {
+        if is_final(delivery.outcome) {
+            *finished
+                .entry((delivery.topic.clone(), delivery.event_id.clone()))
+                .or_default() += 1;
+        }
+    }
+    let mut outstanding = Vec::new();
+    for message in double.published() {
+        let key = (
+            message.topic.clone(),
+            message.event_id().unwrap_or_default().to_owned(),
+        );
+        match finished.get_mut(&key) {
+            Some(n) if *n > 0 => *n -= 1,
+            _ => outstanding.push(key),
+        }
+    }
+    outstanding
+}
+
+/// Waits until every outbox event is published and every stored message has a delivery that
+/// ended for good, with the same counts on two checks in a row; returns the outbox. Unlike
+/// [`drain`] it is not fooled by the extra records of messages delivered again.
+pub async fn settle(db: &Database, double: &DaprDouble, timeout: Duration) -> Vec<OutboxRow> {
+    let last = Cell::new((usize::MAX, usize::MAX, usize::MAX));
+    eventually_within(
+        "every event published and delivered for good",
+        timeout,
+        || {
+            let last = &last;
+            async move {
+                let rows = outbox_rows(db).await;
+                let pending = rows.iter().filter(|r| r.published_us.is_none()).count();
+                let outstanding = outstanding_deliveries(double).len();
+                let counts = (
+                    rows.len(),
+                    double.published().len(),
+                    double.deliveries().len(),
+                );
+                let settled = pending == 0 && outstanding == 0 && last.replace(counts) == counts;
+                settled.then_some(rows)
+            }
+        },
+    )
+    .await
+}
+
 /// Deliveries that did not end acknowledged.
 pub fn unacked_deliveries(double: &DaprDouble) -> Vec<dapr_double::Delivery> {
     double

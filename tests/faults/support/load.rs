@@ -25,7 +25,14 @@ pub enum Mix {
     Recurring,
     /// Create, read it back, list a page; every fourth task is completed.
     ReadWrite,
+    /// As `Recurring`, but every task is due [`DUE_AHEAD`] after its creation, so each gets a
+    /// reminder (the default lead is 24 h): a plain task, then a daily recurring task created
+    /// and completed (its next occurrence is due a day later, with a reminder of its own).
+    RecurringWithDue,
 }
+
+/// How far ahead the tasks of [`Mix::RecurringWithDue`] are due.
+pub const DUE_AHEAD: Duration = Duration::from_secs(3 * 24 * 3600);
 
 #[derive(Debug, Clone)]
 pub struct LoadConfig {
@@ -229,6 +236,14 @@ impl Worker {
                         self.complete(&name).await;
                     }
                 }
+                Mix::RecurringWithDue => {
+                    let recurring = i % 2 == 1;
+                    if let Some(name) = self.create_due(i, recurring, Some(DUE_AHEAD)).await
+                        && recurring
+                    {
+                        self.complete(&name).await;
+                    }
+                }
                 Mix::ReadWrite => {
                     if let Some(name) = self.create(i, false).await {
                         self.read(&name).await;
@@ -285,6 +300,27 @@ impl Worker {
     }
 
     async fn create(&mut self, i: usize, recurring: bool) -> Option<String> {
+        self.create_due(i, recurring, None).await
+    }
+
+    /// A create whose task is due `due_in` from now (whole seconds), if given.
+    async fn create_due(
+        &mut self,
+        i: usize,
+        recurring: bool,
+        due_in: Option<Duration>,
+    ) -> Option<String> {
+        let due_time = due_in.map(|ahead| {
+            let at = std::time::SystemTime::now() + ahead;
+            let seconds = at
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or_default();
+            prost_types::Timestamp {
+                seconds: i64::try_from(seconds).unwrap_or(i64::MAX),
+                nanos: 0,
+            }
+        });
         let request = pb::CreateTaskRequest {
             parent: format!("users/{}", self.user),
             task: Some(pb::Task {
@@ -292,6 +328,7 @@ impl Worker {
                     frequency: pb::Frequency::Daily as i32,
                     ..Default::default()
                 }),
+                due_time,
                 ..titled(&format!("{} #{i}", self.tag))
             }),
             request_id: uuid::Uuid::new_v4().to_string(),

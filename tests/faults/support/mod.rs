@@ -7,8 +7,8 @@ pub mod load;
 pub mod pg;
 pub mod server;
 
-pub use events::{Ledger, drain, per_key_order, tasks_by_name, unacked_deliveries};
+pub use events::{Ledger, drain, per_key_order, settle, tasks_by_name, unacked_deliveries};
 pub use figures::Figures;
 pub use load::{Acked, Load, LoadConfig, Mix};
 pub use pg::PrivateCluster;
-pub use server::{ChildServer, patient_double};
+pub use server::{ChildServer, patient_double, shipped_double};

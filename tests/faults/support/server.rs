@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use dapr_double::{DaprDouble, DaprDoubleConfig, RetryPolicy};
+use dapr_double::{AppHealthProbe, DaprDouble, DaprDoubleConfig, RetryPolicy};
 use tokio::process::{Child, Command};
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::{
@@ -41,6 +41,32 @@ pub async fn patient_double() -> DaprDouble {
     config.dapr_api_token = Some("dapr-token".into());
     config.app_api_token = Some("app-token".into());
     config.delivery_retry = RetryPolicy::constant(1200, Duration::from_millis(25));
+    DaprDouble::start(config)
+        .await
+        .expect("the sidecar double starts")
+}
+
+/// A sidecar double as taskflow deploys daprd (`k8s/taskflow.yaml`, `k8s/dapr.yaml`), with both
+/// tokens set and the times scaled so that daprd's 500 ms becomes 25 ms: the Resiliency policy
+/// taskflow ships (inbound retry exponential, `maxRetries: -1`, `maxInterval: 15s` → 750 ms;
+/// kit's 15-minute elapsed cap kept) and app health checks on
+/// (`dapr.io/enable-app-health-check`: a probe every 5 s → 250 ms, unhealthy after 3 failures),
+/// so deliveries pause while the app reports itself unhealthy. The probe's timeout is 250 ms,
+/// not 500 ms → 25 ms, which a busy test machine would miss now and then (daprd refuses a
+/// timeout longer than the interval).
+pub async fn shipped_double() -> DaprDouble {
+    let interval = Duration::from_millis(25);
+    let mut config = DaprDoubleConfig::fast(interval);
+    config.dapr_api_token = Some("dapr-token".into());
+    config.app_api_token = Some("app-token".into());
+    config.delivery_retry = RetryPolicy::exponential(0, interval)
+        .unlimited()
+        .with_max_interval(interval * 30);
+    config.app_health = Some(AppHealthProbe {
+        interval: Duration::from_millis(250),
+        timeout: Duration::from_millis(250),
+        threshold: 3,
+    });
     DaprDouble::start(config)
         .await
         .expect("the sidecar double starts")
