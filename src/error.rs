@@ -86,6 +86,10 @@ pub enum AppError {
     /// The named resource does not exist.
     #[error("{0} not found")]
     NotFound(String),
+    /// The resource is already in the state the call would bring it to (undeleting a task
+    /// that is not deleted, AIP-164).
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
     /// A concurrency check failed (stale etag); reading again and retrying is safe.
     #[error("aborted: {0}")]
     Aborted(String),
@@ -141,6 +145,7 @@ impl AppError {
             Self::Unauthenticated(_) => "UNAUTHENTICATED",
             Self::PermissionDenied(_) => "PERMISSION_DENIED",
             Self::NotFound(_) => "NOT_FOUND",
+            Self::AlreadyExists(_) => "ALREADY_EXISTS",
             Self::Aborted(_) => "ETAG_MISMATCH",
             Self::FailedPrecondition(_) => "FAILED_PRECONDITION",
             Self::Unavailable(_) => "DATABASE_UNAVAILABLE",
@@ -228,6 +233,7 @@ impl From<AppError> for Status {
             AppError::Unauthenticated(m) => (Code::Unauthenticated, m.clone()),
             AppError::PermissionDenied(m) => (Code::PermissionDenied, m.clone()),
             AppError::NotFound(_) => (Code::NotFound, err.to_string()),
+            AppError::AlreadyExists(m) => (Code::AlreadyExists, m.clone()),
             AppError::Aborted(m) => (Code::Aborted, m.clone()),
             AppError::FailedPrecondition(m) => (Code::FailedPrecondition, m.clone()),
             AppError::Unavailable(cause) => {

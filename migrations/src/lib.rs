@@ -9,6 +9,7 @@ mod m20261125_000003_create_reminders_notifications;
 mod m20261204_000004_reminder_jobs;
 mod m20261204_000005_dead_letter_review;
 mod m20261204_000006_retention_indexes;
+mod m20261204_000007_soft_delete;
 
 /// Applies taskflow's migrations in order.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000004_reminder_jobs::Migration),
             Box::new(m20261204_000005_dead_letter_review::Migration),
             Box::new(m20261204_000006_retention_indexes::Migration),
+            Box::new(m20261204_000007_soft_delete::Migration),
         ]
     }
 }

@@ -120,7 +120,12 @@ impl TaskService for TaskApi {
             return Err(AppError::Internal("list arguments were not checked".into()).into());
         };
         let canonical_order = order.canonical();
-        let fingerprint = [user.as_str(), req.filter.trim(), canonical_order.as_str()];
+        // A token is bound to the request; `show_deleted` joins the binding only when set, so
+        // tokens of requests without it stay as they were.
+        let mut fingerprint = vec![user.as_str(), req.filter.trim(), canonical_order.as_str()];
+        if req.show_deleted {
+            fingerprint.push("show_deleted");
+        }
         let after = if req.page_token.is_empty() {
             None
         } else {
@@ -134,6 +139,7 @@ impl TaskService for TaskApi {
             order,
             after,
             limit,
+            show_deleted: req.show_deleted,
         };
         let (tasks, mut next) = self.tasks.list(&query).await?;
         let mut out: Vec<pb::Task> = tasks.iter().map(task_out).collect();
@@ -211,12 +217,25 @@ impl TaskService for TaskApi {
     async fn delete_task(
         &self,
         request: Request<pb::DeleteTaskRequest>,
-    ) -> Result<Response<()>, Status> {
+    ) -> Result<Response<pb::Task>, Status> {
         let caller = caller(&request)?;
         let req = request.get_ref();
         let name = owned_name(&caller, &req.name, "name")?;
         let etag = etag_in(&req.etag, "etag")?;
-        self.tasks.delete(&name, etag).await?;
-        Ok(Response::new(()))
+        let task = self.tasks.delete(&name, etag).await?;
+        Ok(Response::new(task_out(&task)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn undelete_task(
+        &self,
+        request: Request<pb::UndeleteTaskRequest>,
+    ) -> Result<Response<pb::Task>, Status> {
+        let caller = caller(&request)?;
+        let req = request.get_ref();
+        let name = owned_name(&caller, &req.name, "name")?;
+        let etag = etag_in(&req.etag, "etag")?;
+        let task = self.tasks.undelete(&name, etag).await?;
+        Ok(Response::new(task_out(&task)))
     }
 }

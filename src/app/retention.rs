@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::clock::Clock;
+use crate::clock::{Clock, now};
 use crate::config::RetentionConfig;
 use crate::error::AppError;
 use crate::metrics::{TableLabels, metrics};
+use crate::outbox::{Cause, EventKind, Outbox, task_event};
 use crate::store::retention::{Kept, prune_batch};
-use crate::store::{Database, to_micros};
+use crate::store::{Database, tasks, to_micros};
 
 /// A pause between two batches, so that a long backlog of old rows is deleted as a trickle
 /// of short statements rather than one long one.
@@ -62,6 +63,8 @@ pub struct Pruned {
     pub read_notifications: u64,
     pub resolved_dead_letters: u64,
     pub published_events: u64,
+    /// Deleted tasks past their purge time, removed with a `task.purged` event each.
+    pub purged_tasks: u64,
     /// The statements the pass ran (a batch that found fewer rows than the limit ends a kind).
     pub batches: u64,
 }
@@ -72,6 +75,7 @@ impl Pruned {
             + self.read_notifications
             + self.resolved_dead_letters
             + self.published_events
+            + self.purged_tasks
     }
 
     fn add(&mut self, kept: Kept, n: u64) {
@@ -89,16 +93,61 @@ impl Pruned {
 #[derive(Clone)]
 pub struct Retention {
     db: Database,
+    outbox: Outbox,
     clock: Arc<dyn Clock>,
     settings: RetentionSettings,
 }
 
 impl Retention {
-    pub fn new(db: Database, clock: Arc<dyn Clock>, settings: RetentionSettings) -> Self {
+    pub fn new(
+        db: Database,
+        outbox: Outbox,
+        clock: Arc<dyn Clock>,
+        settings: RetentionSettings,
+    ) -> Self {
         Self {
             db,
+            outbox,
             clock,
             settings,
+        }
+    }
+
+    /// Purges deleted tasks past their purge time: a batch per transaction, each task removed
+    /// with its `task.purged` event in the same transaction.
+    async fn purge(&self, now_us: i64, pruned: &mut Pruned) -> Result<(), AppError> {
+        loop {
+            let purged = {
+                let (_turn, txn) = self.db.begin_write().await?;
+                let due = tasks::purgeable(&txn, now_us, self.settings.batch_size).await?;
+                for task in &due {
+                    tasks::delete(&txn, &task.name()).await?;
+                    let mut gone = task.clone();
+                    gone.update_time = now().max(gone.update_time);
+                    let cause = Cause::Automation {
+                        causation_id: String::new(),
+                    };
+                    let event = task_event(EventKind::TaskPurged, &gone, &cause, &[]);
+                    self.outbox.enqueue(&txn, event).await?;
+                }
+                txn.commit().await?;
+                due.len() as u64
+            };
+            if purged > 0 {
+                self.outbox.wake();
+                metrics()
+                    .retention_deleted
+                    .get_or_create(&TableLabels {
+                        table: "purged_tasks",
+                    })
+                    .inc_by(purged);
+            }
+            pruned.purged_tasks += purged;
+            pruned.batches += 1;
+            if purged < self.settings.batch_size {
+                return Ok(());
+            }
+            tokio::time::sleep(BATCH_PAUSE).await;
         }
     }
 
@@ -106,6 +155,7 @@ impl Retention {
     pub async fn run_once(&self) -> Result<Pruned, AppError> {
         let mut pruned = Pruned::default();
         let now = to_micros(self.clock.now());
+        self.purge(now, &mut pruned).await?;
         for kept in Kept::ALL {
             let keep = i64::try_from(self.settings.keep(kept).as_micros()).unwrap_or(i64::MAX);
             let before = now.saturating_sub(keep);

@@ -2,7 +2,9 @@
 
 use super::create_queue::CreateQueue;
 use crate::clock::now;
-use crate::domain::{Etag, Task, TaskField, TaskFields, TaskId, TaskName, TaskPatch, UserId};
+use crate::domain::{
+    Deletion, Etag, Task, TaskField, TaskFields, TaskId, TaskName, TaskPatch, UserId,
+};
 use crate::error::AppError;
 use crate::listing::Cursor;
 use crate::outbox::{Cause, EventKind, Outbox, task_event};
@@ -10,11 +12,15 @@ use crate::store::{Database, tasks};
 
 pub use crate::store::tasks::{ListQuery, cursor_of};
 
+/// How long a deleted task can be undeleted before it is purged, unless configured.
+pub const DEFAULT_PURGE_AFTER: chrono::Duration = chrono::Duration::days(30);
+
 #[derive(Debug, Clone)]
 pub struct Tasks {
     db: Database,
     outbox: Outbox,
     creates: CreateQueue,
+    purge_after: chrono::Duration,
 }
 
 fn not_found(name: &TaskName) -> AppError {
@@ -55,7 +61,14 @@ impl Tasks {
             db,
             outbox,
             creates,
+            purge_after: DEFAULT_PURGE_AFTER,
         }
+    }
+
+    /// Deleted tasks are purged this long after their delete.
+    pub fn with_purge_after(mut self, purge_after: chrono::Duration) -> Self {
+        self.purge_after = purge_after;
+        self
     }
 
     /// Creates a task. With a `request_id`, a retry returns the task the first attempt made.
@@ -139,7 +152,7 @@ impl Tasks {
                     return Ok(None);
                 }
                 task.completed = true;
-                task.complete_time = Some(now());
+                task.complete_time = Some(task.update_time);
                 Ok(Some((EventKind::TaskCompleted, Vec::new())))
             },
             false,
@@ -165,27 +178,33 @@ impl Tasks {
         .await
     }
 
-    pub async fn delete(&self, name: &TaskName, etag: Option<Etag>) -> Result<(), AppError> {
-        let (_turn, txn) = self.db.begin_write().await?;
-        let current = tasks::find(&txn, name, true)
-            .await?
-            .ok_or_else(|| not_found(name))?;
-        check_etag(etag, &current)?;
-        if !tasks::delete(&txn, name).await? {
-            return Err(not_found(name));
-        }
-        let mut gone = current;
-        gone.update_time = now().max(gone.update_time);
-        let event = task_event(EventKind::TaskDeleted, &gone, &Cause::User, &[]);
-        self.outbox.enqueue(&txn, event).await?;
-        txn.commit().await?;
-        self.outbox.wake();
-        Ok(())
+    /// Deletes a task (soft delete): it keeps its row, with when it was deleted and when it
+    /// will be purged, and can be undeleted until then. A deleted task is not found again.
+    pub async fn delete(&self, name: &TaskName, etag: Option<Etag>) -> Result<Task, AppError> {
+        let purge_after = self.purge_after;
+        self.write(name, etag, Deleted::NotFound, move |task| {
+            let at = task.update_time;
+            task.deletion = Some(Deletion {
+                delete_time: at,
+                purge_time: at + purge_after,
+            });
+            Ok(Some((EventKind::TaskDeleted, Vec::new())))
+        })
+        .await
+    }
+
+    /// Restores a deleted task as it was; a task that is not deleted is ALREADY_EXISTS.
+    pub async fn undelete(&self, name: &TaskName, etag: Option<Etag>) -> Result<Task, AppError> {
+        self.write(name, etag, Deleted::Expected, |task| {
+            task.deletion = None;
+            Ok(Some((EventKind::TaskUndeleted, Vec::new())))
+        })
+        .await
     }
 
     /// Reads the task with its row locked, lets `change` edit it (returning the event that
     /// reports the change, or `None` when nothing changed), and writes it back with a new
-    /// version and its event in the same transaction.
+    /// version and its event in the same transaction. A deleted task cannot be changed.
     async fn modify(
         &self,
         name: &TaskName,
@@ -193,18 +212,42 @@ impl Tasks {
         change: impl FnOnce(&mut Task) -> Result<Option<(EventKind, Vec<TaskField>)>, AppError>,
         tags_changed: bool,
     ) -> Result<Task, AppError> {
+        self.write_with(name, etag, Deleted::Refused, change, tags_changed)
+            .await
+    }
+
+    async fn write(
+        &self,
+        name: &TaskName,
+        etag: Option<Etag>,
+        deleted: Deleted,
+        change: impl FnOnce(&mut Task) -> Result<Option<(EventKind, Vec<TaskField>)>, AppError>,
+    ) -> Result<Task, AppError> {
+        self.write_with(name, etag, deleted, change, false).await
+    }
+
+    async fn write_with(
+        &self,
+        name: &TaskName,
+        etag: Option<Etag>,
+        deleted: Deleted,
+        change: impl FnOnce(&mut Task) -> Result<Option<(EventKind, Vec<TaskField>)>, AppError>,
+        tags_changed: bool,
+    ) -> Result<Task, AppError> {
         let (_turn, txn) = self.db.begin_write().await?;
         let current = tasks::find(&txn, name, true)
             .await?
             .ok_or_else(|| not_found(name))?;
+        deleted.check(name, &current)?;
         check_etag(etag, &current)?;
         let mut next = current.clone();
+        // The time of the change, strictly later than the last one even if the clock stepped
+        // back; `change` reads it from `update_time`.
+        next.update_time = now().max(current.update_time + chrono::Duration::microseconds(1));
         let Some((kind, changed)) = change(&mut next)? else {
             return Ok(current);
         };
         next.version = current.version + 1;
-        // Strictly later than before, even if the clock stepped back.
-        next.update_time = now().max(current.update_time + chrono::Duration::microseconds(1));
         if !tasks::update(&txn, &next, current.version, tags_changed).await? {
             return Err(AppError::Aborted(format!(
                 "task {name} changed while it was being updated; retry"
@@ -215,6 +258,32 @@ impl Tasks {
         txn.commit().await?;
         self.outbox.wake();
         Ok(next)
+    }
+}
+
+/// What a write does with a deleted task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Deleted {
+    /// Changes to a deleted task are refused until it is undeleted.
+    Refused,
+    /// Deleting a deleted task finds nothing to delete.
+    NotFound,
+    /// Undeleting needs a deleted task.
+    Expected,
+}
+
+impl Deleted {
+    fn check(self, name: &TaskName, task: &Task) -> Result<(), AppError> {
+        match (self, task.is_deleted()) {
+            (Deleted::Refused, true) => Err(AppError::FailedPrecondition(format!(
+                "task {name} is deleted; undelete it first (UndeleteTask)"
+            ))),
+            (Deleted::NotFound, true) => Err(not_found(name)),
+            (Deleted::Expected, false) => Err(AppError::AlreadyExists(format!(
+                "task {name} is not deleted"
+            ))),
+            _ => Ok(()),
+        }
     }
 }
 

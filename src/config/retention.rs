@@ -32,6 +32,13 @@ pub struct RetentionConfig {
         default_value_t = 720
     )]
     pub resolved_dead_letters_retention_hours: u64,
+    /// How long a deleted task can be undeleted before it is purged for good, in hours.
+    #[arg(
+        long,
+        env = "TASKFLOW_DELETED_TASKS_RETENTION_HOURS",
+        default_value_t = 720
+    )]
+    pub deleted_tasks_retention_hours: u64,
     /// How often each replica looks for rows past their retention, in seconds.
     #[arg(
         long,
@@ -49,6 +56,16 @@ pub struct RetentionConfig {
     pub retention_batch_size: u64,
 }
 
+impl RetentionConfig {
+    /// How long a deleted task waits for its purge.
+    pub fn purge_after(&self) -> chrono::Duration {
+        i64::try_from(self.deleted_tasks_retention_hours)
+            .ok()
+            .and_then(chrono::Duration::try_hours)
+            .unwrap_or(chrono::Duration::MAX)
+    }
+}
+
 impl Default for RetentionConfig {
     fn default() -> Self {
         Self {
@@ -56,6 +73,7 @@ impl Default for RetentionConfig {
             processed_events_retention_hours: 336,
             read_notifications_retention_hours: 720,
             resolved_dead_letters_retention_hours: 720,
+            deleted_tasks_retention_hours: 720,
             retention_interval_seconds: 600,
             retention_batch_size: 1000,
         }

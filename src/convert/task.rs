@@ -31,6 +31,8 @@ pub fn task_out(task: &Task) -> pb::Task {
         update_time: Some(timestamp_out(task.update_time)),
         etag: task.etag().to_string(),
         remind_before: f.remind_before.map(duration_out),
+        delete_time: task.deletion.map(|d| timestamp_out(d.delete_time)),
+        purge_time: task.deletion.map(|d| timestamp_out(d.purge_time)),
     }
 }
 
@@ -184,6 +186,8 @@ pub fn task_in(task: &pb::Task) -> Result<Task, crate::error::AppError> {
     let complete_time = time("task.complete_time", &task.complete_time, &mut v);
     let create_time = time("task.create_time", &task.create_time, &mut v);
     let update_time = time("task.update_time", &task.update_time, &mut v);
+    let delete_time = time("task.delete_time", &task.delete_time, &mut v);
+    let purge_time = time("task.purge_time", &task.purge_time, &mut v);
     let version = v.check(
         "task.etag",
         crate::domain::Etag::parse(&task.etag).map(|e| e.0),
@@ -212,5 +216,12 @@ pub fn task_in(task: &pb::Task) -> Result<Task, crate::error::AppError> {
     whole.update_time = update_time.unwrap_or_default();
     // A snapshot does not say where its series is anchored.
     whole.series_anchor = None;
+    whole.deletion = match (delete_time, purge_time) {
+        (Some(delete_time), Some(purge_time)) => Some(crate::domain::Deletion {
+            delete_time,
+            purge_time,
+        }),
+        _ => None,
+    };
     v.finish(whole)
 }

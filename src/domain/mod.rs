@@ -18,5 +18,5 @@ pub use notification::{Kind, NewNotification, Notification};
 pub use notification_name::NotificationName;
 pub use recurrence::{Anchor, Frequency, Recurrence, Weekday};
 pub use schedule::{SeriesPosition, next_due, zone};
-pub use task::{Etag, Priority, Task, TaskFields, TaskPatch, occurrence_id};
+pub use task::{Deletion, Etag, Priority, Task, TaskFields, TaskPatch, occurrence_id};
 pub use task_field::TaskField;

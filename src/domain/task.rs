@@ -218,6 +218,16 @@ pub struct Task {
     pub update_time: DateTime<Utc>,
     /// For a recurring task: the due time its series keeps its day and time of day from.
     pub series_anchor: Option<DateTime<Utc>>,
+    /// Set while the task is deleted (AIP-164 soft delete): until `purge_time` it can be read
+    /// and undeleted; then it is gone for good.
+    pub deletion: Option<Deletion>,
+}
+
+/// When a deleted task was deleted, and when it will be purged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deletion {
+    pub delete_time: DateTime<Utc>,
+    pub purge_time: DateTime<Utc>,
 }
 
 /// The namespace of the ids of generated occurrences: `uuidv5(namespace, "{series}/{n}")`.
@@ -245,6 +255,7 @@ impl Task {
             series: id.as_uuid(),
             occurrence: 1,
             version: 1,
+            deletion: None,
             create_time: now,
             update_time: now,
         }
@@ -282,6 +293,10 @@ impl Task {
 
     pub fn etag(&self) -> Etag {
         Etag(self.version)
+    }
+
+    pub fn is_deleted(&self) -> bool {
+        self.deletion.is_some()
     }
 }
 

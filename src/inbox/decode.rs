@@ -20,6 +20,8 @@ pub enum Payload {
     TaskCompleted(ev::TaskCompleted),
     TaskReopened(ev::TaskReopened),
     TaskDeleted(ev::TaskDeleted),
+    TaskUndeleted(ev::TaskUndeleted),
+    TaskPurged(ev::TaskPurged),
     ReminderScheduled(ev::ReminderScheduled),
     ReminderTriggered(ev::ReminderTriggered),
 }
@@ -32,6 +34,8 @@ impl Payload {
             Self::TaskCompleted(m) => m.context.as_ref(),
             Self::TaskReopened(m) => m.context.as_ref(),
             Self::TaskDeleted(m) => m.context.as_ref(),
+            Self::TaskUndeleted(m) => m.context.as_ref(),
+            Self::TaskPurged(m) => m.context.as_ref(),
             Self::ReminderScheduled(m) => m.context.as_ref(),
             Self::ReminderTriggered(m) => m.context.as_ref(),
         }
@@ -45,6 +49,8 @@ impl Payload {
             Self::TaskCompleted(m) => m.task.as_ref().map(|t| t.name.as_str()),
             Self::TaskReopened(m) => m.task.as_ref().map(|t| t.name.as_str()),
             Self::TaskDeleted(m) => Some(m.name.as_str()),
+            Self::TaskUndeleted(m) => m.task.as_ref().map(|t| t.name.as_str()),
+            Self::TaskPurged(m) => Some(m.name.as_str()),
             Self::ReminderScheduled(m) => Some(m.task.as_str()),
             Self::ReminderTriggered(m) => Some(m.task.as_str()),
         };
@@ -132,6 +138,8 @@ pub fn decode(kind: EventKind, content_type: &str, data: &[u8]) -> Result<Payloa
         EventKind::TaskCompleted => decode_as(bytes, Payload::TaskCompleted),
         EventKind::TaskReopened => decode_as(bytes, Payload::TaskReopened),
         EventKind::TaskDeleted => decode_as(bytes, Payload::TaskDeleted),
+        EventKind::TaskUndeleted => decode_as(bytes, Payload::TaskUndeleted),
+        EventKind::TaskPurged => decode_as(bytes, Payload::TaskPurged),
         EventKind::ReminderScheduled => decode_as(bytes, Payload::ReminderScheduled),
         EventKind::ReminderTriggered => decode_as(bytes, Payload::ReminderTriggered),
     }

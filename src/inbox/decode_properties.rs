@@ -157,6 +157,8 @@ proptest! {
             Payload::TaskCompleted(m) => m.task.clone(),
             Payload::TaskReopened(m) => m.task.clone(),
             Payload::TaskDeleted(m) => m.task.clone(),
+            Payload::TaskUndeleted(m) => m.task.clone(),
+            Payload::TaskPurged(m) => m.task.clone(),
             other => panic!("a task event, got {other:?}"),
         };
         let back = task_in(&snapshot.expect("a snapshot")).expect("the snapshot is valid");

@@ -25,7 +25,7 @@ pub fn may_change_anything(payload: &Payload) -> bool {
         // The snapshot of a completed task is checked (and may start the next occurrence).
         Payload::TaskCompleted(_) => true,
         Payload::TaskReopened(reopened) => has_due(reopened.task.as_ref()),
-        Payload::TaskDeleted(_) => true,
+        Payload::TaskDeleted(_) | Payload::TaskUndeleted(_) | Payload::TaskPurged(_) => true,
         Payload::ReminderScheduled(_) | Payload::ReminderTriggered(_) => false,
     }
 }
@@ -56,7 +56,9 @@ pub async fn dispatch(
         Payload::TaskCreated(_)
         | Payload::TaskCompleted(_)
         | Payload::TaskReopened(_)
-        | Payload::TaskDeleted(_) => true,
+        | Payload::TaskDeleted(_)
+        | Payload::TaskUndeleted(_)
+        | Payload::TaskPurged(_) => true,
         Payload::TaskUpdated(updated) => moves_reminder(updated),
         Payload::ReminderScheduled(_) | Payload::ReminderTriggered(_) => false,
     };

@@ -54,6 +54,13 @@ pub fn payload(kind: EventKind, user: &str, name: &str) -> Vec<u8> {
             task,
         }
         .encode_to_vec(),
+        EventKind::TaskUndeleted => ev::TaskUndeleted { context, task }.encode_to_vec(),
+        EventKind::TaskPurged => ev::TaskPurged {
+            context,
+            name: name.to_owned(),
+            task,
+        }
+        .encode_to_vec(),
         EventKind::ReminderScheduled => ev::ReminderScheduled {
             context,
             task: name.to_owned(),

@@ -486,6 +486,7 @@ mod store {
             order: OrderBy::parse("").unwrap_or_else(|_| unreachable!()),
             after: None,
             limit: 1000,
+            show_deleted: false,
         };
         let (page, next) = tasks::list(db.conn(), &query)
             .await

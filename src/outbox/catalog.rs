@@ -10,17 +10,21 @@ pub enum EventKind {
     TaskCompleted,
     TaskReopened,
     TaskDeleted,
+    TaskUndeleted,
+    TaskPurged,
     ReminderScheduled,
     ReminderTriggered,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 9] = [
         Self::TaskCreated,
         Self::TaskUpdated,
         Self::TaskCompleted,
         Self::TaskReopened,
         Self::TaskDeleted,
+        Self::TaskUndeleted,
+        Self::TaskPurged,
         Self::ReminderScheduled,
         Self::ReminderTriggered,
     ];
@@ -33,6 +37,8 @@ impl EventKind {
             Self::TaskCompleted => "task.completed",
             Self::TaskReopened => "task.reopened",
             Self::TaskDeleted => "task.deleted",
+            Self::TaskUndeleted => "task.undeleted",
+            Self::TaskPurged => "task.purged",
             Self::ReminderScheduled => "reminder.scheduled",
             Self::ReminderTriggered => "reminder.triggered",
         }
@@ -51,6 +57,8 @@ impl EventKind {
             Self::TaskCompleted => "taskflow.events.v1.TaskCompleted",
             Self::TaskReopened => "taskflow.events.v1.TaskReopened",
             Self::TaskDeleted => "taskflow.events.v1.TaskDeleted",
+            Self::TaskUndeleted => "taskflow.events.v1.TaskUndeleted",
+            Self::TaskPurged => "taskflow.events.v1.TaskPurged",
             Self::ReminderScheduled => "taskflow.events.v1.ReminderScheduled",
             Self::ReminderTriggered => "taskflow.events.v1.ReminderTriggered",
         }

@@ -68,6 +68,17 @@ pub fn task_event(
             task: snapshot,
         }
         .encode_to_vec(),
+        EventKind::TaskUndeleted => ev::TaskUndeleted {
+            context,
+            task: snapshot,
+        }
+        .encode_to_vec(),
+        EventKind::TaskPurged => ev::TaskPurged {
+            context,
+            name: task.name().to_string(),
+            task: snapshot,
+        }
+        .encode_to_vec(),
         EventKind::ReminderScheduled | EventKind::ReminderTriggered => Vec::new(),
     };
     NewEvent {

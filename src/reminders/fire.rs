@@ -65,7 +65,11 @@ impl Reminders {
         let matches_row = current.as_ref().is_some_and(|r| {
             r.due_at_us == to_micros(due_at) && r.state == crate::store::entity::reminder::SCHEDULED
         });
-        if task.completed || task.fields.due_time != Some(due_at) || !matches_row {
+        if task.completed
+            || task.is_deleted()
+            || task.fields.due_time != Some(due_at)
+            || !matches_row
+        {
             tracing::debug!(task = %name, "stale or repeated reminder trigger ignored");
             return Ok(Fired::Nothing);
         }

@@ -17,7 +17,7 @@ pub struct Plan {
 /// - otherwise the default lead, and only when the task is due later than that.
 pub fn plan(task: &Task, default_lead: Duration, now: DateTime<Utc>) -> Option<Plan> {
     let due_at = task.fields.due_time?;
-    if task.completed || due_at <= now {
+    if task.completed || task.is_deleted() || due_at <= now {
         return None;
     }
     let fire_at = match task.fields.remind_before {

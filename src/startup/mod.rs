@@ -166,6 +166,7 @@ impl Application {
         } = Deliveries::build(config, &db, events.clone(), clock.clone(), lead)?;
         let retention = Retention::new(
             db.clone(),
+            outbox.clone(),
             clock.clone(),
             RetentionSettings::from(&config.retention),
         );
@@ -189,7 +190,7 @@ impl Application {
         let services = ApiServices {
             tasks: InterceptedService::new(
                 TaskServiceServer::new(TaskApi::new(
-                    Tasks::new(db.clone(), outbox),
+                    Tasks::new(db.clone(), outbox).with_purge_after(config.retention.purge_after()),
                     page_tokens.clone(),
                 ))
                 .max_decoding_message_size(api_limit),

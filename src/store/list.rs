@@ -27,6 +27,8 @@ pub struct ListQuery {
     pub order: OrderBy,
     pub after: Option<Cursor>,
     pub limit: u64,
+    /// Also deleted tasks (AIP-164 `show_deleted`).
+    pub show_deleted: bool,
 }
 
 /// Returns up to `limit` tasks and, when more follow, the cursor of the last one.
@@ -50,6 +52,9 @@ pub async fn list(
 /// The query of one page (one row more than `limit`, to tell whether more follow).
 fn select(query: &ListQuery, backend: DbBackend) -> Result<Select<task::Entity>, AppError> {
     let mut select = task::Entity::find().filter(task::Column::UserId.eq(query.user.as_str()));
+    if !query.show_deleted {
+        select = select.filter(task::Column::DeleteTimeUs.is_null());
+    }
     for term in &query.filter.terms {
         select = select.filter(condition(term, &query.user, backend));
     }
@@ -330,6 +335,7 @@ mod tests {
                 order: OrderBy::parse(order_by).expect("an order"),
                 after: None,
                 limit: 50,
+                show_deleted: false,
             };
             let statement = select(&query, DbBackend::Sqlite)
                 .expect("a query")

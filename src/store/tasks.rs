@@ -13,8 +13,8 @@ use uuid::Uuid;
 use super::entity::{task, task_tag};
 use super::{from_micros, to_micros};
 use crate::domain::{
-    Description, Priority, Recurrence, Tags, Task, TaskFields, TaskId, TaskName, TimeZone, Title,
-    UserId,
+    Deletion, Description, Priority, Recurrence, Tags, Task, TaskFields, TaskId, TaskName,
+    TimeZone, Title, UserId,
 };
 use crate::error::AppError;
 
@@ -84,6 +84,26 @@ pub async fn find(
     };
     let mut tasks = with_tags(conn, vec![row]).await?;
     Ok(tasks.pop())
+}
+
+/// Deleted tasks whose purge time is before `before_us`, at most `limit`, soonest first, with
+/// their rows locked; on PostgreSQL rows another transaction holds are skipped.
+pub async fn purgeable(
+    conn: &impl ConnectionTrait,
+    before_us: i64,
+    limit: u64,
+) -> Result<Vec<Task>, AppError> {
+    let rows = task::Entity::find()
+        .filter(task::Column::PurgeTimeUs.lt(before_us))
+        .order_by_asc(task::Column::PurgeTimeUs)
+        .limit(limit)
+        .lock_with_behavior(
+            sea_orm::sea_query::LockType::Update,
+            sea_orm::sea_query::LockBehavior::SkipLocked,
+        )
+        .all(conn)
+        .await?;
+    with_tags(conn, rows).await
 }
 
 /// Finds the task a user created with this `request_id`.
@@ -218,6 +238,8 @@ pub(crate) fn active_model(task: &Task) -> task::ActiveModel {
         update_time_us: Set(to_micros(task.update_time)),
         series_anchor_us: Set(task.series_anchor.map(to_micros)),
         remind_before_us: Set(f.remind_before.and_then(|d| d.num_microseconds())),
+        delete_time_us: Set(task.deletion.map(|d| to_micros(d.delete_time))),
+        purge_time_us: Set(task.deletion.map(|d| to_micros(d.purge_time))),
     }
 }
 
@@ -280,5 +302,13 @@ fn to_domain(row: task::Model, tags: Vec<String>) -> Result<Task, AppError> {
     task.version = row.version;
     task.update_time = from_micros(row.update_time_us);
     task.series_anchor = row.series_anchor_us.map(from_micros);
+    task.deletion = match (row.delete_time_us, row.purge_time_us) {
+        (Some(deleted), Some(purged)) => Some(Deletion {
+            delete_time: from_micros(deleted),
+            purge_time: from_micros(purged),
+        }),
+        (None, None) => None,
+        _ => return Err(corrupt("half of a deletion")),
+    };
     Ok(task)
 }

@@ -148,7 +148,7 @@ async fn complete_and_reopen_are_idempotent(backend: Backend) {
     assert_eq!(again, reopened, "reopening an open task changes nothing");
 }
 
-async fn delete_removes_the_task_and_checks_the_etag(backend: Backend) {
+async fn delete_marks_the_task_deleted_and_checks_the_etag(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let mut alice = app.user("alice");
     let task = create(
@@ -168,27 +168,33 @@ async fn delete_removes_the_task_and_checks_the_etag(backend: Backend) {
         .await
         .expect_err("stale etag");
     assert_eq!(stale.code(), Code::Aborted);
-    alice
+    let kept = alice
         .get_task(pb::GetTaskRequest {
             name: task.name.clone(),
         })
         .await
-        .expect("a refused delete deletes nothing");
+        .expect("a refused delete deletes nothing")
+        .into_inner();
+    assert!(kept.delete_time.is_none());
 
-    alice
+    let deleted = alice
         .delete_task(pb::DeleteTaskRequest {
             name: task.name.clone(),
             etag: task.etag.clone(),
         })
         .await
-        .expect("delete");
-    let gone = alice
+        .expect("delete")
+        .into_inner();
+    assert!(deleted.delete_time.is_some());
+    assert_ne!(deleted.etag, task.etag);
+    let read = alice
         .get_task(pb::GetTaskRequest {
             name: task.name.clone(),
         })
         .await
-        .expect_err("deleted");
-    assert_eq!(gone.code(), Code::NotFound);
+        .expect("a deleted task is still read")
+        .into_inner();
+    assert_eq!(read, deleted);
     let again = alice
         .delete_task(pb::DeleteTaskRequest {
             name: task.name.clone(),
@@ -206,7 +212,7 @@ async fn delete_removes_the_task_and_checks_the_etag(backend: Backend) {
         .await
         .expect("list")
         .into_inner();
-    assert!(listed.tasks.is_empty(), "its tags are gone too");
+    assert!(listed.tasks.is_empty(), "deleted tasks are not listed");
 }
 
 async fn request_id_makes_create_idempotent(backend: Backend) {
@@ -274,6 +280,6 @@ both_backends!(
     creates_and_gets_a_task_with_every_field,
     unknown_task_is_not_found,
     complete_and_reopen_are_idempotent,
-    delete_removes_the_task_and_checks_the_etag,
+    delete_marks_the_task_deleted_and_checks_the_etag,
     request_id_makes_create_idempotent,
 );

@@ -93,6 +93,7 @@ fn list(filter: &str, order_by: &str, page_token: &str, page_size: i32) -> pb::L
         page_token: page_token.into(),
         filter: filter.into(),
         order_by: order_by.into(),
+        ..Default::default()
     }
 }
 

@@ -14,6 +14,7 @@ fn list_req(filter: &str, order_by: &str, page_size: i32) -> pb::ListTasksReques
         page_token: String::new(),
         filter: filter.into(),
         order_by: order_by.into(),
+        ..Default::default()
     }
 }
 

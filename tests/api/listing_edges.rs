@@ -21,6 +21,7 @@ fn list_req(filter: &str, order_by: &str, page_size: i32, token: &str) -> pb::Li
         page_token: token.into(),
         filter: filter.into(),
         order_by: order_by.into(),
+        ..Default::default()
     }
 }
 

@@ -37,6 +37,7 @@ mod secrets;
 mod series_anchor;
 mod series_end;
 mod server;
+mod soft_delete;
 mod startup_config;
 mod update;
 mod validation;

@@ -153,6 +153,7 @@ async fn list_titles(client: &mut Client, filter: &str, order_by: &str) -> Vec<S
                 page_token,
                 filter: filter.into(),
                 order_by: order_by.into(),
+                ..Default::default()
             })
             .await
             .unwrap_or_else(|e| panic!("filter {filter:?}: {e:?}"))

@@ -27,6 +27,10 @@ pub struct Model {
     pub series_anchor_us: Option<i64>,
     /// The task's own reminder lead in microseconds; NULL is the default, 0 no reminder.
     pub remind_before_us: Option<i64>,
+    /// Set while the task is deleted (soft delete).
+    pub delete_time_us: Option<i64>,
+    /// When a deleted task is purged for good.
+    pub purge_time_us: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
