@@ -10,6 +10,7 @@ mod create_get;
 mod cross_user;
 mod dapr_versions;
 mod dead_letters;
+mod delta_sync;
 mod edges;
 mod escaped_keys;
 mod events_dapr;
