@@ -226,9 +226,50 @@ async fn a_deleted_task_is_purged_after_its_retention_with_an_event(backend: Bac
 both_backends!(
     deleted_tasks_are_kept_hidden_frozen_and_can_be_undeleted,
     a_deleted_task_is_purged_after_its_retention_with_an_event,
+    grpcurl_undoes_a_delete_as_the_readme_says,
 );
 
 fn timestamp_in(t: &prost_types::Timestamp) -> chrono::DateTime<Utc> {
     chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
         .expect("a valid timestamp")
+}
+
+/// The README's way to undo a delete, with grpcurl: delete, find it among the deleted, undelete.
+async fn grpcurl_undoes_a_delete_as_the_readme_says(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let addr = app.addr().to_string();
+    let mut alice = app.user("alice");
+    let task = create(&mut alice, "alice", titled("Pay rent")).await;
+    let call = |method: &'static str, body: String| {
+        let addr = addr.clone();
+        async move {
+            stdout_json(
+                &grpcurl(&[
+                    "-plaintext",
+                    "-H",
+                    "x-user-id: alice",
+                    "-d",
+                    &body,
+                    &addr,
+                    &format!("taskflow.v1.TaskService/{method}"),
+                ])
+                .await,
+            )
+        }
+    };
+    let name = serde_json::json!({ "name": task.name }).to_string();
+    let deleted = call("DeleteTask", name.clone()).await;
+    assert!(deleted["deleteTime"].is_string(), "{deleted}");
+    assert!(deleted["purgeTime"].is_string(), "{deleted}");
+    let listed = call(
+        "ListTasks",
+        r#"{"parent": "users/alice", "show_deleted": true,
+  "filter": "update_time > \"2026-12-04T00:00:00Z\""}"#
+            .to_owned(),
+    )
+    .await;
+    assert_eq!(listed["tasks"][0]["name"], task.name.as_str(), "{listed}");
+    let restored = call("UndeleteTask", name).await;
+    assert_eq!(restored["name"], task.name.as_str());
+    assert!(restored.get("deleteTime").is_none(), "{restored}");
 }
