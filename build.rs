@@ -6,6 +6,7 @@ use std::{env, fs, io, path::PathBuf};
 const PROTOS: &[&str] = &[
     "taskflow/v1/tasks.proto",
     "taskflow/v1/notifications.proto",
+    "taskflow/v1/activities.proto",
     "taskflow/events/v1/events.proto",
 ];
 

@@ -10,6 +10,7 @@ mod m20261204_000004_reminder_jobs;
 mod m20261204_000005_dead_letter_review;
 mod m20261204_000006_retention_indexes;
 mod m20261204_000007_soft_delete;
+mod m20261204_000008_activities;
 
 /// Applies taskflow's migrations in order.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000005_dead_letter_review::Migration),
             Box::new(m20261204_000006_retention_indexes::Migration),
             Box::new(m20261204_000007_soft_delete::Migration),
+            Box::new(m20261204_000008_activities::Migration),
         ]
     }
 }

@@ -7,7 +7,7 @@ use crate::domain::{
 };
 use crate::error::AppError;
 use crate::listing::Cursor;
-use crate::outbox::{Cause, EventKind, Outbox, task_event};
+use crate::outbox::{Cause, EventKind, Outbox, change_event, task_event};
 use crate::store::{Database, tasks};
 
 pub use crate::store::tasks::{ListQuery, cursor_of};
@@ -253,7 +253,7 @@ impl Tasks {
                 "task {name} changed while it was being updated; retry"
             )));
         }
-        let event = task_event(kind, &next, &Cause::User, &changed);
+        let event = change_event(kind, &next, Some(&current), &Cause::User, &changed);
         self.outbox.enqueue(&txn, event).await?;
         txn.commit().await?;
         self.outbox.wake();

@@ -1,5 +1,6 @@
 //! Pure domain types: parsed once at the edge, valid by construction below it.
 
+mod activity;
 mod fields;
 mod ids;
 mod notification;
@@ -9,6 +10,7 @@ mod schedule;
 mod task;
 mod task_field;
 
+pub use activity::{Activity, ActivityKind, ActivityName, Actor, FieldChange};
 pub use fields::{
     DESCRIPTION_MAX, Description, FieldError, REMIND_BEFORE_MAX_DAYS, TAG_MAX, TAGS_MAX, TITLE_MAX,
     Tags, TimeZone, Title, parse_remind_before,

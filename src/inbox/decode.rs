@@ -74,6 +74,21 @@ pub fn readable(kind: Option<EventKind>, bytes: &[u8]) -> Option<serde_json::Val
     serde_json::from_slice(bytes).ok()
 }
 
+/// A task snapshot in the protobuf JSON mapping, keyed by the fields' proto names
+/// (`due_time`), unset fields left out.
+pub fn task_json(task: &proto::v1::Task) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let descriptor = POOL.as_ref()?.get_message_by_name("taskflow.v1.Task")?;
+    let message = DynamicMessage::decode(descriptor, task.encode_to_vec().as_slice()).ok()?;
+    let options = prost_reflect::SerializeOptions::new().use_proto_field_name(true);
+    let json = message
+        .serialize_with_options(serde_json::value::Serializer, &options)
+        .ok()?;
+    match json {
+        serde_json::Value::Object(map) => Some(map),
+        _ => None,
+    }
+}
+
 /// Re-encodes protobuf JSON as protobuf bytes, checked against the message's schema.
 fn json_to_protobuf(kind: EventKind, json: &[u8]) -> Result<Vec<u8>, Rejection> {
     let undecodable = |message: String| Rejection::new(DropReason::Undecodable, message);

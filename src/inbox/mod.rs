@@ -2,6 +2,7 @@
 //! (inspection and decoding), the subscriber that handles each delivery exactly once, the
 //! handlers that react to taskflow's own events, and embedded mode's in-process delivery.
 
+mod activity;
 pub mod dead_letters;
 pub mod decode;
 #[cfg(test)]

@@ -2,18 +2,21 @@
 //! handler and the `processed_events` record share one transaction), and answers whether
 //! the delivery succeeded, should be retried, or must be dropped to the dead-letter topic.
 
+use super::activity::activity_of;
 use super::drop_reason::{DropReason, Rejection};
 use super::envelope::IncomingEvent;
 use super::failures::FailureLog;
 use super::handlers;
 use super::inspect::{Accepted, inspect};
 use super::subscriptions::Subscriptions;
+use crate::clock::now;
 use crate::error::AppError;
 use crate::outbox::Outbox;
 use crate::reminders::Reminders;
 use crate::store::Database;
+use crate::store::activities;
 use crate::store::dead_letters::{self, NewDeadLetter};
-use crate::store::deliveries::{self, RecordWriter, processed_row, record_processed};
+use crate::store::deliveries::{self, Record, RecordWriter, processed_row, record_processed};
 
 /// The consumer name under which handled events are recorded.
 pub const CONSUMER: &str = "taskflow";
@@ -153,10 +156,17 @@ impl Subscriber {
 
     async fn apply(&self, event: &Accepted) -> Result<(), AppError> {
         let (id, kind, user) = (&event.id, event.kind.as_type(), event.user.as_str());
+        // The history entry, written with the record: exactly once per event.
+        let entry =
+            activity_of(id, &event.user, &event.payload, now()).map(|a| activities::row(&a));
         if !handlers::may_change_anything(&event.payload) {
-            // Only the record to write: written with those of concurrent deliveries.
+            // Only the record (and the entry) to write: written with those of concurrent
+            // deliveries.
             self.records
-                .submit(processed_row(CONSUMER, id, kind, user))
+                .submit(Record {
+                    processed: processed_row(CONSUMER, id, kind, user),
+                    activity: entry,
+                })
                 .await?;
             return Ok(());
         }
@@ -165,6 +175,9 @@ impl Subscriber {
             // Delivered before: a no-op that still answers SUCCESS.
             txn.rollback().await?;
             return Ok(());
+        }
+        if let Some(entry) = entry {
+            activities::record(&txn, vec![entry]).await?;
         }
         let wrote_events =
             handlers::dispatch(&txn, &self.outbox, &self.reminders, id, &event.payload).await?;

@@ -39,6 +39,7 @@ pub fn payload(kind: EventKind, user: &str, name: &str) -> Vec<u8> {
             context,
             task,
             changed_fields: vec!["title".into()],
+            previous: None,
         }
         .encode_to_vec(),
         EventKind::TaskCompleted => ev::TaskCompleted {

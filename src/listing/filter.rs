@@ -205,61 +205,102 @@ fn tokenize(input: &str) -> Result<Vec<Token>, String> {
 impl Filter {
     /// Parses a filter; the empty string matches every task.
     pub fn parse(input: &str) -> Result<Self, String> {
-        if input.len() > MAX_FILTER_LEN {
-            return Err(format!("must be at most {MAX_FILTER_LEN} bytes"));
-        }
-        let tokens = tokenize(input)?;
-        let mut rest = tokens.as_slice();
-        let mut terms = Vec::new();
-        while !rest.is_empty() {
-            if !terms.is_empty()
-                && let [Token::Word(w), tail @ ..] = rest
-                && w == "AND"
-            {
-                rest = tail;
-                if rest.is_empty() {
-                    return Err("AND must be followed by a term".into());
-                }
-            }
-            let (term, tail) = parse_term(rest)?;
-            terms.push(term);
-            rest = tail;
-        }
+        let terms = parse_terms(input, comparison, |term| Term::Not(Box::new(term)))?;
         Ok(Self { terms })
     }
 }
 
-fn parse_term(tokens: &[Token]) -> Result<(Term, &[Token]), String> {
-    // Negations are counted, not recursed into, so that no input can exhaust the stack.
-    let mut negations = 0;
-    let mut rest = tokens;
-    while let [first, tail @ ..] = rest
-        && is_negation(first)
-    {
-        negations += 1;
-        if negations > MAX_NEGATIONS {
-            return Err(format!(
-                "a term may be negated at most {MAX_NEGATIONS} times (NOT, -)"
-            ));
+/// A value as written in a filter, for the vocabularies of other resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Literal<'a> {
+    /// A bare word (`HIGH`, `true`).
+    Word(&'a str),
+    /// A quoted string, unescaped.
+    Quoted(&'a str),
+    /// `*`.
+    Star,
+    /// `-`.
+    Minus,
+}
+
+impl Literal<'_> {
+    /// The text of a word or a quoted string.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Literal::Word(w) | Literal::Quoted(w) => Some(w),
+            _ => None,
         }
+    }
+}
+
+/// Parses AIP-160 terms (`field op value`, joined with AND or juxtaposed, each optionally
+/// negated, at most [`MAX_NEGATIONS`] times) with `compare` making a term of each comparison
+/// and `not` negating one: the grammar every listing shares, whatever its fields.
+pub fn parse_terms<T>(
+    input: &str,
+    compare: impl Fn(&str, &str, Literal<'_>) -> Result<T, String>,
+    not: impl Fn(T) -> T,
+) -> Result<Vec<T>, String> {
+    if input.len() > MAX_FILTER_LEN {
+        return Err(format!("must be at most {MAX_FILTER_LEN} bytes"));
+    }
+    let tokens = tokenize(input)?;
+    let mut rest = tokens.as_slice();
+    let mut terms = Vec::new();
+    while !rest.is_empty() {
+        if !terms.is_empty()
+            && let [Token::Word(w), tail @ ..] = rest
+            && w == "AND"
+        {
+            rest = tail;
+            if rest.is_empty() {
+                return Err("AND must be followed by a term".into());
+            }
+        }
+        // Negations are counted, not recursed into, so that no input can exhaust the stack.
+        let mut negations = 0;
+        while let [first, tail @ ..] = rest
+            && is_negation(first)
+        {
+            negations += 1;
+            if negations > MAX_NEGATIONS {
+                return Err(format!(
+                    "a term may be negated at most {MAX_NEGATIONS} times (NOT, -)"
+                ));
+            }
+            rest = tail;
+        }
+        let (mut term, tail) = parse_comparison(rest, &compare)?;
+        for _ in 0..negations {
+            term = not(term);
+        }
+        terms.push(term);
         rest = tail;
     }
-    let (mut term, rest) = parse_comparison(rest)?;
-    for _ in 0..negations {
-        term = Term::Not(Box::new(term));
-    }
-    Ok((term, rest))
+    Ok(terms)
 }
 
 fn is_negation(token: &Token) -> bool {
     matches!(token, Token::Minus) || matches!(token, Token::Word(w) if w == "NOT")
 }
 
-fn parse_comparison(tokens: &[Token]) -> Result<(Term, &[Token]), String> {
+fn parse_comparison<'t, T>(
+    tokens: &'t [Token],
+    compare: &impl Fn(&str, &str, Literal<'_>) -> Result<T, String>,
+) -> Result<(T, &'t [Token]), String> {
     match tokens {
         [Token::Word(w), ..] if w == "OR" => Err("OR is not supported; join terms with AND".into()),
         [Token::Word(field), Token::Op(op), value, rest @ ..] => {
-            Ok((comparison(field, op, value)?, rest))
+            let literal = match value {
+                Token::Word(w) => Literal::Word(w),
+                Token::Quoted(q) => Literal::Quoted(q),
+                Token::Star => Literal::Star,
+                Token::Minus => Literal::Minus,
+                Token::Op(other) => {
+                    return Err(format!("expected a value after {op}, found {other}"));
+                }
+            };
+            Ok((compare(field, op, literal)?, rest))
         }
         [Token::Word(field), ..] => Err(format!(
             "expected an operator after {} (=, !=, <, <=, >, >=, :)",
@@ -267,6 +308,15 @@ fn parse_comparison(tokens: &[Token]) -> Result<(Term, &[Token]), String> {
         )),
         [] => Err("expected a term".into()),
         [other, ..] => Err(format!("expected a field name, found {}", show(other))),
+    }
+}
+
+/// A literal as quoted in an error message.
+pub fn show_literal(value: Literal<'_>) -> String {
+    match value {
+        Literal::Word(w) | Literal::Quoted(w) => excerpt(w),
+        Literal::Star => "*".into(),
+        Literal::Minus => "-".into(),
     }
 }
 
@@ -280,7 +330,8 @@ fn show(token: &Token) -> String {
     }
 }
 
-fn cmp(op: &str) -> Option<Cmp> {
+/// The comparison operator `op` (`=`, `!=`, `<`, `<=`, `>`, `>=`).
+pub fn cmp(op: &str) -> Option<Cmp> {
     Some(match op {
         "=" => Cmp::Eq,
         "!=" => Cmp::Ne,
@@ -292,19 +343,24 @@ fn cmp(op: &str) -> Option<Cmp> {
     })
 }
 
-fn text_value(value: &Token) -> Option<&str> {
-    match value {
-        Token::Word(w) | Token::Quoted(w) => Some(w),
-        _ => None,
-    }
+/// An RFC 3339 time literal.
+pub fn time_literal(raw: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            format!(
+                "{} is not an RFC 3339 time such as \"2027-01-01T00:00:00Z\"",
+                excerpt(raw)
+            )
+        })
 }
 
-fn comparison(field: &str, op: &str, value: &Token) -> Result<Term, String> {
-    let bad_value = || format!("{} is not a valid value for {field}", show(value));
+fn comparison(field: &str, op: &str, value: Literal<'_>) -> Result<Term, String> {
+    let bad_value = || format!("{} is not a valid value for {field}", show_literal(value));
     let only = |ops: &str| format!("{field} supports only {ops}, not {op:?}");
     match field {
         "completed" => {
-            let flag = match text_value(value) {
+            let flag = match value.text() {
                 Some("true") => true,
                 Some("false") => false,
                 _ => return Err(bad_value()),
@@ -317,12 +373,12 @@ fn comparison(field: &str, op: &str, value: &Token) -> Result<Term, String> {
         }
         "priority" => {
             let cmp = cmp(op).ok_or_else(|| only("=, !=, <, <=, >, >="))?;
-            let priority = text_value(value).ok_or_else(bad_value)?.parse()?;
+            let priority = value.text().ok_or_else(bad_value)?.parse()?;
             Ok(Term::Priority(cmp, priority))
         }
         "tags" | "tag" => match (op, value) {
             (":" | "=", v) => {
-                let tag = text_value(v).ok_or_else(bad_value)?;
+                let tag = v.text().ok_or_else(bad_value)?;
                 Ok(Term::Tag(tag.trim().to_lowercase()))
             }
             _ => Err(only(":")),
@@ -336,7 +392,7 @@ fn comparison(field: &str, op: &str, value: &Token) -> Result<Term, String> {
             };
             if op == ":" {
                 return match (time_field, value) {
-                    (TimeField::DueTime, Token::Star) => Ok(Term::HasDueTime),
+                    (TimeField::DueTime, Literal::Star) => Ok(Term::HasDueTime),
                     _ => Err(
                         "due_time:* is the only presence test supported (for complete_time, \
                          use completed = true)"
@@ -345,22 +401,14 @@ fn comparison(field: &str, op: &str, value: &Token) -> Result<Term, String> {
                 };
             }
             let cmp = cmp(op).ok_or_else(|| only("=, !=, <, <=, >, >="))?;
-            let raw = text_value(value).ok_or_else(bad_value)?;
-            let time = DateTime::parse_from_rfc3339(raw)
-                .map_err(|_| {
-                    format!(
-                        "{} is not an RFC 3339 time such as \"2027-01-01T00:00:00Z\"",
-                        excerpt(raw)
-                    )
-                })?
-                .with_timezone(&Utc);
+            let time = time_literal(value.text().ok_or_else(bad_value)?)?;
             Ok(Term::Time(time_field, cmp, time))
         }
         "title" | "description" => {
             if op != ":" {
                 return Err(only(": (contains)"));
             }
-            let text = text_value(value).ok_or_else(bad_value)?;
+            let text = value.text().ok_or_else(bad_value)?;
             let field = if field == "title" {
                 TextField::Title
             } else {

@@ -1,13 +1,18 @@
 //! The `filter`, `order_by` and `page_token` languages of list calls: parsed here into plain
 //! values, so that the store never sees user text and a bad input is an `InvalidArgument`.
 
+mod activity_filter;
 mod filter;
 #[cfg(test)]
 mod filter_properties;
 mod order_by;
 mod page_token;
 
-pub use filter::{Cmp, Filter, MicrosCmp, Term, TextField, TimeField, micros_cmp};
+pub use activity_filter::{ActivityFilter, ActivityTerm, parse_activity_order};
+pub use filter::{
+    Cmp, Filter, Literal, MicrosCmp, Term, TextField, TimeField, cmp, micros_cmp, parse_terms,
+    show_literal, time_literal,
+};
 pub use order_by::{OrderBy, SortField, SortKey};
 pub use page_token::{Cursor, CursorValue, MIN_KEY_LEN, PageToken, PageTokenKey};
 

@@ -13,6 +13,6 @@ mod writer;
 
 pub use catalog::EventKind;
 pub use cloudevent::{CLOUDEVENTS_JSON, PROTOBUF, structured};
-pub use payloads::{Cause, task_event};
+pub use payloads::{Cause, change_event, task_event};
 pub use sink::{EventSink, SinkResult};
 pub use writer::{NewEvent, Outbox, SHARDS, shard_of, traceparent_for};

@@ -37,6 +37,17 @@ pub fn task_event(
     cause: &Cause,
     changed_fields: &[TaskField],
 ) -> NewEvent {
+    change_event(kind, task, None, cause, changed_fields)
+}
+
+/// [`task_event`] that also carries the task as it was before (`task.updated`'s `previous`).
+pub fn change_event(
+    kind: EventKind,
+    task: &Task,
+    previous: Option<&Task>,
+    cause: &Cause,
+    changed_fields: &[TaskField],
+) -> NewEvent {
     let context = Some(context(task, cause));
     let snapshot = Some(task_out(task));
     let payload = match kind {
@@ -49,6 +60,7 @@ pub fn task_event(
             context,
             task: snapshot,
             changed_fields: changed_fields.iter().map(|f| f.path().to_owned()).collect(),
+            previous: previous.map(task_out),
         }
         .encode_to_vec(),
         EventKind::TaskCompleted => ev::TaskCompleted {

@@ -94,6 +94,7 @@ impl Reminders {
             fire_time: Some(timestamp_out(fire_at)),
             due_time: Some(timestamp_out(due_at)),
             late,
+            task_title: task.fields.title.as_str().to_owned(),
         };
         self.outbox
             .enqueue(

@@ -12,7 +12,7 @@ use std::{io, net::SocketAddr, time::Duration};
 use tokio::net::TcpListener;
 use tonic::service::interceptor::InterceptedService;
 
-use crate::api::{AppCallbackApi, NotificationApi, TaskApi};
+use crate::api::{ActivityApi, AppCallbackApi, NotificationApi, TaskApi};
 use crate::app::{Retention, RetentionSettings, Tasks};
 use crate::auth::{AuthInterceptor, Authenticator};
 use crate::clock::{Clock, SystemClock};
@@ -26,6 +26,7 @@ use crate::outbox::dapr_sink::DaprSink;
 use crate::outbox::relay::{Relay, RelaySettings};
 use crate::outbox::{EventSink, Outbox};
 use crate::proto::v1::{
+    activity_service_server::ActivityServiceServer,
     notification_service_server::NotificationServiceServer, task_service_server::TaskServiceServer,
 };
 use crate::reminders::{DaprJobs, ReminderScheduler, Reminders, TableScheduler};
@@ -38,6 +39,8 @@ pub use shutdown::{Shutdown, shutdown_signal};
 pub const TASK_SERVICE_NAME: &str = "taskflow.v1.TaskService";
 /// The fully qualified name of the notification service, as health checks know it.
 pub const NOTIFICATION_SERVICE_NAME: &str = "taskflow.v1.NotificationService";
+/// The fully qualified name of the activity service, as health checks know it.
+pub const ACTIVITY_SERVICE_NAME: &str = "taskflow.v1.ActivityService";
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +95,7 @@ impl Port {
 struct ApiServices {
     tasks: Authenticated<TaskServiceServer<TaskApi>>,
     notifications: Authenticated<NotificationServiceServer<NotificationApi>>,
+    activities: Authenticated<ActivityServiceServer<ActivityApi>>,
 }
 
 /// A bound, migrated, wired server, ready to run.
@@ -198,10 +202,20 @@ impl Application {
             ),
             notifications: InterceptedService::new(
                 NotificationServiceServer::new(
-                    NotificationApi::new(db.clone(), hub.clone(), shutdown.draining(), page_tokens)
-                        .with_clock(clock),
+                    NotificationApi::new(
+                        db.clone(),
+                        hub.clone(),
+                        shutdown.draining(),
+                        page_tokens.clone(),
+                    )
+                    .with_clock(clock),
                 )
                 .max_decoding_message_size(api_limit),
+                auth.interceptor(),
+            ),
+            activities: InterceptedService::new(
+                ActivityServiceServer::new(ActivityApi::new(db.clone(), page_tokens))
+                    .max_decoding_message_size(api_limit),
                 auth.interceptor(),
             ),
         };

@@ -1,15 +1,26 @@
 //! What the subscriber keeps of deliveries: `processed_events`, one row per event a consumer
 //! handled, the record that makes handling idempotent (dead letters: `dead_letters.rs`).
 
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, sea_query::OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, TransactionTrait, sea_query::OnConflict,
+};
 
+use super::entity::{activity, processed_event};
 use super::group_commit::{GroupCommit, Waiting, settle};
-use super::{Database, entity::processed_event, to_micros};
+use super::{Database, activities, to_micros};
 use crate::clock::now;
 use crate::error::AppError;
 
-/// The batch writer of the records of deliveries that change nothing else.
-pub type RecordWriter = GroupCommit<processed_event::ActiveModel>;
+/// The batch writer of the records of deliveries that change nothing else (but their entry in
+/// the activity history, written in the same transaction).
+pub type RecordWriter = GroupCommit<Record>;
+
+/// A delivery's record, and the history entry it makes, if any.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub processed: processed_event::ActiveModel,
+    pub activity: Option<activity::ActiveModel>,
+}
 
 /// Records that `consumer` handled `event_id`; false when it already had.
 pub async fn record_processed(
@@ -56,32 +67,35 @@ pub async fn insert_processed(
         .await
 }
 
-/// Batches of records, each one statement (its own transaction); a record delivered twice in
-/// one batch is written once.
+/// Batches of records, each one transaction (one statement when no entry comes with them); a
+/// record delivered twice in one batch is written once.
 pub fn record_writer(db: Database) -> RecordWriter {
-    GroupCommit::start(
-        4,
-        128,
-        move |batch: Vec<Waiting<processed_event::ActiveModel>>| {
-            let db = db.clone();
-            async move {
-                let rows = batch.iter().map(|w| w.item.clone()).collect();
-                let result = insert_in_turn(&db, rows).await;
-                settle(batch, result, |row| {
-                    let db = db.clone();
-                    async move { insert_in_turn(&db, vec![row]).await }
-                })
-                .await
-            }
-        },
-    )
+    GroupCommit::start(4, 128, move |batch: Vec<Waiting<Record>>| {
+        let db = db.clone();
+        async move {
+            let rows = batch.iter().map(|w| w.item.clone()).collect();
+            let result = insert_in_turn(&db, rows).await;
+            settle(batch, result, |row| {
+                let db = db.clone();
+                async move { insert_in_turn(&db, vec![row]).await }
+            })
+            .await
+        }
+    })
 }
 
-/// Inserts delivery records in this process's turn to write.
-async fn insert_in_turn(
-    db: &Database,
-    rows: Vec<processed_event::ActiveModel>,
-) -> Result<(), DbErr> {
+/// Inserts delivery records (and their history entries, in the same transaction) in this
+/// process's turn to write.
+async fn insert_in_turn(db: &Database, rows: Vec<Record>) -> Result<(), DbErr> {
     let _turn = db.write_turn().await.map_err(AppError::into_db_err)?;
-    insert_processed(db.conn(), rows).await.map(|_| ())
+    let (processed, entries): (Vec<_>, Vec<_>) =
+        rows.into_iter().map(|r| (r.processed, r.activity)).unzip();
+    let entries: Vec<activity::ActiveModel> = entries.into_iter().flatten().collect();
+    if entries.is_empty() {
+        return insert_processed(db.conn(), processed).await.map(|_| ());
+    }
+    let txn = db.conn().begin().await?;
+    insert_processed(&txn, processed).await?;
+    activities::record(&txn, entries).await?;
+    txn.commit().await
 }

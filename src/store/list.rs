@@ -180,7 +180,16 @@ fn after_cursor(order: &OrderBy, cursor: &Cursor) -> Result<Condition, AppError>
     Ok(any)
 }
 
-fn compare(expr: SimpleExpr, cmp: Cmp, value: SimpleExpr) -> SimpleExpr {
+/// `expr <cmp> time` for a column of whole microseconds, exactly (see [`micros_cmp`]).
+pub(super) fn micros_condition(expr: SimpleExpr, cmp: Cmp, time: DateTime<Utc>) -> SimpleExpr {
+    match micros_cmp(cmp, time) {
+        MicrosCmp::Cmp(cmp, micros) => compare(expr, cmp, Expr::value(micros)),
+        MicrosCmp::Never => Expr::value(false),
+        MicrosCmp::Always => Expr::value(true),
+    }
+}
+
+pub(super) fn compare(expr: SimpleExpr, cmp: Cmp, value: SimpleExpr) -> SimpleExpr {
     match cmp {
         Cmp::Eq => expr.eq(value),
         Cmp::Ne => expr.ne(value),
@@ -220,11 +229,7 @@ fn time_condition(
     time: DateTime<Utc>,
 ) -> SimpleExpr {
     let col = || Expr::col((task::Entity, column));
-    let compared = match micros_cmp(cmp, time) {
-        MicrosCmp::Cmp(cmp, micros) => compare(col(), cmp, Expr::value(micros)),
-        MicrosCmp::Never => Expr::value(false),
-        MicrosCmp::Always => Expr::value(true),
-    };
+    let compared = micros_condition(col(), cmp, time);
     if nullable {
         col().is_not_null().and(compared)
     } else {

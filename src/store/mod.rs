@@ -2,6 +2,7 @@
 //! SeaORM entities. Query functions take `&impl ConnectionTrait` so that callers compose them
 //! inside one transaction.
 
+pub mod activities;
 pub mod announcements;
 mod db;
 pub mod dead_letters;

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod activities;
 mod auth;
 mod callback;
 mod callback_delivery;

@@ -124,6 +124,7 @@ async fn malformed_deliveries_are_dropped_counted_and_leave_no_trace(
                 context: context("alice"),
                 task: Some(task.clone()),
                 changed_fields: vec!["title".into()],
+                previous: None,
             };
             let event = with_subject(
                 delivery(

@@ -39,6 +39,8 @@ const SERVED: &[&str] = &[
     "taskflow.v1.TaskService/CompleteTask",
     "taskflow.v1.TaskService/ReopenTask",
     "taskflow.v1.TaskService/DeleteTask",
+    "taskflow.v1.TaskService/UndeleteTask",
+    "taskflow.v1.ActivityService/ListActivities",
     "taskflow.v1.NotificationService/ListNotifications",
     "taskflow.v1.NotificationService/MarkNotificationRead",
     "taskflow.v1.NotificationService/WatchNotifications",

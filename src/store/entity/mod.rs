@@ -1,5 +1,6 @@
 //! One SeaORM entity per table.
 
+pub mod activity;
 pub mod dead_letter;
 pub mod notification;
 pub mod outbox;
