@@ -51,6 +51,16 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // Retention deletes the oldest entries of every user.
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_activities_occur_us")
+                    .table(Activities::Table)
+                    .col(Activities::OccurUs)
+                    .to_owned(),
+            )
+            .await?;
         // ...and one task's.
         manager
             .create_index(

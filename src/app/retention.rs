@@ -24,6 +24,7 @@ pub struct RetentionSettings {
     pub processed_events: Duration,
     pub read_notifications: Duration,
     pub resolved_dead_letters: Duration,
+    pub activities: Duration,
     pub every: Duration,
     pub batch_size: u64,
 }
@@ -39,6 +40,7 @@ impl From<&RetentionConfig> for RetentionSettings {
             processed_events: hours(config.processed_events_retention_hours),
             read_notifications: hours(config.read_notifications_retention_hours),
             resolved_dead_letters: hours(config.resolved_dead_letters_retention_hours),
+            activities: hours(config.activities_retention_hours),
             every: Duration::from_secs(config.retention_interval_seconds.max(1)),
             batch_size: config.retention_batch_size.max(1),
         }
@@ -52,6 +54,7 @@ impl RetentionSettings {
             Kept::ReadNotifications => self.read_notifications,
             Kept::ResolvedDeadLetters => self.resolved_dead_letters,
             Kept::PublishedEvents => self.published_events,
+            Kept::Activities => self.activities,
         }
     }
 }
@@ -63,6 +66,7 @@ pub struct Pruned {
     pub read_notifications: u64,
     pub resolved_dead_letters: u64,
     pub published_events: u64,
+    pub activities: u64,
     /// Deleted tasks past their purge time, removed with a `task.purged` event each.
     pub purged_tasks: u64,
     /// The statements the pass ran (a batch that found fewer rows than the limit ends a kind).
@@ -75,6 +79,7 @@ impl Pruned {
             + self.read_notifications
             + self.resolved_dead_letters
             + self.published_events
+            + self.activities
             + self.purged_tasks
     }
 
@@ -84,6 +89,7 @@ impl Pruned {
             Kept::ReadNotifications => &mut self.read_notifications,
             Kept::ResolvedDeadLetters => &mut self.resolved_dead_letters,
             Kept::PublishedEvents => &mut self.published_events,
+            Kept::Activities => &mut self.activities,
         };
         *count += n;
         self.batches += 1;

@@ -32,6 +32,13 @@ pub struct RetentionConfig {
         default_value_t = 720
     )]
     pub resolved_dead_letters_retention_hours: u64,
+    /// How long the activity history is kept, in hours (400 days by default).
+    #[arg(
+        long,
+        env = "TASKFLOW_ACTIVITIES_RETENTION_HOURS",
+        default_value_t = 9600
+    )]
+    pub activities_retention_hours: u64,
     /// How long a deleted task can be undeleted before it is purged for good, in hours.
     #[arg(
         long,
@@ -74,6 +81,7 @@ impl Default for RetentionConfig {
             read_notifications_retention_hours: 720,
             resolved_dead_letters_retention_hours: 720,
             deleted_tasks_retention_hours: 720,
+            activities_retention_hours: 9600,
             retention_interval_seconds: 600,
             retention_batch_size: 1000,
         }

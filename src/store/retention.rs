@@ -1,5 +1,6 @@
 //! Deleting rows past their retention, a small batch per statement, oldest first: delivery
-//! records, read notifications, resolved dead letters and published outbox events. Each batch
+//! records, read notifications, resolved dead letters, published outbox events and the
+//! activity history. Each batch
 //! is one short statement (its own transaction), so writers never wait behind a long delete;
 //! on PostgreSQL the batch skips rows another replica's batch holds, so replicas pruning at
 //! the same time do not wait for each other either.
@@ -19,14 +20,17 @@ pub enum Kept {
     ResolvedDeadLetters,
     /// `outbox` rows already published.
     PublishedEvents,
+    /// `activities`: the history.
+    Activities,
 }
 
 impl Kept {
-    pub const ALL: [Kept; 4] = [
+    pub const ALL: [Kept; 5] = [
         Kept::ProcessedEvents,
         Kept::ReadNotifications,
         Kept::ResolvedDeadLetters,
         Kept::PublishedEvents,
+        Kept::Activities,
     ];
 
     /// The name used in logs and in the `taskflow_retention_deleted_total` metric.
@@ -36,6 +40,7 @@ impl Kept {
             Kept::ReadNotifications => "read_notifications",
             Kept::ResolvedDeadLetters => "resolved_dead_letters",
             Kept::PublishedEvents => "published_events",
+            Kept::Activities => "activities",
         }
     }
 
@@ -53,6 +58,7 @@ impl Kept {
                 " AND status <> 'stored'",
             ),
             Kept::PublishedEvents => ("outbox", "seq", "published_us", ""),
+            Kept::Activities => ("activities", "id", "occur_us", ""),
         }
     }
 

@@ -154,6 +154,16 @@ async fn each_kind_goes_after_its_own_retention_and_what_is_needed_stays(backend
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].status, "stored");
 
+    // The history goes after 400 days; the rest that is left stays however old.
+    let history = count(&db, "activities").await;
+    assert_eq!(history, 5, "one entry per created task");
+    clock.advance(Duration::days(400) - Duration::hours(721));
+    let pass = app.retention.run_once().await.expect("a pass");
+    assert_eq!(pass.total(), 0, "{pass:?}");
+    clock.advance(Duration::days(1));
+    let pass = app.retention.run_once().await.expect("a pass");
+    assert_eq!((pass.activities, pass.total()), (5, 5), "{pass:?}");
+    assert_eq!(count(&db, "activities").await, 0);
     clock.advance(Duration::days(3650));
     let pass = app.retention.run_once().await.expect("a pass");
     assert_eq!(pass.total(), 0, "{pass:?}");
@@ -164,6 +174,7 @@ async fn each_kind_goes_after_its_own_retention_and_what_is_needed_stays(backend
         "read_notifications",
         "resolved_dead_letters",
         "published_events",
+        "activities",
     ] {
         let line = format!("taskflow_retention_deleted_total{{table=\"{kind}\"}}");
         assert!(metrics.contains(&line), "{line} missing");
