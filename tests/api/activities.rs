@@ -289,7 +289,56 @@ async fn a_fired_reminder_is_in_the_history(backend: Backend) {
     assert_eq!(fired[0].actor(), pb::Actor::Automation);
 }
 
+/// The README's questions, asked with grpcurl.
+async fn grpcurl_answers_the_readme_questions(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut alice = app.user("alice");
+    let task = live_a_task(&mut alice).await;
+    app.drain_events().await;
+    let addr = app.addr().to_string();
+    let ask = |body: String| {
+        let addr = addr.clone();
+        async move {
+            stdout_json(
+                &grpcurl(&[
+                    "-plaintext",
+                    "-H",
+                    "x-user-id: alice",
+                    "-d",
+                    &body,
+                    &addr,
+                    "taskflow.v1.ActivityService/ListActivities",
+                ])
+                .await,
+            )
+        }
+    };
+    let completed = ask(r#"{"parent": "users/alice",
+  "filter": "type = TASK_COMPLETED AND create_time >= \"2026-11-23T00:00:00Z\""}"#
+        .to_owned())
+    .await;
+    assert_eq!(
+        completed["activities"][0]["type"], "TASK_COMPLETED",
+        "{completed}"
+    );
+    assert_eq!(completed["activities"].as_array().map(Vec::len), Some(1));
+    let changed = ask(format!(
+        r#"{{"parent": "users/alice",
+  "filter": "task = \"{}\" AND type = TASK_UPDATED"}}"#,
+        task.name
+    ))
+    .await;
+    let changes = &changed["activities"][0]["changes"];
+    let due = changes
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["field"] == "due_time"))
+        .unwrap_or_else(|| panic!("{changed}"));
+    assert_eq!(due["oldValue"], "2027-06-01T09:00:00Z");
+    assert_eq!(due["newValue"], "2027-06-03T09:00:00Z");
+}
+
 both_backends!(
+    grpcurl_answers_the_readme_questions,
     a_fired_reminder_is_in_the_history,
     the_history_of_a_task_in_embedded_mode,
     the_history_of_a_task_in_dapr_mode,

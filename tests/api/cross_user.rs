@@ -76,6 +76,16 @@ async fn name_calls(client: &mut Client, name: &str, etag: &str) -> Vec<(&'stati
                 .await
                 .map(|_| ()),
         ),
+        (
+            "UndeleteTask",
+            client
+                .undelete_task(pb::UndeleteTaskRequest {
+                    name: name.clone(),
+                    etag: etag.into(),
+                })
+                .await
+                .map(|_| ()),
+        ),
     ];
     results
         .into_iter()
