@@ -16,7 +16,8 @@ use crate::proto::{self, events::v1 as ev};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Payload {
     TaskCreated(ev::TaskCreated),
-    TaskUpdated(ev::TaskUpdated),
+    /// Boxed: it carries the task twice (before and after).
+    TaskUpdated(Box<ev::TaskUpdated>),
     TaskCompleted(ev::TaskCompleted),
     TaskReopened(ev::TaskReopened),
     TaskDeleted(ev::TaskDeleted),
@@ -149,7 +150,7 @@ pub fn decode(kind: EventKind, content_type: &str, data: &[u8]) -> Result<Payloa
     }
     match kind {
         EventKind::TaskCreated => decode_as(bytes, Payload::TaskCreated),
-        EventKind::TaskUpdated => decode_as(bytes, Payload::TaskUpdated),
+        EventKind::TaskUpdated => decode_as(bytes, |m| Payload::TaskUpdated(Box::new(m))),
         EventKind::TaskCompleted => decode_as(bytes, Payload::TaskCompleted),
         EventKind::TaskReopened => decode_as(bytes, Payload::TaskReopened),
         EventKind::TaskDeleted => decode_as(bytes, Payload::TaskDeleted),
