@@ -4,7 +4,10 @@ use tonic::{Request, Response, Status};
 
 use super::tasks::owned_parent;
 use crate::auth::caller;
+use crate::clock::now;
 use crate::convert::activity_out;
+use crate::convert::timestamp_in;
+use crate::domain::{Insights, TimeZone, summarise};
 use crate::error::{AppError, Violations};
 use crate::listing::{
     ActivityFilter, MAX_PAGE_BYTES, PageToken, PageTokenKey, fitting, page_size,
@@ -12,7 +15,8 @@ use crate::listing::{
 };
 use crate::proto::v1::{self as pb, activity_service_server::ActivityService};
 use crate::store::Database;
-use crate::store::activities::{ActivityQuery, cursor_of, list};
+use crate::store::activities::{ActivityQuery, buckets, cursor_of, list};
+use crate::store::{tasks, to_micros};
 
 #[derive(Debug, Clone)]
 pub struct ActivityApi {
@@ -26,8 +30,83 @@ impl ActivityApi {
     }
 }
 
+/// The longest insights window.
+const MAX_WINDOW_DAYS: i64 = 400;
+/// The window when none is given: the last 30 days.
+const DEFAULT_WINDOW_DAYS: i64 = 30;
+
+fn insights_out(insights: &Insights, time_zone: &str) -> pb::Insights {
+    let count = |n: i64| i32::try_from(n).unwrap_or(i32::MAX);
+    pb::Insights {
+        days: insights
+            .days
+            .iter()
+            .map(|d| pb::DayInsights {
+                date: d.date.to_string(),
+                created: count(d.created),
+                completed: count(d.completed),
+            })
+            .collect(),
+        created: count(insights.created),
+        completed: count(insights.completed),
+        completed_on_time: count(insights.completed_on_time),
+        completed_late: count(insights.completed_late),
+        completed_without_due_time: count(insights.completed_without_due_time),
+        overdue: count(insights.overdue),
+        current_streak_days: count(insights.current_streak_days),
+        longest_streak_days: count(insights.longest_streak_days),
+        busiest_weekday: insights
+            .busiest_weekday
+            .map_or(0, |day| day.number_from_monday() as i32),
+        time_zone: time_zone.to_owned(),
+    }
+}
+
 #[tonic::async_trait]
 impl ActivityService for ActivityApi {
+    #[tracing::instrument(skip_all)]
+    async fn get_insights(
+        &self,
+        request: Request<pb::GetInsightsRequest>,
+    ) -> Result<Response<pb::Insights>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let user = owned_parent(&caller, &req.parent, "parent")?;
+        let mut v = Violations::default();
+        let zone = v.check("time_zone", TimeZone::parse(&req.time_zone));
+        let end = match &req.end_time {
+            Some(t) => v.check("end_time", timestamp_in(t)),
+            None => Some(now()),
+        };
+        let start = match (&req.start_time, end) {
+            (Some(t), _) => v.check("start_time", timestamp_in(t)),
+            (None, Some(end)) => Some(end - chrono::Duration::days(DEFAULT_WINDOW_DAYS)),
+            (None, None) => None,
+        };
+        if let (Some(start), Some(end)) = (start, end) {
+            if start >= end {
+                v.add("start_time", "must be before end_time");
+            } else if end - start > chrono::Duration::days(MAX_WINDOW_DAYS) {
+                v.add(
+                    "end_time",
+                    format!("must be at most {MAX_WINDOW_DAYS} days after start_time"),
+                );
+            }
+        }
+        v.finish(())?;
+        let (Some(zone), Some(start), Some(end)) = (zone, start, end) else {
+            return Err(AppError::Internal("insights arguments were not checked".into()).into());
+        };
+        let conn = self.db.conn();
+        let (start_us, end_us) = (to_micros(start), to_micros(end));
+        let window = buckets(conn, &user, start_us, end_us, false).await?;
+        let completions = buckets(conn, &user, i64::MIN, end_us, true).await?;
+        let overdue = tasks::overdue(conn, &user, to_micros(now())).await?;
+        let overdue = i64::try_from(overdue).unwrap_or(i64::MAX);
+        let insights = summarise(&window, &completions, start, end, zone.tz(), overdue);
+        Ok(Response::new(insights_out(&insights, zone.as_str())))
+    }
+
     #[tracing::instrument(skip_all)]
     async fn list_activities(
         &self,

@@ -3,6 +3,7 @@
 mod activity;
 mod fields;
 mod ids;
+mod insights;
 mod notification;
 mod notification_name;
 mod recurrence;
@@ -16,6 +17,7 @@ pub use fields::{
     Tags, TimeZone, Title, parse_remind_before,
 };
 pub use ids::{TaskId, TaskName, UserId, parse_canonical_uuid, parse_parent, parse_user_resource};
+pub use insights::{BUCKET_US, Bucket, DayCount, Insights, summarise};
 pub use notification::{Kind, NewNotification, Notification};
 pub use notification_name::NotificationName;
 pub use recurrence::{Anchor, Frequency, Recurrence, Weekday};

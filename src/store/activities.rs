@@ -3,15 +3,17 @@
 
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, Order, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, Order, QueryFilter,
+    QueryOrder, QuerySelect, Statement,
     sea_query::{Expr, ExprTrait, OnConflict, SimpleExpr},
 };
 
 use super::entity::activity::{self, Column, Entity};
 use super::list::{compare, micros_condition};
 use super::{from_micros, to_micros};
-use crate::domain::{Activity, ActivityKind, Actor, FieldChange, TaskId, UserId};
+use crate::domain::{
+    Activity, ActivityKind, Actor, BUCKET_US, Bucket, FieldChange, TaskId, UserId,
+};
 use crate::error::AppError;
 use crate::listing::{ActivityTerm, Cmp, Cursor, CursorValue};
 
@@ -157,4 +159,60 @@ fn to_domain(row: activity::Model) -> Result<Activity, AppError> {
         event_id: row.event_id,
         due_time: row.due_us.map(from_micros),
     })
+}
+
+/// The user's entries of `[from_us, to_us)` counted per quarter of an hour: tasks created,
+/// completions, and of those the ones on time or late (against the due time they had then).
+/// With `completions_only`, only completions are read (for streaks over the whole history).
+pub async fn buckets(
+    conn: &impl ConnectionTrait,
+    user: &UserId,
+    from_us: i64,
+    to_us: i64,
+    completions_only: bool,
+) -> Result<Vec<Bucket>, AppError> {
+    let backend = conn.get_database_backend();
+    let (user_p, from_p, to_p) = match backend {
+        DbBackend::Postgres => ("$1", "$2", "$3"),
+        _ => ("?", "?", "?"),
+    };
+    let created = ActivityKind::TaskCreated.number();
+    let completed = ActivityKind::TaskCompleted.number();
+    let kinds = if completions_only {
+        format!("kind = {completed}")
+    } else {
+        format!("kind IN ({created}, {completed})")
+    };
+    let sql = format!(
+        "SELECT occur_us / {BUCKET_US} AS bucket, \
+         SUM(CASE WHEN kind = {created} THEN 1 ELSE 0 END) AS created, \
+         SUM(CASE WHEN kind = {completed} THEN 1 ELSE 0 END) AS completed, \
+         SUM(CASE WHEN kind = {completed} AND due_us IS NOT NULL AND occur_us <= due_us \
+             THEN 1 ELSE 0 END) AS on_time, \
+         SUM(CASE WHEN kind = {completed} AND due_us IS NOT NULL AND occur_us > due_us \
+             THEN 1 ELSE 0 END) AS late \
+         FROM activities \
+         WHERE user_id = {user_p} AND {kinds} AND occur_us >= {from_p} AND occur_us < {to_p} \
+         GROUP BY occur_us / {BUCKET_US}"
+    );
+    let rows = conn
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [user.as_str().into(), from_us.into(), to_us.into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let get = |column: &str| row.try_get::<i64>("", column);
+            Ok(Bucket {
+                bucket: get("bucket")?,
+                created: get("created")?,
+                completed: get("completed")?,
+                on_time: get("on_time")?,
+                late: get("late")?,
+            })
+        })
+        .collect::<Result<Vec<_>, DbErr>>()
+        .map_err(AppError::from)
 }

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
     sea_query::{InsertStatement, OnConflict},
 };
 use uuid::Uuid;
@@ -104,6 +105,21 @@ pub async fn purgeable(
         .all(conn)
         .await?;
     with_tags(conn, rows).await
+}
+
+/// How many of the user's open tasks (not deleted) were due before `now_us`.
+pub async fn overdue(
+    conn: &impl ConnectionTrait,
+    user: &UserId,
+    now_us: i64,
+) -> Result<u64, AppError> {
+    Ok(task::Entity::find()
+        .filter(task::Column::UserId.eq(user.as_str()))
+        .filter(task::Column::Completed.eq(false))
+        .filter(task::Column::DeleteTimeUs.is_null())
+        .filter(task::Column::DueTimeUs.lt(now_us))
+        .count(conn)
+        .await?)
 }
 
 /// Finds the task a user created with this `request_id`.

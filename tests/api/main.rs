@@ -17,6 +17,7 @@ mod escaped_keys;
 mod events_dapr;
 mod events_local;
 mod grpcurl;
+mod insights;
 mod large_backlog;
 mod limits;
 mod listing;

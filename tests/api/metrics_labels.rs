@@ -41,6 +41,7 @@ const SERVED: &[&str] = &[
     "taskflow.v1.TaskService/DeleteTask",
     "taskflow.v1.TaskService/UndeleteTask",
     "taskflow.v1.ActivityService/ListActivities",
+    "taskflow.v1.ActivityService/GetInsights",
     "taskflow.v1.NotificationService/ListNotifications",
     "taskflow.v1.NotificationService/MarkNotificationRead",
     "taskflow.v1.NotificationService/WatchNotifications",

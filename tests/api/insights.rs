@@ -1,0 +1,206 @@
+//! Insights: a window of the history in days of the user's time zone — created and completed
+//! per day, on time or late, overdue now, streaks and the busiest weekday.
+
+use chrono::{DateTime, Duration, Utc};
+use taskflow::domain::{Activity, ActivityKind, Actor, TaskId, UserId};
+use taskflow::proto::v1::{self as pb, activity_service_client::ActivityServiceClient};
+use taskflow::store::activities;
+use tonic::Code;
+
+use crate::both_backends;
+use crate::helpers::*;
+
+fn at(rfc3339: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .expect("a time")
+        .with_timezone(&Utc)
+}
+
+/// An entry as the handlers would have written it at `when`.
+fn entry(kind: ActivityKind, when: &str, due: Option<&str>) -> Activity {
+    let event_id = uuid::Uuid::now_v7().to_string();
+    Activity {
+        id: Activity::id_for(&event_id),
+        user: UserId::parse("alice").expect("a user"),
+        kind,
+        actor: Actor::User,
+        task: TaskId::new_v7(),
+        task_title: "a task".into(),
+        occur_time: at(when),
+        changes: Vec::new(),
+        event_id,
+        due_time: due.map(at),
+    }
+}
+
+fn request(start: &str, end: &str, time_zone: &str) -> pb::GetInsightsRequest {
+    pb::GetInsightsRequest {
+        parent: "users/alice".into(),
+        start_time: Some(ts(start)),
+        end_time: Some(ts(end)),
+        time_zone: time_zone.into(),
+    }
+}
+
+async fn a_window_is_summarised_in_the_users_days(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    use ActivityKind::{TaskCompleted as Done, TaskCreated as New};
+    let history = [
+        entry(New, "2026-11-16T08:00:00Z", None),
+        // Monday 16th to Thursday 19th: a four-day run; on time, late, without a due time.
+        entry(Done, "2026-11-16T09:00:00Z", Some("2026-11-16T12:00:00Z")),
+        entry(Done, "2026-11-17T09:00:00Z", Some("2026-11-16T12:00:00Z")),
+        entry(Done, "2026-11-18T09:00:00Z", None),
+        entry(Done, "2026-11-19T09:00:00Z", None),
+        entry(New, "2026-11-19T10:00:00Z", None),
+        // Sunday 29th 23:30 UTC is Monday 30th in Berlin; Monday 30th 10:00 too.
+        entry(Done, "2026-11-29T23:30:00Z", None),
+        entry(Done, "2026-11-30T10:00:00Z", None),
+        // Before the window: counted for the longest streak only.
+        entry(Done, "2026-10-01T09:00:00Z", None),
+    ];
+    let rows = history.iter().map(activities::row).collect();
+    activities::record(app.db().await.conn(), rows)
+        .await
+        .expect("recorded");
+    let mut client = ActivityServiceClient::with_interceptor(
+        app.channel(),
+        Metadata::new(&[("x-user-id", "alice")]),
+    );
+    let berlin = client
+        .get_insights(request(
+            "2026-11-15T23:00:00Z",
+            "2026-11-30T23:00:00Z",
+            "Europe/Berlin",
+        ))
+        .await
+        .expect("insights")
+        .into_inner();
+    assert_eq!(berlin.time_zone, "Europe/Berlin");
+    assert_eq!(berlin.days.len(), 15, "Nov 16 to Nov 30, Berlin days");
+    assert_eq!(berlin.days[0].date, "2026-11-16");
+    assert_eq!(berlin.days[14].date, "2026-11-30");
+    assert_eq!(
+        (berlin.days[14].completed, berlin.days[13].completed),
+        (2, 0)
+    );
+    assert_eq!((berlin.created, berlin.completed), (2, 6));
+    assert_eq!(
+        (
+            berlin.completed_on_time,
+            berlin.completed_late,
+            berlin.completed_without_due_time
+        ),
+        (1, 1, 4)
+    );
+    assert_eq!(berlin.longest_streak_days, 4);
+    assert_eq!(berlin.current_streak_days, 1, "Monday 30th, Berlin");
+    assert_eq!(berlin.busiest_weekday(), pb::DayOfWeek::Monday);
+
+    // In UTC the late Sunday completion stays on Sunday 29th: a two-day run to Monday.
+    let utc = client
+        .get_insights(request("2026-11-16T00:00:00Z", "2026-12-01T00:00:00Z", ""))
+        .await
+        .expect("insights")
+        .into_inner();
+    assert_eq!(utc.days.len(), 15);
+    assert_eq!(utc.current_streak_days, 2);
+    assert_eq!(utc.time_zone, "");
+}
+
+async fn overdue_counts_open_tasks_past_due_now(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut alice = app.user("alice");
+    let past = |title: &str| pb::Task {
+        due_time: Some(timestamp(Utc::now() - Duration::days(2))),
+        ..titled(title)
+    };
+    create(&mut alice, "alice", past("late one")).await;
+    let done = create(&mut alice, "alice", past("done")).await;
+    complete(&mut alice, &done.name).await;
+    let gone = create(&mut alice, "alice", past("deleted")).await;
+    alice
+        .delete_task(pb::DeleteTaskRequest {
+            name: gone.name,
+            etag: String::new(),
+        })
+        .await
+        .expect("delete");
+    create(
+        &mut alice,
+        "alice",
+        pb::Task {
+            due_time: Some(timestamp(Utc::now() + Duration::days(2))),
+            ..titled("later")
+        },
+    )
+    .await;
+    app.drain_events().await;
+    let mut client = ActivityServiceClient::with_interceptor(
+        app.channel(),
+        Metadata::new(&[("x-user-id", "alice")]),
+    );
+    let now = client
+        .get_insights(pb::GetInsightsRequest {
+            parent: "users/alice".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("insights")
+        .into_inner();
+    assert_eq!(now.overdue, 1);
+    assert_eq!(
+        now.days.len(),
+        31,
+        "the last 30 days by default, today partly"
+    );
+    assert_eq!((now.created, now.completed), (4, 1));
+    assert_eq!(
+        now.completed_late, 1,
+        "completed two days after its due time"
+    );
+    assert_eq!(now.current_streak_days, 1);
+}
+
+async fn bad_windows_and_zones_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut client = ActivityServiceClient::with_interceptor(
+        app.channel(),
+        Metadata::new(&[("x-user-id", "alice")]),
+    );
+    for (req, field) in [
+        (
+            request(
+                "2026-11-01T00:00:00Z",
+                "2026-12-01T00:00:00Z",
+                "Mars/Olympus",
+            ),
+            "time_zone",
+        ),
+        (
+            request("2026-12-01T00:00:00Z", "2026-11-01T00:00:00Z", ""),
+            "start_time",
+        ),
+        (
+            request("2020-01-01T00:00:00Z", "2026-12-01T00:00:00Z", ""),
+            "end_time",
+        ),
+    ] {
+        let status = client.get_insights(req).await.expect_err("refused");
+        assert_invalid(&status, field);
+    }
+    let status = client
+        .get_insights(pb::GetInsightsRequest {
+            parent: "users/bob".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("another user's");
+    assert_eq!(status.code(), Code::PermissionDenied);
+}
+
+both_backends!(
+    a_window_is_summarised_in_the_users_days,
+    overdue_counts_open_tasks_past_due_now,
+    bad_windows_and_zones_are_refused,
+);
