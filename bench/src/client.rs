@@ -86,5 +86,6 @@ pub fn list_request(user: &str) -> pb::ListTasksRequest {
         page_token: String::new(),
         filter: "completed = false AND priority >= HIGH".into(),
         order_by: String::new(),
+        show_deleted: false,
     }
 }

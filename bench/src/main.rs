@@ -3,6 +3,7 @@
 
 mod client;
 mod events;
+mod history;
 mod load;
 mod machine;
 mod pg;
@@ -146,6 +147,9 @@ async fn run(args: RunArgs) -> Result<(), Error> {
         "watch_streams": profile.watch_streams,
         "fan_out_cpu_ms": pg.fan_out_cpu_ms,
         "fan_out_p99_ms": pg.fan_out_p99_ms,
+        "history_list_p99_ms": pg.history_list_p99_ms,
+        "history_filtered_p99_ms": pg.history_filtered_p99_ms,
+        "insights_p99_ms": pg.insights_p99_ms,
         "sqlite_create_tps": sqlite.create_tps,
         "sqlite_next_instance_p99_ms": sqlite.next_instance_p99_ms,
         "sqlite_rss_idle_mb": sqlite.rss_idle_mb,
@@ -194,7 +198,13 @@ struct PgFigures {
     /// Server CPU per notification with every watch stream open.
     fan_out_cpu_ms: f64,
     fan_out_p99_ms: f64,
+    history_list_p99_ms: f64,
+    history_filtered_p99_ms: f64,
+    insights_p99_ms: f64,
 }
+
+/// Callers of the history loads (the figure's goal is set at 16).
+const HISTORY_CALLERS: usize = 16;
 
 async fn dapr_postgres(
     args: &RunArgs,
@@ -381,6 +391,53 @@ async fn dapr_postgres(
         ),
     );
     drop(streams);
+
+    // The history loads run last, so that the entries they seed weigh on no other figure.
+    step("postgres + dapr: ListActivities and GetInsights over a large history");
+    history::seed(url, profile.history_mine, profile.history_total).await?;
+    let history_clients: Vec<history::History> =
+        client::channels(&server.endpoint(), HISTORY_CALLERS.div_ceil(8))
+            .await?
+            .into_iter()
+            .map(history::History::new)
+            .collect();
+    let seeded = format!(
+        "{} of {} entries, {HISTORY_CALLERS} callers",
+        profile.history_mine, profile.history_total
+    );
+    let history_list = history::list(
+        &history_clients,
+        HISTORY_CALLERS,
+        profile.read,
+        String::new(),
+    )
+    .await?;
+    table.calls(
+        B,
+        "ListActivities",
+        &history_list,
+        &format!("first page of 50, {seeded}"),
+    );
+    let history_filtered = history::list(
+        &history_clients,
+        HISTORY_CALLERS,
+        profile.read,
+        history::completed_lately(),
+    )
+    .await?;
+    table.calls(
+        B,
+        "ListActivities filtered",
+        &history_filtered,
+        &format!("completions of the last half year, page of 50, {seeded}"),
+    );
+    let insights = history::insights(&history_clients, HISTORY_CALLERS, profile.read).await?;
+    table.calls(
+        B,
+        "GetInsights",
+        &insights,
+        &format!("a year in Berlin days, {seeded}"),
+    );
     drop(clients);
     server.stop().await?;
 
@@ -410,6 +467,9 @@ async fn dapr_postgres(
         rss_watch_mb,
         fan_out_cpu_ms: fan_out.cpu_per_notification.as_secs_f64() * 1000.0,
         fan_out_p99_ms: report::ms(&fan_out.latency, 0.99),
+        history_list_p99_ms: history_list.ms(0.99),
+        history_filtered_p99_ms: history_filtered.ms(0.99),
+        insights_p99_ms: insights.ms(0.99),
     })
 }
 

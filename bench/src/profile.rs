@@ -24,6 +24,9 @@ pub struct Profile {
     pub watch_streams: usize,
     /// Notifications fanned out while the watch streams are open (one per watched user).
     pub fan_out_notifications: usize,
+    /// History entries seeded (PostgreSQL), and how many of them the history loads' user has.
+    pub history_total: u64,
+    pub history_mine: u64,
 }
 
 impl Profile {
@@ -43,6 +46,8 @@ impl Profile {
             next_samples: 20,
             watch_streams: 500,
             fan_out_notifications: 50,
+            history_total: 20_000,
+            history_mine: 2_000,
         }
     }
 
@@ -62,6 +67,8 @@ impl Profile {
             next_samples: 200,
             watch_streams: 10_000,
             fan_out_notifications: 500,
+            history_total: 1_000_000,
+            history_mine: 100_000,
         }
     }
 }

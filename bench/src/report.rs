@@ -22,6 +22,9 @@ pub const REQUIRED: &[&str] = &[
     "sqlite_next_instance_p99_ms",
     "rss_idle_mb",
     "rss_watch_mb",
+    "history_list_p99_ms",
+    "history_filtered_p99_ms",
+    "insights_p99_ms",
 ];
 
 pub fn ms(histogram: &Histogram<u64>, quantile: f64) -> f64 {
