@@ -440,6 +440,8 @@ async fn dapr_postgres(
     );
     drop(clients);
     server.stop().await?;
+    // pgbench starts from a checkpoint, not behind the history's writes.
+    pg::psql(url, "CHECKPOINT;").await?;
 
     step("postgres: pgbench (the limit)");
     let pgbench_tps =
@@ -555,6 +557,8 @@ async fn embedded_sqlite(
     );
     drop(clients);
     server.stop().await?;
+    // pgbench starts from a checkpoint, not behind the history's writes.
+    pg::psql(url, "CHECKPOINT;").await?;
     remove_db(&db);
     Ok(SqliteFigures {
         create_tps: create.per_second(),

@@ -11,6 +11,7 @@ mod m20261204_000005_dead_letter_review;
 mod m20261204_000006_retention_indexes;
 mod m20261204_000007_soft_delete;
 mod m20261204_000008_activities;
+mod m20261204_000009_activity_insights_index;
 
 /// Applies taskflow's migrations in order.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000006_retention_indexes::Migration),
             Box::new(m20261204_000007_soft_delete::Migration),
             Box::new(m20261204_000008_activities::Migration),
+            Box::new(m20261204_000009_activity_insights_index::Migration),
         ]
     }
 }

@@ -7,7 +7,7 @@ use crate::auth::caller;
 use crate::clock::now;
 use crate::convert::activity_out;
 use crate::convert::timestamp_in;
-use crate::domain::{Insights, TimeZone, summarise};
+use crate::domain::{Insights, TimeZone, offset_spans, summarise, window_dates};
 use crate::error::{AppError, Violations};
 use crate::listing::{
     ActivityFilter, MAX_PAGE_BYTES, PageToken, PageTokenKey, fitting, page_size,
@@ -15,7 +15,7 @@ use crate::listing::{
 };
 use crate::proto::v1::{self as pb, activity_service_server::ActivityService};
 use crate::store::Database;
-use crate::store::activities::{ActivityQuery, buckets, cursor_of, list};
+use crate::store::activities::{ActivityQuery, completion_days, cursor_of, day_counts, list};
 use crate::store::{tasks, to_micros};
 
 #[derive(Debug, Clone)]
@@ -32,6 +32,9 @@ impl ActivityApi {
 
 /// The longest insights window.
 const MAX_WINDOW_DAYS: i64 = 400;
+/// The earliest start of an insights window (days are counted from the epoch).
+const EARLIEST: chrono::DateTime<chrono::Utc> =
+    chrono::DateTime::from_timestamp_nanos(86_400_000_000_000);
 /// The window when none is given: the last 30 days.
 const DEFAULT_WINDOW_DAYS: i64 = 30;
 
@@ -84,7 +87,9 @@ impl ActivityService for ActivityApi {
             (None, None) => None,
         };
         if let (Some(start), Some(end)) = (start, end) {
-            if start >= end {
+            if start < EARLIEST {
+                v.add("start_time", "must be after 1970-01-02T00:00:00Z");
+            } else if start >= end {
                 v.add("start_time", "must be before end_time");
             } else if end - start > chrono::Duration::days(MAX_WINDOW_DAYS) {
                 v.add(
@@ -98,12 +103,22 @@ impl ActivityService for ActivityApi {
             return Err(AppError::Internal("insights arguments were not checked".into()).into());
         };
         let conn = self.db.conn();
+        let tz = zone.tz();
         let (start_us, end_us) = (to_micros(start), to_micros(end));
-        let window = buckets(conn, &user, start_us, end_us, false).await?;
-        let completions = buckets(conn, &user, i64::MIN, end_us, true).await?;
+        let spans = offset_spans(tz, start, end);
+        let rows = day_counts(conn, &user, start_us, end_us, &spans).await?;
         let overdue = tasks::overdue(conn, &user, to_micros(now())).await?;
         let overdue = i64::try_from(overdue).unwrap_or(i64::MAX);
-        let insights = summarise(&window, &completions, start, end, zone.tz(), overdue);
+        let mut insights = summarise(&rows, &[], start, end, tz, overdue);
+        // A current streak that reaches the window's first day may go on before it.
+        let (first, last) = window_dates(tz, start, end);
+        let reach = (last - first).num_days() + 1;
+        if insights.current_streak_days >= reach - 1 && insights.current_streak_days > 0 {
+            let before = start - chrono::Duration::days(MAX_WINDOW_DAYS);
+            let spans = offset_spans(tz, before, start);
+            let earlier = completion_days(conn, &user, to_micros(before), start_us, &spans).await?;
+            insights = summarise(&rows, &earlier, start, end, tz, overdue);
+        }
         Ok(Response::new(insights_out(&insights, zone.as_str())))
     }
 

@@ -1,20 +1,27 @@
 //! Insights: a window of a user's history summarised in days of a time zone. The store counts
-//! entries per quarter of an hour (every time zone's offset is a whole number of quarters), so
-//! the days can be told apart here, in any zone, from a few thousand counts at most.
+//! entries per local day itself — the window is cut where the zone's UTC offset changes, and
+//! each piece shifted by its offset — so a year is a few hundred rows, whatever the zone.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Offset, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 
-/// The width of the store's buckets, in microseconds (15 minutes).
-pub const BUCKET_US: i64 = 15 * 60 * 1_000_000;
+/// Microseconds in a day.
+pub const DAY_US: i64 = 86_400_000_000;
 
-/// Counts of one quarter of an hour: entries of the window, and completions on time or late.
+/// A stretch of time in which the zone's UTC offset is `offset_us`, from `from_us` on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffsetSpan {
+    pub from_us: i64,
+    pub offset_us: i64,
+}
+
+/// The counts of one local day, as the store returns them: `day` is the local date's number
+/// of days since 1970-01-01.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Bucket {
-    /// The bucket's number: its start is `bucket * BUCKET_US` microseconds since the epoch.
-    pub bucket: i64,
+pub struct DayRow {
+    pub day: i64,
     pub created: i64,
     pub completed: i64,
     pub on_time: i64,
@@ -42,14 +49,50 @@ pub struct Insights {
     pub busiest_weekday: Option<Weekday>,
 }
 
-fn local_date(bucket: i64, tz: Tz) -> Option<NaiveDate> {
-    let start = DateTime::<Utc>::from_timestamp_micros(bucket.checked_mul(BUCKET_US)?)?;
-    Some(start.with_timezone(&tz).date_naive())
+fn offset_us(tz: Tz, at: DateTime<Utc>) -> i64 {
+    i64::from(
+        tz.offset_from_utc_datetime(&at.naive_utc())
+            .fix()
+            .local_minus_utc(),
+    ) * 1_000_000
 }
 
-/// The longest run of consecutive dates, and the run that ends on `last` (or the day before
-/// when `last` has none).
-fn streaks(dates: &BTreeSet<NaiveDate>, last: NaiveDate) -> (i64, i64) {
+/// The spans of `[start, end)` in which `tz` keeps one offset, in order. Offsets change on
+/// quarter-hour boundaries: the window is walked an hour at a time, and a change found is
+/// placed to the quarter of an hour.
+pub fn offset_spans(tz: Tz, start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<OffsetSpan> {
+    let mut spans = vec![OffsetSpan {
+        from_us: start.timestamp_micros(),
+        offset_us: offset_us(tz, start),
+    }];
+    let mut at = start;
+    while at < end {
+        let next = (at + Duration::hours(1)).min(end);
+        let offset = offset_us(tz, next);
+        if spans.last().is_some_and(|s| s.offset_us != offset) && next < end {
+            let mut change = next;
+            let mut quarter = next - Duration::minutes(15);
+            while quarter > at && offset_us(tz, quarter) == offset {
+                change = quarter;
+                quarter -= Duration::minutes(15);
+            }
+            spans.push(OffsetSpan {
+                from_us: change.timestamp_micros(),
+                offset_us: offset,
+            });
+        }
+        at = next;
+    }
+    spans
+}
+
+fn date_of(day: i64) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(Duration::try_days(day)?)
+}
+
+/// The longest run of consecutive days in `dates`, and the run that ends on `last` (or the day
+/// before, when `last` has none).
+fn streaks(dates: &[NaiveDate], last: NaiveDate) -> (i64, i64) {
     let mut longest = 0;
     let mut run = 0;
     let mut previous: Option<NaiveDate> = None;
@@ -62,11 +105,11 @@ fn streaks(dates: &BTreeSet<NaiveDate>, last: NaiveDate) -> (i64, i64) {
         previous = Some(*date);
     }
     let mut end = last;
-    if !dates.contains(&end) {
+    if dates.binary_search(&end).is_err() {
         end = end.pred_opt().unwrap_or(end);
     }
     let mut current = 0;
-    while dates.contains(&end) {
+    while dates.binary_search(&end).is_ok() {
         current += 1;
         match end.pred_opt() {
             Some(day) => end = day,
@@ -76,22 +119,28 @@ fn streaks(dates: &BTreeSet<NaiveDate>, last: NaiveDate) -> (i64, i64) {
     (current, longest)
 }
 
-/// The insights of the window `[start, end)` in `tz`, from the window's buckets, the buckets
-/// of every completion up to `end` (for the streaks) and the count of overdue tasks.
+/// The local dates of `[start, end)` in `tz`, first and last.
+pub fn window_dates(tz: Tz, start: DateTime<Utc>, end: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
+    let first = start.with_timezone(&tz).date_naive();
+    let last = (end - Duration::microseconds(1))
+        .with_timezone(&tz)
+        .date_naive()
+        .max(first);
+    (first, last)
+}
+
+/// The insights of the window `[start, end)` in `tz` from its day rows, the days with a
+/// completion before the window (newest first, for a current streak that started before
+/// it), and the count of overdue tasks. The longest streak is the window's.
 pub fn summarise(
-    window: &[Bucket],
-    completions: &[Bucket],
+    rows: &[DayRow],
+    earlier_days: &[i64],
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     tz: Tz,
     overdue: i64,
 ) -> Insights {
-    let first = start.with_timezone(&tz).date_naive();
-    // The last day the window touches (its end is exclusive).
-    let last = (end - Duration::microseconds(1))
-        .with_timezone(&tz)
-        .date_naive()
-        .max(first);
+    let (first, last) = window_dates(tz, start, end);
     let mut days: BTreeMap<NaiveDate, DayCount> = first
         .iter_days()
         .take_while(|d| *d <= last)
@@ -110,19 +159,24 @@ pub fn summarise(
         ..Insights::default()
     };
     let mut by_weekday = [0i64; 7];
-    for bucket in window {
-        let Some(date) = local_date(bucket.bucket, tz) else {
+    let mut completed_dates = Vec::new();
+    for row in rows {
+        let Some(date) = date_of(row.day) else {
             continue;
         };
-        if let Some(day) = days.get_mut(&date) {
-            day.created += bucket.created;
-            day.completed += bucket.completed;
+        let Some(day) = days.get_mut(&date) else {
+            continue;
+        };
+        day.created += row.created;
+        day.completed += row.completed;
+        insights.created += row.created;
+        insights.completed += row.completed;
+        insights.completed_on_time += row.on_time;
+        insights.completed_late += row.late;
+        by_weekday[date.weekday().num_days_from_monday() as usize] += row.completed;
+        if row.completed > 0 {
+            completed_dates.push(date);
         }
-        insights.created += bucket.created;
-        insights.completed += bucket.completed;
-        insights.completed_on_time += bucket.on_time;
-        insights.completed_late += bucket.late;
-        by_weekday[date.weekday().num_days_from_monday() as usize] += bucket.completed;
     }
     insights.completed_without_due_time =
         insights.completed - insights.completed_on_time - insights.completed_late;
@@ -131,15 +185,17 @@ pub fn summarise(
         .enumerate()
         .max_by_key(|(i, n)| (**n, std::cmp::Reverse(*i)));
     insights.busiest_weekday = match busiest {
-        Some((i, n)) if *n > 0 => Weekday::try_from(i as u8).ok(),
+        Some((i, n)) if *n > 0 => u8::try_from(i).ok().and_then(|i| Weekday::try_from(i).ok()),
         _ => None,
     };
-    let completed_days: BTreeSet<NaiveDate> = completions
-        .iter()
-        .filter(|b| b.completed > 0)
-        .filter_map(|b| local_date(b.bucket, tz))
-        .collect();
-    (insights.current_streak_days, insights.longest_streak_days) = streaks(&completed_days, last);
+    completed_dates.sort();
+    insights.longest_streak_days = streaks(&completed_dates, last).1;
+    // The current streak may reach back before the window.
+    let mut all = completed_dates;
+    all.extend(earlier_days.iter().filter_map(|d| date_of(*d)));
+    all.sort();
+    all.dedup();
+    insights.current_streak_days = streaks(&all, last).0;
     insights.days = days.into_values().collect();
     insights
 }
@@ -154,91 +210,115 @@ mod tests {
             .with_timezone(&Utc)
     }
 
-    fn completion(rfc3339: &str) -> Bucket {
-        Bucket {
-            bucket: at(rfc3339).timestamp_micros().div_euclid(BUCKET_US),
-            completed: 1,
-            ..Bucket::default()
+    /// What the store computes: the local day of `when` under the spans.
+    fn day_of(spans: &[OffsetSpan], when: DateTime<Utc>) -> i64 {
+        let us = when.timestamp_micros();
+        let offset = spans
+            .iter()
+            .rev()
+            .find(|s| s.from_us <= us)
+            .map_or(0, |s| s.offset_us);
+        (us + offset).div_euclid(DAY_US)
+    }
+
+    #[test]
+    fn spans_follow_daylight_saving_time_to_the_quarter_hour() {
+        let berlin: Tz = "Europe/Berlin".parse().expect("a zone");
+        let spans = offset_spans(
+            berlin,
+            at("2026-01-01T00:00:00Z"),
+            at("2027-01-01T00:00:00Z"),
+        );
+        assert_eq!(spans.len(), 3, "{spans:?}");
+        assert_eq!(
+            spans[1].from_us,
+            at("2026-03-29T01:00:00Z").timestamp_micros()
+        );
+        assert_eq!(spans[1].offset_us, 2 * 3_600_000_000);
+        assert_eq!(
+            spans[2].from_us,
+            at("2026-10-25T01:00:00Z").timestamp_micros()
+        );
+        let lord_howe: Tz = "Australia/Lord_Howe".parse().expect("a zone");
+        let spans = offset_spans(
+            lord_howe,
+            at("2026-01-01T00:00:00Z"),
+            at("2027-01-01T00:00:00Z"),
+        );
+        assert!(
+            spans
+                .iter()
+                .any(|s| s.offset_us == 10 * 3_600_000_000 + 1_800_000_000)
+        );
+        // Every instant of the year falls on the local date chrono gives it.
+        let kathmandu: Tz = "Asia/Kathmandu".parse().expect("a zone");
+        for zone in [berlin, lord_howe, kathmandu, Tz::America__St_Johns] {
+            let (start, end) = (at("2026-01-01T00:00:00Z"), at("2027-01-01T00:00:00Z"));
+            let spans = offset_spans(zone, start, end);
+            let mut when = start;
+            while when < end {
+                let expected = when.with_timezone(&zone).date_naive();
+                assert_eq!(
+                    date_of(day_of(&spans, when)),
+                    Some(expected),
+                    "{zone} {when}"
+                );
+                when += Duration::minutes(15);
+            }
         }
     }
 
     #[test]
-    fn days_are_counted_in_the_time_zone() {
-        // 23:30 UTC on Dec 1 is Dec 2 in Berlin, and 05:15 in Kolkata (+05:30) on Dec 2.
-        let late = completion("2026-12-01T23:30:00Z");
-        let berlin: Tz = "Europe/Berlin".parse().expect("a zone");
-        let kolkata: Tz = "Asia/Kolkata".parse().expect("a zone");
-        let (start, end) = (at("2026-12-01T00:00:00Z"), at("2026-12-03T00:00:00Z"));
-        let utc = summarise(&[late], &[late], start, end, Tz::UTC, 0);
-        assert_eq!(utc.days.len(), 2);
-        assert_eq!(utc.days[0].completed, 1);
-        let local = summarise(&[late], &[late], start, end, berlin, 0);
-        assert_eq!(local.days[0].date.to_string(), "2026-12-01");
-        assert_eq!(local.days[1].completed, 1, "{:?}", local.days);
-        let india = summarise(&[late], &[late], start, end, kolkata, 0);
-        let completed_on = india.days.iter().find(|d| d.completed == 1).expect("a day");
-        assert_eq!(completed_on.date.to_string(), "2026-12-02");
-        assert_eq!(india.busiest_weekday, Some(Weekday::Wed));
-    }
-
-    #[test]
-    fn streaks_count_consecutive_days_and_survive_an_empty_today() {
-        let done: Vec<Bucket> = [
-            "2026-11-20T10:00:00Z",
-            "2026-11-21T10:00:00Z",
-            "2026-11-22T10:00:00Z",
-            "2026-11-23T10:00:00Z",
-            "2026-11-28T10:00:00Z",
-            "2026-11-29T10:00:00Z",
-            "2026-11-29T18:00:00Z",
-        ]
-        .into_iter()
-        .map(completion)
-        .collect();
-        let end = at("2026-11-30T12:00:00Z");
-        let insights = summarise(&[], &done, at("2026-11-01T00:00:00Z"), end, Tz::UTC, 3);
-        assert_eq!(insights.longest_streak_days, 4);
-        assert_eq!(insights.current_streak_days, 2, "today has none yet");
-        assert_eq!(insights.overdue, 3);
-        let broken = summarise(
-            &[],
-            &done,
-            at("2026-11-01T00:00:00Z"),
-            at("2026-12-02T12:00:00Z"),
-            Tz::UTC,
-            0,
-        );
-        assert_eq!(broken.current_streak_days, 0);
-        assert_eq!(broken.days.len(), 32);
-    }
-
-    #[test]
-    fn on_time_late_and_without_due_time_add_up() {
-        let bucket = Bucket {
-            bucket: at("2026-11-30T10:00:00Z").timestamp_micros() / BUCKET_US,
-            created: 2,
-            completed: 5,
-            on_time: 2,
-            late: 1,
+    fn days_weekdays_and_totals() {
+        let day = |date: &str| {
+            (NaiveDate::parse_from_str(date, "%Y-%m-%d").expect("a date")
+                - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch"))
+            .num_days()
         };
+        let rows = [
+            DayRow {
+                day: day("2026-11-30"),
+                created: 2,
+                completed: 5,
+                on_time: 2,
+                late: 1,
+            },
+            DayRow {
+                day: day("2026-11-29"),
+                completed: 1,
+                ..DayRow::default()
+            },
+        ];
         let insights = summarise(
-            &[bucket],
-            &[bucket],
-            at("2026-11-30T00:00:00Z"),
+            &rows,
+            &[day("2026-11-28"), day("2026-11-20")],
+            at("2026-11-29T00:00:00Z"),
             at("2026-12-01T00:00:00Z"),
             Tz::UTC,
-            0,
+            3,
         );
+        assert_eq!(insights.days.len(), 2);
         assert_eq!(
             (
                 insights.created,
                 insights.completed,
                 insights.completed_on_time,
                 insights.completed_late,
-                insights.completed_without_due_time
+                insights.completed_without_due_time,
+                insights.overdue
             ),
-            (2, 5, 2, 1, 2)
+            (2, 6, 2, 1, 3, 3)
         );
         assert_eq!(insights.busiest_weekday, Some(Weekday::Mon));
+        assert_eq!(insights.longest_streak_days, 2, "in the window");
+        assert_eq!(insights.current_streak_days, 3, "back into the 28th");
+    }
+
+    #[test]
+    fn a_current_streak_survives_an_empty_last_day_and_breaks_on_a_gap() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("a date");
+        let dates = [d("2026-11-20"), d("2026-11-21"), d("2026-11-29")];
+        assert_eq!(streaks(&dates, d("2026-11-30")), (1, 2));
+        assert_eq!(streaks(&dates, d("2026-12-01")), (0, 2));
     }
 }

@@ -17,7 +17,9 @@ pub use fields::{
     Tags, TimeZone, Title, parse_remind_before,
 };
 pub use ids::{TaskId, TaskName, UserId, parse_canonical_uuid, parse_parent, parse_user_resource};
-pub use insights::{BUCKET_US, Bucket, DayCount, Insights, summarise};
+pub use insights::{
+    DAY_US, DayCount, DayRow, Insights, OffsetSpan, offset_spans, summarise, window_dates,
+};
 pub use notification::{Kind, NewNotification, Notification};
 pub use notification_name::NotificationName;
 pub use recurrence::{Anchor, Frequency, Recurrence, Weekday};

@@ -12,7 +12,7 @@ use super::entity::activity::{self, Column, Entity};
 use super::list::{compare, micros_condition};
 use super::{from_micros, to_micros};
 use crate::domain::{
-    Activity, ActivityKind, Actor, BUCKET_US, Bucket, FieldChange, TaskId, UserId,
+    Activity, ActivityKind, Actor, DAY_US, DayRow, FieldChange, OffsetSpan, TaskId, UserId,
 };
 use crate::error::AppError;
 use crate::listing::{ActivityTerm, Cmp, Cursor, CursorValue};
@@ -161,30 +161,49 @@ fn to_domain(row: activity::Model) -> Result<Activity, AppError> {
     })
 }
 
-/// The user's entries of `[from_us, to_us)` counted per quarter of an hour: tasks created,
-/// completions, and of those the ones on time or late (against the due time they had then).
-/// With `completions_only`, only completions are read (for streaks over the whole history).
-pub async fn buckets(
+/// The local day of `occur_us` under `spans` (offsets in force from each span's start), as
+/// SQL: days since 1970-01-01. Every value in it is an integer computed here.
+fn local_day(spans: &[OffsetSpan]) -> String {
+    let mut shifted = String::from("occur_us + ");
+    match spans {
+        [] => shifted.push('0'),
+        [only] => shifted.push_str(&only.offset_us.to_string()),
+        [first, rest @ ..] => {
+            shifted.push_str("CASE");
+            let mut offset = first.offset_us;
+            for span in rest {
+                shifted.push_str(&format!(" WHEN occur_us < {} THEN {offset}", span.from_us));
+                offset = span.offset_us;
+            }
+            shifted.push_str(&format!(" ELSE {offset} END"));
+        }
+    }
+    format!("({shifted}) / {DAY_US}")
+}
+
+fn placeholders(backend: DbBackend) -> (&'static str, &'static str, &'static str) {
+    match backend {
+        DbBackend::Postgres => ("$1", "$2", "$3"),
+        _ => ("?", "?", "?"),
+    }
+}
+
+/// The user's entries of `[from_us, to_us)` counted per local day (`spans` cover the window):
+/// tasks created, completions, and of those the ones on time or late (against the due time
+/// they had then). At most one row per day of the window.
+pub async fn day_counts(
     conn: &impl ConnectionTrait,
     user: &UserId,
     from_us: i64,
     to_us: i64,
-    completions_only: bool,
-) -> Result<Vec<Bucket>, AppError> {
+    spans: &[OffsetSpan],
+) -> Result<Vec<DayRow>, AppError> {
     let backend = conn.get_database_backend();
-    let (user_p, from_p, to_p) = match backend {
-        DbBackend::Postgres => ("$1", "$2", "$3"),
-        _ => ("?", "?", "?"),
-    };
+    let (user_p, from_p, to_p) = placeholders(backend);
     let created = ActivityKind::TaskCreated.number();
     let completed = ActivityKind::TaskCompleted.number();
-    let kinds = if completions_only {
-        format!("kind = {completed}")
-    } else {
-        format!("kind IN ({created}, {completed})")
-    };
     let sql = format!(
-        "SELECT occur_us / {BUCKET_US} AS bucket, \
+        "SELECT {day} AS day, \
          SUM(CASE WHEN kind = {created} THEN 1 ELSE 0 END) AS created, \
          SUM(CASE WHEN kind = {completed} THEN 1 ELSE 0 END) AS completed, \
          SUM(CASE WHEN kind = {completed} AND due_us IS NOT NULL AND occur_us <= due_us \
@@ -192,8 +211,10 @@ pub async fn buckets(
          SUM(CASE WHEN kind = {completed} AND due_us IS NOT NULL AND occur_us > due_us \
              THEN 1 ELSE 0 END) AS late \
          FROM activities \
-         WHERE user_id = {user_p} AND {kinds} AND occur_us >= {from_p} AND occur_us < {to_p} \
-         GROUP BY occur_us / {BUCKET_US}"
+         WHERE user_id = {user_p} AND kind IN ({created}, {completed}) \
+           AND occur_us >= {from_p} AND occur_us < {to_p} \
+         GROUP BY 1",
+        day = local_day(spans)
     );
     let rows = conn
         .query_all_raw(Statement::from_sql_and_values(
@@ -205,14 +226,45 @@ pub async fn buckets(
     rows.iter()
         .map(|row| {
             let get = |column: &str| row.try_get::<i64>("", column);
-            Ok(Bucket {
-                bucket: get("bucket")?,
+            Ok(DayRow {
+                day: get("day")?,
                 created: get("created")?,
                 completed: get("completed")?,
                 on_time: get("on_time")?,
                 late: get("late")?,
             })
         })
+        .collect::<Result<Vec<_>, DbErr>>()
+        .map_err(AppError::from)
+}
+
+/// The local days of `[from_us, to_us)` (`spans` cover it) on which the user completed
+/// something.
+pub async fn completion_days(
+    conn: &impl ConnectionTrait,
+    user: &UserId,
+    from_us: i64,
+    to_us: i64,
+    spans: &[OffsetSpan],
+) -> Result<Vec<i64>, AppError> {
+    let backend = conn.get_database_backend();
+    let (user_p, from_p, to_p) = placeholders(backend);
+    let completed = ActivityKind::TaskCompleted.number();
+    let sql = format!(
+        "SELECT DISTINCT {day} AS day FROM activities \
+         WHERE user_id = {user_p} AND kind = {completed} \
+           AND occur_us >= {from_p} AND occur_us < {to_p}",
+        day = local_day(spans)
+    );
+    let rows = conn
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [user.as_str().into(), from_us.into(), to_us.into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| row.try_get::<i64>("", "day"))
         .collect::<Result<Vec<_>, DbErr>>()
         .map_err(AppError::from)
 }
