@@ -557,8 +557,6 @@ async fn embedded_sqlite(
     );
     drop(clients);
     server.stop().await?;
-    // pgbench starts from a checkpoint, not behind the history's writes.
-    pg::psql(url, "CHECKPOINT;").await?;
     remove_db(&db);
     Ok(SqliteFigures {
         create_tps: create.per_second(),
