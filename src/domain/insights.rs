@@ -57,9 +57,9 @@ fn offset_us(tz: Tz, at: DateTime<Utc>) -> i64 {
     ) * 1_000_000
 }
 
-/// The spans of `[start, end)` in which `tz` keeps one offset, in order. Offsets change on
-/// quarter-hour boundaries: the window is walked an hour at a time, and a change found is
-/// placed to the quarter of an hour.
+/// The spans of `[start, end)` in which `tz` keeps one offset, in order. Offsets change at
+/// most a few times a year, on quarter-hour boundaries: the window is walked a day at a time,
+/// and a change found is narrowed down to its quarter of an hour.
 pub fn offset_spans(tz: Tz, start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<OffsetSpan> {
     let mut spans = vec![OffsetSpan {
         from_us: start.timestamp_micros(),
@@ -67,19 +67,21 @@ pub fn offset_spans(tz: Tz, start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<Off
     }];
     let mut at = start;
     while at < end {
-        let next = (at + Duration::hours(1)).min(end);
-        let offset = offset_us(tz, next);
-        if spans.last().is_some_and(|s| s.offset_us != offset) && next < end {
-            let mut change = next;
-            let mut quarter = next - Duration::minutes(15);
-            while quarter > at && offset_us(tz, quarter) == offset {
-                change = quarter;
-                quarter -= Duration::minutes(15);
+        let next = (at + Duration::days(1)).min(end);
+        let current = spans.last().map_or(0, |s| s.offset_us);
+        if offset_us(tz, next) != current || next == end {
+            // Find each change within (at, next], to the quarter of an hour.
+            let mut quarter = at + Duration::minutes(15);
+            while quarter <= next && quarter < end {
+                let offset = offset_us(tz, quarter);
+                if spans.last().is_some_and(|s| s.offset_us != offset) {
+                    spans.push(OffsetSpan {
+                        from_us: quarter.timestamp_micros(),
+                        offset_us: offset,
+                    });
+                }
+                quarter += Duration::minutes(15);
             }
-            spans.push(OffsetSpan {
-                from_us: change.timestamp_micros(),
-                offset_us: offset,
-            });
         }
         at = next;
     }
