@@ -44,9 +44,45 @@ pub async fn seed(url: &str, mine: u64, total: u64) -> Result<(), Error> {
          FROM generate_series(1::bigint, {total}) g;"
     );
     psql(url, &sql).await?;
+    // Their hourly counts, as the service keeps them with each entry it records.
+    psql(url, &hourly_counts()).await?;
     // As autovacuum would have: the visibility map lets reads use the index alone.
     psql(url, "VACUUM ANALYZE activities;").await?;
+    psql(url, "VACUUM ANALYZE activity_hours;").await?;
     Ok(())
+}
+
+/// The `activity_hours` rows of every entry seeded (per user and hour; each count per quarter).
+fn hourly_counts() -> String {
+    let quarter = "(occur_us % 3600000000) / 900000000";
+    let mut columns = Vec::new();
+    let mut sums = Vec::new();
+    for (count, condition) in [
+        ("created", "kind = 1"),
+        ("completed", "kind = 3"),
+        (
+            "on_time",
+            "kind = 3 AND due_us IS NOT NULL AND occur_us <= due_us",
+        ),
+        (
+            "late",
+            "kind = 3 AND due_us IS NOT NULL AND occur_us > due_us",
+        ),
+    ] {
+        for q in 0..4 {
+            columns.push(format!("{count}{q}"));
+            sums.push(format!(
+                "SUM(CASE WHEN {condition} AND {quarter} = {q} THEN 1 ELSE 0 END)"
+            ));
+        }
+    }
+    format!(
+        "INSERT INTO activity_hours (user_id, hour_us, {}) \
+         SELECT user_id, occur_us - occur_us % 3600000000, {} FROM activities \
+         WHERE kind IN (1, 3) GROUP BY user_id, occur_us - occur_us % 3600000000;",
+        columns.join(", "),
+        sums.join(", ")
+    )
 }
 
 fn parent() -> String {

@@ -12,6 +12,7 @@ mod m20261204_000006_retention_indexes;
 mod m20261204_000007_soft_delete;
 mod m20261204_000008_activities;
 mod m20261204_000009_activity_insights_index;
+mod m20261204_000010_activity_hours;
 
 /// Applies taskflow's migrations in order.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000007_soft_delete::Migration),
             Box::new(m20261204_000008_activities::Migration),
             Box::new(m20261204_000009_activity_insights_index::Migration),
+            Box::new(m20261204_000010_activity_hours::Migration),
         ]
     }
 }

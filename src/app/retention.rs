@@ -54,7 +54,7 @@ impl RetentionSettings {
             Kept::ReadNotifications => self.read_notifications,
             Kept::ResolvedDeadLetters => self.resolved_dead_letters,
             Kept::PublishedEvents => self.published_events,
-            Kept::Activities => self.activities,
+            Kept::Activities | Kept::ActivityHours => self.activities,
         }
     }
 }
@@ -67,6 +67,7 @@ pub struct Pruned {
     pub resolved_dead_letters: u64,
     pub published_events: u64,
     pub activities: u64,
+    pub activity_hours: u64,
     /// Deleted tasks past their purge time, removed with a `task.purged` event each.
     pub purged_tasks: u64,
     /// The statements the pass ran (a batch that found fewer rows than the limit ends a kind).
@@ -80,6 +81,7 @@ impl Pruned {
             + self.resolved_dead_letters
             + self.published_events
             + self.activities
+            + self.activity_hours
             + self.purged_tasks
     }
 
@@ -90,6 +92,7 @@ impl Pruned {
             Kept::ResolvedDeadLetters => &mut self.resolved_dead_letters,
             Kept::PublishedEvents => &mut self.published_events,
             Kept::Activities => &mut self.activities,
+            Kept::ActivityHours => &mut self.activity_hours,
         };
         *count += n;
         self.batches += 1;

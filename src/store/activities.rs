@@ -5,9 +5,10 @@ use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, Order, QueryFilter,
     QueryOrder, QuerySelect, Statement,
-    sea_query::{Expr, ExprTrait, OnConflict, SimpleExpr},
+    sea_query::{Expr, ExprTrait, OnConflict, Query, SimpleExpr},
 };
 
+use super::activity_hours::{self, Counted, QUARTER_US};
 use super::entity::activity::{self, Column, Entity};
 use super::list::{compare, micros_condition};
 use super::{from_micros, to_micros};
@@ -34,7 +35,8 @@ pub fn row(entry: &Activity) -> activity::ActiveModel {
     }
 }
 
-/// Records entries, skipping those already recorded (the same event delivered again).
+/// Records entries, skipping those already recorded (the same event delivered again), and
+/// adds the new ones to their hours (`activity_hours`), in the caller's transaction.
 pub async fn record(
     conn: &impl ConnectionTrait,
     rows: Vec<activity::ActiveModel>,
@@ -42,10 +44,30 @@ pub async fn record(
     if rows.is_empty() {
         return Ok(0);
     }
-    Entity::insert_many(rows)
-        .on_conflict(OnConflict::column(Column::Id).do_nothing().to_owned())
-        .exec_without_returning(conn)
-        .await
+    let insert = Entity::insert_many(rows)
+        .on_conflict(OnConflict::column(Column::Id).do_nothing().to_owned());
+    let mut insert = sea_orm::QueryTrait::into_query(insert);
+    insert.returning(Query::returning().columns([
+        Column::UserId,
+        Column::Kind,
+        Column::OccurUs,
+        Column::DueUs,
+    ]));
+    let backend = conn.get_database_backend();
+    let inserted = conn.query_all_raw(backend.build(&insert)).await?;
+    let counted = inserted
+        .iter()
+        .map(|row| {
+            Ok(Counted {
+                user_id: row.try_get("", "user_id")?,
+                kind: row.try_get("", "kind")?,
+                occur_us: row.try_get("", "occur_us")?,
+                due_us: row.try_get("", "due_us")?,
+            })
+        })
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    activity_hours::add(conn, &counted).await?;
+    Ok(counted.len() as u64)
 }
 
 /// One page request, already validated.
@@ -190,8 +212,47 @@ fn placeholders(backend: DbBackend) -> (&'static str, &'static str, &'static str
 
 /// The user's entries of `[from_us, to_us)` counted per local day (`spans` cover the window):
 /// tasks created, completions, and of those the ones on time or late (against the due time
-/// they had then). At most one row per day of the window.
+/// they had then). At most one row per day of the window. The whole quarters of an hour in
+/// the window are read from `activity_hours`; only the bits before the first and after the
+/// last (under a quarter of an hour each) from the entries.
 pub async fn day_counts(
+    conn: &impl ConnectionTrait,
+    user: &UserId,
+    from_us: i64,
+    to_us: i64,
+    spans: &[OffsetSpan],
+) -> Result<Vec<DayRow>, AppError> {
+    let ceil = |us: i64| us + (QUARTER_US - us.rem_euclid(QUARTER_US)) % QUARTER_US;
+    let mid_from = Ord::min(ceil(from_us), to_us);
+    let mid_to = Ord::max(to_us - to_us.rem_euclid(QUARTER_US), mid_from);
+    let mut rows = Vec::new();
+    if mid_from < mid_to {
+        rows.extend(
+            activity_hours::day_counts(conn, user.as_str(), mid_from, mid_to, spans).await?,
+        );
+    }
+    if from_us < mid_from {
+        rows.extend(entry_day_counts(conn, user, from_us, mid_from, spans).await?);
+    }
+    if mid_to < to_us && mid_to >= mid_from {
+        rows.extend(entry_day_counts(conn, user, Ord::max(mid_to, from_us), to_us, spans).await?);
+    }
+    let mut by_day: std::collections::BTreeMap<i64, DayRow> = std::collections::BTreeMap::new();
+    for row in rows {
+        let day = by_day.entry(row.day).or_insert(DayRow {
+            day: row.day,
+            ..DayRow::default()
+        });
+        day.created += row.created;
+        day.completed += row.completed;
+        day.on_time += row.on_time;
+        day.late += row.late;
+    }
+    Ok(by_day.into_values().collect())
+}
+
+/// [`day_counts`] from the entries themselves.
+async fn entry_day_counts(
     conn: &impl ConnectionTrait,
     user: &UserId,
     from_us: i64,
@@ -247,24 +308,10 @@ pub async fn completion_days(
     to_us: i64,
     spans: &[OffsetSpan],
 ) -> Result<Vec<i64>, AppError> {
-    let backend = conn.get_database_backend();
-    let (user_p, from_p, to_p) = placeholders(backend);
-    let completed = ActivityKind::TaskCompleted.number();
-    let sql = format!(
-        "SELECT DISTINCT {day} AS day FROM activities \
-         WHERE user_id = {user_p} AND kind = {completed} \
-           AND occur_us >= {from_p} AND occur_us < {to_p}",
-        day = local_day(spans)
-    );
-    let rows = conn
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [user.as_str().into(), from_us.into(), to_us.into()],
-        ))
-        .await?;
-    rows.iter()
-        .map(|row| row.try_get::<i64>("", "day"))
-        .collect::<Result<Vec<_>, DbErr>>()
-        .map_err(AppError::from)
+    Ok(day_counts(conn, user, from_us, to_us, spans)
+        .await?
+        .into_iter()
+        .filter(|d| d.completed > 0)
+        .map(|d| d.day)
+        .collect())
 }

@@ -3,6 +3,7 @@
 //! inside one transaction.
 
 pub mod activities;
+pub mod activity_hours;
 pub mod announcements;
 mod db;
 pub mod dead_letters;

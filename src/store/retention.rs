@@ -22,15 +22,18 @@ pub enum Kept {
     PublishedEvents,
     /// `activities`: the history.
     Activities,
+    /// `activity_hours`: the history's hourly counts, kept as long as the history.
+    ActivityHours,
 }
 
 impl Kept {
-    pub const ALL: [Kept; 5] = [
+    pub const ALL: [Kept; 6] = [
         Kept::ProcessedEvents,
         Kept::ReadNotifications,
         Kept::ResolvedDeadLetters,
         Kept::PublishedEvents,
         Kept::Activities,
+        Kept::ActivityHours,
     ];
 
     /// The name used in logs and in the `taskflow_retention_deleted_total` metric.
@@ -41,6 +44,7 @@ impl Kept {
             Kept::ResolvedDeadLetters => "resolved_dead_letters",
             Kept::PublishedEvents => "published_events",
             Kept::Activities => "activities",
+            Kept::ActivityHours => "activity_hours",
         }
     }
 
@@ -59,6 +63,7 @@ impl Kept {
             ),
             Kept::PublishedEvents => ("outbox", "seq", "published_us", ""),
             Kept::Activities => ("activities", "id", "occur_us", ""),
+            Kept::ActivityHours => ("activity_hours", "", "hour_us", ""),
         }
     }
 

@@ -203,4 +203,71 @@ both_backends!(
     a_window_is_summarised_in_the_users_days,
     overdue_counts_open_tasks_past_due_now,
     bad_windows_and_zones_are_refused,
+    odd_zones_and_edges_count_exactly,
 );
+
+/// Zones with quarter-hour offsets and windows that start and end inside a quarter of an hour
+/// count exactly what the entries say, day by day.
+async fn odd_zones_and_edges_count_exactly(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let base = at("2026-11-16T00:00:00Z");
+    // Entries every 37 minutes and 11 seconds for three days, created and completed in turn.
+    let times: Vec<DateTime<Utc>> = (0..116)
+        .map(|i| base + Duration::seconds(i * (37 * 60 + 11)))
+        .collect();
+    let history: Vec<Activity> = times
+        .iter()
+        .enumerate()
+        .map(|(i, when)| {
+            let kind = if i % 2 == 0 {
+                ActivityKind::TaskCreated
+            } else {
+                ActivityKind::TaskCompleted
+            };
+            entry(kind, &when.to_rfc3339(), None)
+        })
+        .collect();
+    activities::record(
+        app.db().await.conn(),
+        history.iter().map(activities::row).collect(),
+    )
+    .await
+    .expect("recorded");
+    let mut client = ActivityServiceClient::with_interceptor(
+        app.channel(),
+        Metadata::new(&[("x-user-id", "alice")]),
+    );
+    let (start, end) = (at("2026-11-16T03:07:30Z"), at("2026-11-18T19:52:10Z"));
+    for zone in [
+        "Asia/Kathmandu",
+        "Asia/Kolkata",
+        "America/St_Johns",
+        "Europe/Berlin",
+    ] {
+        let tz: chrono_tz::Tz = zone.parse().expect("a zone");
+        let insights = client
+            .get_insights(request(&start.to_rfc3339(), &end.to_rfc3339(), zone))
+            .await
+            .expect("insights")
+            .into_inner();
+        let mut expected: std::collections::BTreeMap<String, (i32, i32)> = Default::default();
+        for (i, when) in times.iter().enumerate() {
+            if *when < start || *when >= end {
+                continue;
+            }
+            let day = when.with_timezone(&tz).date_naive().to_string();
+            let counts = expected.entry(day).or_default();
+            if i % 2 == 0 {
+                counts.0 += 1;
+            } else {
+                counts.1 += 1;
+            }
+        }
+        for day in &insights.days {
+            let want = expected.get(&day.date).copied().unwrap_or_default();
+            assert_eq!((day.created, day.completed), want, "{zone} {}", day.date);
+        }
+        let total: i32 = expected.values().map(|c| c.0 + c.1).sum();
+        assert_eq!(insights.created + insights.completed, total, "{zone}");
+    }
+}
