@@ -52,7 +52,8 @@ pub async fn seed(url: &str, mine: u64, total: u64) -> Result<(), Error> {
     Ok(())
 }
 
-/// The `activity_hours` rows of every entry seeded (per user and hour; each count per quarter).
+/// The `activity_hours` rows of the entries seeded (per user and hour; each count per quarter);
+/// the service keeps those of the entries it records itself.
 fn hourly_counts() -> String {
     let quarter = "(occur_us % 3600000000) / 900000000";
     let mut columns = Vec::new();
@@ -79,7 +80,8 @@ fn hourly_counts() -> String {
     format!(
         "INSERT INTO activity_hours (user_id, hour_us, {}) \
          SELECT user_id, occur_us - occur_us % 3600000000, {} FROM activities \
-         WHERE kind IN (1, 3) GROUP BY user_id, occur_us - occur_us % 3600000000;",
+         WHERE kind IN (1, 3) AND event_id LIKE 'seed-%' \
+         GROUP BY user_id, occur_us - occur_us % 3600000000;",
         columns.join(", "),
         sums.join(", ")
     )
