@@ -136,43 +136,53 @@ pub async fn day_counts(
     );
     // Hours that overlap the range; quarters outside it are left out below.
     let first_hour = from_us - from_us.rem_euclid(HOUR_US);
-    let whole_hours = spans.iter().all(|s| s.offset_us.rem_euclid(HOUR_US) == 0)
-        && from_us.rem_euclid(HOUR_US) == 0
-        && to_us.rem_euclid(HOUR_US) == 0;
-    let quarters: Vec<String> = if whole_hours {
+    // With whole-hour offsets an hour's quarters share its day: the hours wholly inside the
+    // range are read once each, and only the (at most two) hours cut by its ends quarter by
+    // quarter. Other offsets read every hour quarter by quarter.
+    let whole_from = from_us + (HOUR_US - from_us.rem_euclid(HOUR_US)) % HOUR_US;
+    let whole_to = to_us - to_us.rem_euclid(HOUR_US);
+    let by_hour =
+        spans.iter().all(|s| s.offset_us.rem_euclid(HOUR_US) == 0) && whole_from < whole_to;
+    let mut parts = Vec::new();
+    if by_hour {
         let sum = |count: &str| {
             (0..4)
                 .map(|q| format!("{count}{q}"))
                 .collect::<Vec<_>>()
                 .join(" + ")
         };
-        vec![format!(
+        parts.push(format!(
             "SELECT {day} AS day, {} AS created, {} AS completed, {} AS on_time, {} AS late \
-             FROM activity_hours WHERE user_id = {p1} AND hour_us >= {p2} AND hour_us < {p3}",
+             FROM activity_hours WHERE user_id = {p1} AND hour_us >= {p2} AND hour_us < {p3} \
+             AND hour_us >= {whole_from} AND hour_us < {whole_to}",
             sum("created"),
             sum("completed"),
             sum("on_time"),
             sum("late"),
             day = local_day("hour_us", spans)
-        )]
+        ));
+    }
+    let cut_hours = if by_hour {
+        format!(" AND (hour_us < {whole_from} OR hour_us >= {whole_to})")
     } else {
-        (0..4)
-            .map(|q| {
-                let at = format!("(hour_us + {})", q * QUARTER_US);
-                format!(
-                    "SELECT {day} AS day, created{q} AS created, completed{q} AS completed, \
-                     on_time{q} AS on_time, late{q} AS late FROM activity_hours \
-                     WHERE user_id = {p1} AND hour_us >= {p2} AND hour_us < {p3} \
-                     AND {at} >= {from_us} AND {at} < {to_us}",
-                    day = local_day(&at, spans)
-                )
-            })
-            .collect()
+        String::new()
     };
+    if !by_hour || from_us < whole_from || whole_to < to_us {
+        parts.extend((0..4).map(|q| {
+            let at = format!("(hour_us + {})", q * QUARTER_US);
+            format!(
+                "SELECT {day} AS day, created{q} AS created, completed{q} AS completed, \
+                 on_time{q} AS on_time, late{q} AS late FROM activity_hours \
+                 WHERE user_id = {p1} AND hour_us >= {p2} AND hour_us < {p3}{cut_hours} \
+                 AND {at} >= {from_us} AND {at} < {to_us}",
+                day = local_day(&at, spans)
+            )
+        }));
+    }
     let sql = format!(
         "SELECT day, SUM(created) AS created, SUM(completed) AS completed, \
          SUM(on_time) AS on_time, SUM(late) AS late FROM ({}) AS q GROUP BY day",
-        quarters.join(" UNION ALL ")
+        parts.join(" UNION ALL ")
     );
     let values: Vec<Value> = vec![user.into(), first_hour.into(), to_us.into()];
     let rows = conn
