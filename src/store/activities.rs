@@ -3,17 +3,17 @@
 
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, Order, QueryFilter,
-    QueryOrder, QuerySelect, Statement,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, Order, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
     sea_query::{Expr, ExprTrait, OnConflict, Query, SimpleExpr},
 };
 
-use super::activity_hours::{self, Counted, QUARTER_US};
+use super::activity_hours::{self, Counted, Params, QUARTER_US, local_day};
 use super::entity::activity::{self, Column, Entity};
 use super::list::{compare, micros_condition};
 use super::{from_micros, to_micros};
 use crate::domain::{
-    Activity, ActivityKind, Actor, DAY_US, DayRow, FieldChange, OffsetSpan, TaskId, UserId,
+    Activity, ActivityKind, Actor, DayRow, FieldChange, OffsetSpan, TaskId, UserId,
 };
 use crate::error::AppError;
 use crate::listing::{ActivityTerm, Cmp, Cursor, CursorValue};
@@ -183,33 +183,6 @@ fn to_domain(row: activity::Model) -> Result<Activity, AppError> {
     })
 }
 
-/// The local day of `occur_us` under `spans` (offsets in force from each span's start), as
-/// SQL: days since 1970-01-01. Every value in it is an integer computed here.
-fn local_day(spans: &[OffsetSpan]) -> String {
-    let mut shifted = String::from("occur_us + ");
-    match spans {
-        [] => shifted.push('0'),
-        [only] => shifted.push_str(&only.offset_us.to_string()),
-        [first, rest @ ..] => {
-            shifted.push_str("CASE");
-            let mut offset = first.offset_us;
-            for span in rest {
-                shifted.push_str(&format!(" WHEN occur_us < {} THEN {offset}", span.from_us));
-                offset = span.offset_us;
-            }
-            shifted.push_str(&format!(" ELSE {offset} END"));
-        }
-    }
-    format!("({shifted}) / {DAY_US}")
-}
-
-fn placeholders(backend: DbBackend) -> (&'static str, &'static str, &'static str) {
-    match backend {
-        DbBackend::Postgres => ("$1", "$2", "$3"),
-        _ => ("?", "?", "?"),
-    }
-}
-
 /// The user's entries of `[from_us, to_us)` counted per local day (`spans` cover the window):
 /// tasks created, completions, and of those the ones on time or late (against the due time
 /// they had then). At most one row per day of the window. The whole quarters of an hour in
@@ -260,7 +233,13 @@ async fn entry_day_counts(
     spans: &[OffsetSpan],
 ) -> Result<Vec<DayRow>, AppError> {
     let backend = conn.get_database_backend();
-    let (user_p, from_p, to_p) = placeholders(backend);
+    let mut params = Params::new(backend);
+    let day = local_day("occur_us", spans, &mut params);
+    let (user_p, from_p, to_p) = (
+        params.text(user.as_str()),
+        params.int(from_us),
+        params.int(to_us),
+    );
     let created = ActivityKind::TaskCreated.number();
     let completed = ActivityKind::TaskCompleted.number();
     let sql = format!(
@@ -274,15 +253,10 @@ async fn entry_day_counts(
          FROM activities \
          WHERE user_id = {user_p} AND kind IN ({created}, {completed}) \
            AND occur_us >= {from_p} AND occur_us < {to_p} \
-         GROUP BY 1",
-        day = local_day(spans)
+         GROUP BY 1"
     );
     let rows = conn
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [user.as_str().into(), from_us.into(), to_us.into()],
-        ))
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, params.values))
         .await?;
     rows.iter()
         .map(|row| {

@@ -99,19 +99,52 @@ pub async fn add(conn: &impl ConnectionTrait, entries: &[Counted]) -> Result<(),
     Ok(())
 }
 
-/// `expr`'s local day under `spans`, as SQL.
-fn local_day(expr: &str, spans: &[OffsetSpan]) -> String {
+/// The values of a statement, bound in order: each `int` or `text` gives its placeholder.
+/// Binding the times and offsets (rather than writing them into the SQL) keeps the text of a
+/// query the same from call to call, so each connection prepares it once.
+pub(super) struct Params {
+    backend: DbBackend,
+    pub(super) values: Vec<Value>,
+}
+
+impl Params {
+    pub(super) fn new(backend: DbBackend) -> Self {
+        Self {
+            backend,
+            values: Vec::new(),
+        }
+    }
+
+    pub(super) fn text(&mut self, value: &str) -> String {
+        self.values.push(value.into());
+        placeholder(self.backend, self.values.len())
+    }
+
+    pub(super) fn int(&mut self, value: i64) -> String {
+        self.values.push(value.into());
+        let at = placeholder(self.backend, self.values.len());
+        match self.backend {
+            DbBackend::Postgres => format!("{at}::bigint"),
+            _ => at,
+        }
+    }
+}
+
+/// `expr`'s local day under `spans` (offsets in force from each span's start), as SQL: days
+/// since 1970-01-01.
+pub(super) fn local_day(expr: &str, spans: &[OffsetSpan], params: &mut Params) -> String {
     let shift = match spans {
-        [] => "0".to_owned(),
-        [only] => only.offset_us.to_string(),
+        [] => params.int(0),
+        [only] => params.int(only.offset_us),
         [first, rest @ ..] => {
             let mut case = String::from("CASE");
             let mut offset = first.offset_us;
             for span in rest {
-                case.push_str(&format!(" WHEN {expr} < {} THEN {offset}", span.from_us));
+                let (until, then) = (params.int(span.from_us), params.int(offset));
+                case.push_str(&format!(" WHEN {expr} < {until} THEN {then}"));
                 offset = span.offset_us;
             }
-            case.push_str(&format!(" ELSE {offset} END"));
+            case.push_str(&format!(" ELSE {} END", params.int(offset)));
             case
         }
     };
@@ -120,7 +153,8 @@ fn local_day(expr: &str, spans: &[OffsetSpan]) -> String {
 
 /// The user's counts of `[from_us, to_us)`, both whole quarters of an hour, per local day
 /// (`spans` cover the range). When every offset is whole hours, an hour's quarters share its
-/// day and each row is read once; otherwise each quarter finds its own day.
+/// day: the hours wholly inside the range are read once each, and only the (at most two)
+/// hours cut by its ends quarter by quarter. Other offsets read every hour quarter by quarter.
 pub async fn day_counts(
     conn: &impl ConnectionTrait,
     user: &str,
@@ -129,16 +163,10 @@ pub async fn day_counts(
     spans: &[OffsetSpan],
 ) -> Result<Vec<DayRow>, DbErr> {
     let backend = conn.get_database_backend();
-    let (p1, p2, p3) = (
-        placeholder(backend, 1),
-        placeholder(backend, 2),
-        placeholder(backend, 3),
-    );
+    let mut params = Params::new(backend);
+    let user = params.text(user);
     // Hours that overlap the range; quarters outside it are left out below.
     let first_hour = from_us - from_us.rem_euclid(HOUR_US);
-    // With whole-hour offsets an hour's quarters share its day: the hours wholly inside the
-    // range are read once each, and only the (at most two) hours cut by its ends quarter by
-    // quarter. Other offsets read every hour quarter by quarter.
     let whole_from = from_us + (HOUR_US - from_us.rem_euclid(HOUR_US)) % HOUR_US;
     let whole_to = to_us - to_us.rem_euclid(HOUR_US);
     let by_hour =
@@ -151,42 +179,44 @@ pub async fn day_counts(
                 .collect::<Vec<_>>()
                 .join(" + ")
         };
+        let day = local_day("hour_us", spans, &mut params);
+        let (lo, hi) = (params.int(whole_from), params.int(whole_to));
         parts.push(format!(
             "SELECT {day} AS day, {} AS created, {} AS completed, {} AS on_time, {} AS late \
-             FROM activity_hours WHERE user_id = {p1} AND hour_us >= {p2} AND hour_us < {p3} \
-             AND hour_us >= {whole_from} AND hour_us < {whole_to}",
+             FROM activity_hours WHERE user_id = {user} AND hour_us >= {lo} AND hour_us < {hi}",
             sum("created"),
             sum("completed"),
             sum("on_time"),
             sum("late"),
-            day = local_day("hour_us", spans)
         ));
     }
-    let cut_hours = if by_hour {
-        format!(" AND (hour_us < {whole_from} OR hour_us >= {whole_to})")
-    } else {
-        String::new()
-    };
     if !by_hour || from_us < whole_from || whole_to < to_us {
-        parts.extend((0..4).map(|q| {
+        for q in 0..4 {
             let at = format!("(hour_us + {})", q * QUARTER_US);
-            format!(
+            let day = local_day(&at, spans, &mut params);
+            let (lo, hi) = (params.int(first_hour), params.int(to_us));
+            let (from, to) = (params.int(from_us), params.int(to_us));
+            let cut = if by_hour {
+                let (a, b) = (params.int(whole_from), params.int(whole_to));
+                format!(" AND (hour_us < {a} OR hour_us >= {b})")
+            } else {
+                String::new()
+            };
+            parts.push(format!(
                 "SELECT {day} AS day, created{q} AS created, completed{q} AS completed, \
                  on_time{q} AS on_time, late{q} AS late FROM activity_hours \
-                 WHERE user_id = {p1} AND hour_us >= {p2} AND hour_us < {p3}{cut_hours} \
-                 AND {at} >= {from_us} AND {at} < {to_us}",
-                day = local_day(&at, spans)
-            )
-        }));
+                 WHERE user_id = {user} AND hour_us >= {lo} AND hour_us < {hi}{cut} \
+                 AND {at} >= {from} AND {at} < {to}"
+            ));
+        }
     }
     let sql = format!(
         "SELECT day, SUM(created) AS created, SUM(completed) AS completed, \
          SUM(on_time) AS on_time, SUM(late) AS late FROM ({}) AS q GROUP BY day",
         parts.join(" UNION ALL ")
     );
-    let values: Vec<Value> = vec![user.into(), first_hour.into(), to_us.into()];
     let rows = conn
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, params.values))
         .await?;
     rows.iter()
         .map(|row| {
