@@ -10,8 +10,7 @@ use crate::convert::timestamp_in;
 use crate::domain::{Insights, TimeZone, offset_spans, summarise, window_dates};
 use crate::error::{AppError, Violations};
 use crate::listing::{
-    ActivityFilter, MAX_PAGE_BYTES, PageToken, PageTokenKey, fitting, page_size,
-    parse_activity_order,
+    ActivityFilter, PageToken, PageTokenKey, fit_page, page_size, parse_activity_order,
 };
 use crate::proto::v1::{self as pb, activity_service_server::ActivityService};
 use crate::store::Database;
@@ -156,20 +155,8 @@ impl ActivityService for ActivityApi {
         };
         let (entries, mut next) = list(self.db.conn(), &query).await?;
         let mut out: Vec<pb::Activity> = entries.iter().map(activity_out).collect();
-        // A page of large entries (long descriptions changed) ends early, to fit a client's
-        // default receive limit; the token continues right after the last one returned.
-        let fit = fitting(
-            out.iter()
-                .map(|entry| prost::encoding::message::encoded_len(1, entry)),
-            MAX_PAGE_BYTES,
-        );
-        if fit < out.len() {
-            out.truncate(fit);
-            next = fit
-                .checked_sub(1)
-                .and_then(|i| entries.get(i))
-                .map(cursor_of);
-        }
+        // A page of large entries (long descriptions changed) ends early.
+        fit_page(&mut out, &entries, &mut next, cursor_of);
         Ok(Response::new(pb::ListActivitiesResponse {
             activities: out,
             next_page_token: next

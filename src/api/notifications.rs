@@ -14,9 +14,7 @@ use crate::convert::{timestamp_in, timestamp_out};
 use crate::domain::UserId;
 use crate::domain::{Kind, Notification, NotificationName};
 use crate::error::AppError;
-use crate::listing::{
-    Cursor, CursorValue, MAX_PAGE_BYTES, PageToken, PageTokenKey, fitting, page_size,
-};
+use crate::listing::{Cursor, CursorValue, PageToken, PageTokenKey, fit_page, page_size};
 use crate::notifications::{self, Hub};
 use crate::proto::v1::{self as pb, notification_service_server::NotificationService};
 use crate::store::Database;
@@ -128,18 +126,7 @@ impl NotificationService for NotificationApi {
             store::page(self.db.conn(), &user, req.unread_only, before, limit).await?;
         let mut out: Vec<pb::Notification> = page.iter().map(notification_out).collect();
         // As in ListTasks: a page ends early rather than pass a client's receive limit.
-        let fit = fitting(
-            out.iter()
-                .map(|n| prost::encoding::message::encoded_len(1, n)),
-            MAX_PAGE_BYTES,
-        );
-        if fit < out.len() {
-            out.truncate(fit);
-            next = fit
-                .checked_sub(1)
-                .and_then(|i| page.get(i))
-                .map(Position::of);
-        }
+        fit_page(&mut out, &page, &mut next, Position::of);
         Ok(Response::new(pb::ListNotificationsResponse {
             notifications: out,
             next_page_token: next

@@ -7,9 +7,7 @@ use crate::auth::{caller, ensure_owner};
 use crate::convert::{fields_in, mask_fields, patch_in, populated_fields, task_out};
 use crate::domain::{Etag, TaskName, UserId, parse_parent};
 use crate::error::{AppError, Violations};
-use crate::listing::{
-    Filter, MAX_PAGE_BYTES, OrderBy, PageToken, PageTokenKey, fitting, page_size,
-};
+use crate::listing::{Filter, OrderBy, PageToken, PageTokenKey, fit_page, page_size};
 use crate::proto::v1::{self as pb, task_service_server::TaskService};
 
 /// The gRPC face of the task use cases.
@@ -143,20 +141,10 @@ impl TaskService for TaskApi {
         };
         let (tasks, mut next) = self.tasks.list(&query).await?;
         let mut out: Vec<pb::Task> = tasks.iter().map(task_out).collect();
-        // A page of large tasks ends early, to fit a client's default receive limit; the
-        // token then continues right after the last task returned.
-        let fit = fitting(
-            out.iter()
-                .map(|task| prost::encoding::message::encoded_len(1, task)),
-            MAX_PAGE_BYTES,
-        );
-        if fit < out.len() {
-            out.truncate(fit);
-            next = fit
-                .checked_sub(1)
-                .and_then(|i| tasks.get(i))
-                .map(|last| cursor_of(&query.order, last));
-        }
+        // A page of large tasks ends early.
+        fit_page(&mut out, &tasks, &mut next, |last| {
+            cursor_of(&query.order, last)
+        });
         Ok(Response::new(pb::ListTasksResponse {
             tasks: out,
             next_page_token: next

@@ -42,6 +42,27 @@ pub fn fitting(sizes: impl IntoIterator<Item = usize>, budget: usize) -> usize {
     count
 }
 
+/// Ends a page before its items pass [`MAX_PAGE_BYTES`] encoded, so that it fits a client's
+/// default receive limit: cuts `out` (the encoded items, one per entry of `items`) to what
+/// fits and, when it cut, sets `next` to the position of the last item kept, so that the next
+/// page continues right after it.
+pub fn fit_page<M: prost::Message, I, P>(
+    out: &mut Vec<M>,
+    items: &[I],
+    next: &mut Option<P>,
+    position: impl Fn(&I) -> P,
+) {
+    let fit = fitting(
+        out.iter()
+            .map(|item| prost::encoding::message::encoded_len(1, item)),
+        MAX_PAGE_BYTES,
+    );
+    if fit < out.len() {
+        out.truncate(fit);
+        *next = fit.checked_sub(1).and_then(|i| items.get(i)).map(position);
+    }
+}
+
 /// Validates `page_size` per AIP-158: negative is an error, 0 the default, above the maximum
 /// the maximum.
 pub fn page_size(raw: i32) -> Result<u64, String> {
