@@ -13,6 +13,11 @@ use taskflow::store::entity::reminder;
 use tonic::Code;
 
 use crate::both_backends;
+
+/// A timestamp the server sent, as a time.
+fn time_of(t: &prost_types::Timestamp) -> chrono::DateTime<Utc> {
+    taskflow::convert::timestamp_in(t).expect("a valid timestamp")
+}
 use crate::helpers::*;
 
 async fn reminder_state(app: &TestApp, task: &pb::Task) -> Option<i16> {
@@ -68,8 +73,8 @@ async fn deleted_tasks_are_kept_hidden_frozen_and_can_be_undeleted(backend: Back
         .await
         .expect("delete")
         .into_inner();
-    let delete_time = timestamp_in(deleted.delete_time.as_ref().expect("delete_time"));
-    let purge_time = timestamp_in(deleted.purge_time.as_ref().expect("purge_time"));
+    let delete_time = time_of(deleted.delete_time.as_ref().expect("delete_time"));
+    let purge_time = time_of(deleted.purge_time.as_ref().expect("purge_time"));
     assert_eq!(purge_time - delete_time, Duration::days(30));
     assert_eq!(
         deleted.update_time, deleted.delete_time,
@@ -148,7 +153,7 @@ async fn deleted_tasks_are_kept_hidden_frozen_and_can_be_undeleted(backend: Back
         ),
         (&rent.title, &rent.due_time, rent.completed, &rent.series)
     );
-    let time = |t: &Option<prost_types::Timestamp>| timestamp_in(t.as_ref().expect("a time"));
+    let time = |t: &Option<prost_types::Timestamp>| time_of(t.as_ref().expect("a time"));
     assert!(time(&restored.update_time) > time(&deleted.update_time));
     app.drain_events().await;
     assert_eq!(
@@ -231,11 +236,6 @@ both_backends!(
     a_deleted_task_is_purged_after_its_retention_with_an_event,
     grpcurl_undoes_a_delete_as_the_readme_says,
 );
-
-fn timestamp_in(t: &prost_types::Timestamp) -> chrono::DateTime<Utc> {
-    chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
-        .expect("a valid timestamp")
-}
 
 /// The README's way to undo a delete, with grpcurl: delete, find it among the deleted, undelete.
 async fn grpcurl_undoes_a_delete_as_the_readme_says(backend: Backend) {
