@@ -14,7 +14,8 @@ use crate::listing::{
 };
 use crate::proto::v1::{self as pb, activity_service_server::ActivityService};
 use crate::store::Database;
-use crate::store::activities::{ActivityQuery, completion_days, cursor_of, day_counts, list};
+use crate::store::activities::{ActivityQuery, cursor_of, list};
+use crate::store::day_counts::{completion_days, day_counts};
 use crate::store::{tasks, to_micros};
 
 #[derive(Debug, Clone)]

@@ -4,17 +4,15 @@
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, Order, QueryFilter, QueryOrder,
-    QuerySelect, Statement,
+    QuerySelect,
     sea_query::{Expr, ExprTrait, OnConflict, Query, SimpleExpr},
 };
 
-use super::activity_hours::{self, Counted, Params, QUARTER_US, local_day};
+use super::activity_hours::{self, Counted};
 use super::entity::activity::{self, Column, Entity};
 use super::list::{compare, micros_condition};
 use super::{from_micros, to_micros};
-use crate::domain::{
-    Activity, ActivityKind, Actor, DayRow, FieldChange, OffsetSpan, TaskId, UserId,
-};
+use crate::domain::{Activity, ActivityKind, Actor, FieldChange, TaskId, UserId};
 use crate::error::AppError;
 use crate::listing::{ActivityTerm, Cmp, Cursor, CursorValue};
 
@@ -181,111 +179,4 @@ fn to_domain(row: activity::Model) -> Result<Activity, AppError> {
         event_id: row.event_id,
         due_time: row.due_us.map(from_micros),
     })
-}
-
-/// The user's entries of `[from_us, to_us)` counted per local day (`spans` cover the window):
-/// tasks created, completions, and of those the ones on time or late (against the due time
-/// they had then). At most one row per day of the window. The whole quarters of an hour in
-/// the window are read from `activity_hours`; only the bits before the first and after the
-/// last (under a quarter of an hour each) from the entries.
-pub async fn day_counts(
-    conn: &impl ConnectionTrait,
-    user: &UserId,
-    from_us: i64,
-    to_us: i64,
-    spans: &[OffsetSpan],
-) -> Result<Vec<DayRow>, AppError> {
-    let ceil = |us: i64| us + (QUARTER_US - us.rem_euclid(QUARTER_US)) % QUARTER_US;
-    let mid_from = Ord::min(ceil(from_us), to_us);
-    let mid_to = Ord::max(to_us - to_us.rem_euclid(QUARTER_US), mid_from);
-    let mut rows = Vec::new();
-    if mid_from < mid_to {
-        rows.extend(
-            activity_hours::day_counts(conn, user.as_str(), mid_from, mid_to, spans).await?,
-        );
-    }
-    if from_us < mid_from {
-        rows.extend(entry_day_counts(conn, user, from_us, mid_from, spans).await?);
-    }
-    if mid_to < to_us && mid_to >= mid_from {
-        rows.extend(entry_day_counts(conn, user, Ord::max(mid_to, from_us), to_us, spans).await?);
-    }
-    let mut by_day: std::collections::BTreeMap<i64, DayRow> = std::collections::BTreeMap::new();
-    for row in rows {
-        let day = by_day.entry(row.day).or_insert(DayRow {
-            day: row.day,
-            ..DayRow::default()
-        });
-        day.created += row.created;
-        day.completed += row.completed;
-        day.on_time += row.on_time;
-        day.late += row.late;
-    }
-    Ok(by_day.into_values().collect())
-}
-
-/// [`day_counts`] from the entries themselves.
-async fn entry_day_counts(
-    conn: &impl ConnectionTrait,
-    user: &UserId,
-    from_us: i64,
-    to_us: i64,
-    spans: &[OffsetSpan],
-) -> Result<Vec<DayRow>, AppError> {
-    let backend = conn.get_database_backend();
-    let mut params = Params::new(backend);
-    let day = local_day("occur_us", spans, &mut params);
-    let (user_p, from_p, to_p) = (
-        params.text(user.as_str()),
-        params.int(from_us),
-        params.int(to_us),
-    );
-    let created = ActivityKind::TaskCreated.number();
-    let completed = ActivityKind::TaskCompleted.number();
-    let sql = format!(
-        "SELECT {day} AS day, \
-         SUM(CASE WHEN kind = {created} THEN 1 ELSE 0 END) AS created, \
-         SUM(CASE WHEN kind = {completed} THEN 1 ELSE 0 END) AS completed, \
-         SUM(CASE WHEN kind = {completed} AND due_us IS NOT NULL AND occur_us <= due_us \
-             THEN 1 ELSE 0 END) AS on_time, \
-         SUM(CASE WHEN kind = {completed} AND due_us IS NOT NULL AND occur_us > due_us \
-             THEN 1 ELSE 0 END) AS late \
-         FROM activities \
-         WHERE user_id = {user_p} AND kind IN ({created}, {completed}) \
-           AND occur_us >= {from_p} AND occur_us < {to_p} \
-         GROUP BY 1"
-    );
-    let rows = conn
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, params.values))
-        .await?;
-    rows.iter()
-        .map(|row| {
-            let get = |column: &str| row.try_get::<i64>("", column);
-            Ok(DayRow {
-                day: get("day")?,
-                created: get("created")?,
-                completed: get("completed")?,
-                on_time: get("on_time")?,
-                late: get("late")?,
-            })
-        })
-        .collect::<Result<Vec<_>, DbErr>>()
-        .map_err(AppError::from)
-}
-
-/// The local days of `[from_us, to_us)` (`spans` cover it) on which the user completed
-/// something.
-pub async fn completion_days(
-    conn: &impl ConnectionTrait,
-    user: &UserId,
-    from_us: i64,
-    to_us: i64,
-    spans: &[OffsetSpan],
-) -> Result<Vec<i64>, AppError> {
-    Ok(day_counts(conn, user, from_us, to_us, spans)
-        .await?
-        .into_iter()
-        .filter(|d| d.completed > 0)
-        .map(|d| d.day)
-        .collect())
 }

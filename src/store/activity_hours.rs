@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 
-use crate::domain::{ActivityKind, DAY_US, DayRow, OffsetSpan};
+use crate::domain::{ActivityKind, DAY_US, OffsetSpan};
 
 pub const HOUR_US: i64 = 3_600_000_000;
 pub const QUARTER_US: i64 = 900_000_000;
@@ -149,85 +149,4 @@ pub(super) fn local_day(expr: &str, spans: &[OffsetSpan], params: &mut Params) -
         }
     };
     format!("({expr} + {shift}) / {DAY_US}")
-}
-
-/// The user's counts of `[from_us, to_us)`, both whole quarters of an hour, per local day
-/// (`spans` cover the range). When every offset is whole hours, an hour's quarters share its
-/// day: the hours wholly inside the range are read once each, and only the (at most two)
-/// hours cut by its ends quarter by quarter. Other offsets read every hour quarter by quarter.
-pub async fn day_counts(
-    conn: &impl ConnectionTrait,
-    user: &str,
-    from_us: i64,
-    to_us: i64,
-    spans: &[OffsetSpan],
-) -> Result<Vec<DayRow>, DbErr> {
-    let backend = conn.get_database_backend();
-    let mut params = Params::new(backend);
-    let user = params.text(user);
-    // Hours that overlap the range; quarters outside it are left out below.
-    let first_hour = from_us - from_us.rem_euclid(HOUR_US);
-    let whole_from = from_us + (HOUR_US - from_us.rem_euclid(HOUR_US)) % HOUR_US;
-    let whole_to = to_us - to_us.rem_euclid(HOUR_US);
-    let by_hour =
-        spans.iter().all(|s| s.offset_us.rem_euclid(HOUR_US) == 0) && whole_from < whole_to;
-    let mut parts = Vec::new();
-    if by_hour {
-        let sum = |count: &str| {
-            (0..4)
-                .map(|q| format!("{count}{q}"))
-                .collect::<Vec<_>>()
-                .join(" + ")
-        };
-        let day = local_day("hour_us", spans, &mut params);
-        let (lo, hi) = (params.int(whole_from), params.int(whole_to));
-        parts.push(format!(
-            "SELECT {day} AS day, {} AS created, {} AS completed, {} AS on_time, {} AS late \
-             FROM activity_hours WHERE user_id = {user} AND hour_us >= {lo} AND hour_us < {hi}",
-            sum("created"),
-            sum("completed"),
-            sum("on_time"),
-            sum("late"),
-        ));
-    }
-    if !by_hour || from_us < whole_from || whole_to < to_us {
-        for q in 0..4 {
-            let at = format!("(hour_us + {})", q * QUARTER_US);
-            let day = local_day(&at, spans, &mut params);
-            let (lo, hi) = (params.int(first_hour), params.int(to_us));
-            let (from, to) = (params.int(from_us), params.int(to_us));
-            let cut = if by_hour {
-                let (a, b) = (params.int(whole_from), params.int(whole_to));
-                format!(" AND (hour_us < {a} OR hour_us >= {b})")
-            } else {
-                String::new()
-            };
-            parts.push(format!(
-                "SELECT {day} AS day, created{q} AS created, completed{q} AS completed, \
-                 on_time{q} AS on_time, late{q} AS late FROM activity_hours \
-                 WHERE user_id = {user} AND hour_us >= {lo} AND hour_us < {hi}{cut} \
-                 AND {at} >= {from} AND {at} < {to}"
-            ));
-        }
-    }
-    let sql = format!(
-        "SELECT day, SUM(created) AS created, SUM(completed) AS completed, \
-         SUM(on_time) AS on_time, SUM(late) AS late FROM ({}) AS q GROUP BY day",
-        parts.join(" UNION ALL ")
-    );
-    let rows = conn
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, params.values))
-        .await?;
-    rows.iter()
-        .map(|row| {
-            let get = |column: &str| row.try_get::<i64>("", column);
-            Ok(DayRow {
-                day: get("day")?,
-                created: get("created")?,
-                completed: get("completed")?,
-                on_time: get("on_time")?,
-                late: get("late")?,
-            })
-        })
-        .collect()
 }

@@ -5,6 +5,7 @@
 pub mod activities;
 pub mod activity_hours;
 pub mod announcements;
+pub mod day_counts;
 mod db;
 pub mod dead_letters;
 pub mod deliveries;
