@@ -7,6 +7,7 @@ const PROTOS: &[&str] = &[
     "taskflow/v1/tasks.proto",
     "taskflow/v1/notifications.proto",
     "taskflow/v1/activities.proto",
+    "taskflow/v1/lists.proto",
     "taskflow/events/v1/events.proto",
 ];
 

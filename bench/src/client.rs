@@ -78,13 +78,16 @@ pub fn recurring_request(user: &str, n: u64) -> pb::CreateTaskRequest {
     }
 }
 
-/// The filtered page the list load asks for.
-pub fn list_request(user: &str) -> pb::ListTasksRequest {
+/// The filter of the list load's page.
+pub const LIST_FILTER: &str = "completed = false AND priority >= HIGH";
+
+/// A first page of 50 of `user`'s tasks that `filter` selects.
+pub fn list_request(user: &str, filter: &str) -> pb::ListTasksRequest {
     pb::ListTasksRequest {
         parent: format!("users/{user}"),
         page_size: 50,
         page_token: String::new(),
-        filter: "completed = false AND priority >= HIGH".into(),
+        filter: filter.into(),
         order_by: String::new(),
         show_deleted: false,
     }

@@ -147,6 +147,7 @@ async fn run(args: RunArgs) -> Result<(), Error> {
         "watch_streams": profile.watch_streams,
         "fan_out_cpu_ms": pg.fan_out_cpu_ms,
         "fan_out_p99_ms": pg.fan_out_p99_ms,
+        "list_by_list_p99_ms": pg.list_by_list_p99_ms,
         "history_list_p99_ms": pg.history_list_p99_ms,
         "history_filtered_p99_ms": pg.history_filtered_p99_ms,
         "insights_p99_ms": pg.insights_p99_ms,
@@ -198,6 +199,7 @@ struct PgFigures {
     /// Server CPU per notification with every watch stream open.
     fan_out_cpu_ms: f64,
     fan_out_p99_ms: f64,
+    list_by_list_p99_ms: f64,
     history_list_p99_ms: f64,
     history_filtered_p99_ms: f64,
     insights_p99_ms: f64,
@@ -205,6 +207,8 @@ struct PgFigures {
 
 /// Callers of the history loads (the figure's goal is set at 16).
 const HISTORY_CALLERS: usize = 16;
+/// The lists the list load's tasks are spread over (`ListTasks by list`).
+const LISTS: u64 = 4;
 
 async fn dapr_postgres(
     args: &RunArgs,
@@ -252,13 +256,39 @@ async fn dapr_postgres(
     step("postgres + dapr: ListTasks");
     rpc::seed(&clients, rpc::LIST_USER, 1).await?;
     pg::clone_tasks(url, rpc::LIST_USER, profile.list_tasks_pg).await?;
-    let list = rpc::list(&clients, callers, profile.read, rpc::LIST_USER).await?;
+    let list = rpc::list(
+        &clients,
+        callers,
+        profile.read,
+        rpc::LIST_USER,
+        client::LIST_FILTER,
+    )
+    .await?;
     table.calls(
         B,
         "ListTasks",
         &list,
         &format!(
             "page of 50, filtered, over {} tasks",
+            profile.list_tasks_pg + 1
+        ),
+    );
+    step("postgres + dapr: ListTasks by list");
+    let one_list = pg::spread_over_lists(url, rpc::LIST_USER, LISTS).await?;
+    let by_list = rpc::list(
+        &clients,
+        callers,
+        profile.read,
+        rpc::LIST_USER,
+        &format!("list = \"{one_list}\""),
+    )
+    .await?;
+    table.calls(
+        B,
+        "ListTasks by list",
+        &by_list,
+        &format!(
+            "page of 50, `list = …`, one of {LISTS} lists over {} tasks",
             profile.list_tasks_pg + 1
         ),
     );
@@ -469,6 +499,7 @@ async fn dapr_postgres(
         rss_watch_mb,
         fan_out_cpu_ms: fan_out.cpu_per_notification.as_secs_f64() * 1000.0,
         fan_out_p99_ms: report::ms(&fan_out.latency, 0.99),
+        list_by_list_p99_ms: by_list.ms(0.99),
         history_list_p99_ms: history_list.ms(0.99),
         history_filtered_p99_ms: history_filtered.ms(0.99),
         insights_p99_ms: insights.ms(0.99),
@@ -520,7 +551,14 @@ async fn embedded_sqlite(
     table.calls(B, "GetTask", &get, "");
     step("sqlite embedded: ListTasks");
     rpc::seed(&clients, rpc::LIST_USER, profile.list_tasks_sqlite).await?;
-    let list = rpc::list(&clients, callers, profile.read, rpc::LIST_USER).await?;
+    let list = rpc::list(
+        &clients,
+        callers,
+        profile.read,
+        rpc::LIST_USER,
+        client::LIST_FILTER,
+    )
+    .await?;
     table.calls(
         B,
         "ListTasks",

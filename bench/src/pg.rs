@@ -70,6 +70,33 @@ pub async fn clone_tasks(url: &str, user: &str, count: u64) -> Result<(), Error>
     Ok(())
 }
 
+/// Spreads `user`'s tasks over `lists` new lists of theirs (about evenly) and returns the
+/// name of the first list.
+pub async fn spread_over_lists(url: &str, user: &str, lists: u64) -> Result<String, Error> {
+    let user = user.replace('\'', "''");
+    let sql = format!(
+        "INSERT INTO task_lists (id, user_id, title, version, request_id, create_time_us, \
+           update_time_us) \
+         SELECT gen_random_uuid(), '{user}', 'List ' || g, 1, NULL, g, g \
+         FROM generate_series(1, {lists}) g; \
+         UPDATE tasks SET list_id = l.id \
+         FROM (SELECT id, row_number() OVER (ORDER BY create_time_us) - 1 AS n \
+               FROM task_lists WHERE user_id = '{user}') l \
+         WHERE tasks.user_id = '{user}' \
+           AND l.n = abs(hashtext(tasks.id::text)) % {lists}; \
+         VACUUM ANALYZE tasks;"
+    );
+    psql(url, &sql).await?;
+    let first = psql(
+        url,
+        &format!(
+            "SELECT id FROM task_lists WHERE user_id = '{user}' ORDER BY create_time_us LIMIT 1"
+        ),
+    )
+    .await?;
+    Ok(format!("users/{user}/lists/{}", first.trim()))
+}
+
 /// When each task's row was committed, by task id, as PostgreSQL recorded it: `None` when the
 /// server does not keep commit timestamps (`track_commit_timestamp = off`; `bench/run`'s own
 /// cluster turns it on).

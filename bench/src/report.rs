@@ -22,6 +22,7 @@ pub const REQUIRED: &[&str] = &[
     "sqlite_next_instance_p99_ms",
     "rss_idle_mb",
     "rss_watch_mb",
+    "list_by_list_p99_ms",
     "history_list_p99_ms",
     "history_filtered_p99_ms",
     "insights_p99_ms",

@@ -101,14 +101,16 @@ pub async fn list(
     callers: usize,
     duration: Duration,
     user: &str,
+    filter: &str,
 ) -> Result<Measured, Error> {
     let (clients, user) = (clients.to_vec(), user.to_owned());
+    let filter = filter.to_owned();
     load::closed_loop(callers, Until::Elapsed(duration), move |caller, _| {
         let mut client = clients[caller % clients.len()].clone();
-        let user = user.clone();
+        let (user, filter) = (user.clone(), filter.clone());
         async move {
             let page = client
-                .list_tasks(as_user(&user, client::list_request(&user)))
+                .list_tasks(as_user(&user, client::list_request(&user, &filter)))
                 .await?
                 .into_inner();
             if page.tasks.len() < 50 {

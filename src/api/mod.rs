@@ -2,10 +2,12 @@
 
 mod activities;
 mod app_callback;
+mod lists;
 mod notifications;
 mod tasks;
 
 pub use activities::ActivityApi;
 pub use app_callback::AppCallbackApi;
+pub use lists::ListApi;
 pub use notifications::{NotificationApi, notification_out};
 pub use tasks::TaskApi;

@@ -4,8 +4,8 @@ use tonic::{Request, Response, Status};
 
 use crate::app::{ListQuery, Tasks, cursor_of};
 use crate::auth::{caller, ensure_owner};
-use crate::convert::{fields_in, mask_fields, patch_in, populated_fields, task_out};
-use crate::domain::{Etag, TaskName, UserId, parse_parent};
+use crate::convert::{mask_fields, patch_in, populated_fields, task_out};
+use crate::domain::{Etag, TaskField, TaskName, UserId, parse_parent};
 use crate::error::{AppError, Violations};
 use crate::listing::{Filter, OrderBy, PageToken, PageTokenKey, fit_page, page_size};
 use crate::proto::v1::{self as pb, task_service_server::TaskService};
@@ -40,7 +40,7 @@ pub(super) fn owned_parent(caller: &UserId, raw: &str, field: &str) -> Result<Us
     Ok(user)
 }
 
-fn etag_in(raw: &str, field: &str) -> Result<Option<Etag>, AppError> {
+pub(super) fn etag_in(raw: &str, field: &str) -> Result<Option<Etag>, AppError> {
     if raw.is_empty() {
         return Ok(None);
     }
@@ -49,7 +49,7 @@ fn etag_in(raw: &str, field: &str) -> Result<Option<Etag>, AppError> {
         .map_err(|e| AppError::invalid(field, e))
 }
 
-fn request_id_in(raw: &str) -> Result<Option<&str>, AppError> {
+pub(super) fn request_id_in(raw: &str) -> Result<Option<&str>, AppError> {
     if raw.is_empty() {
         return Ok(None);
     }
@@ -76,17 +76,15 @@ impl TaskService for TaskApi {
         let user = owned_parent(&caller, &req.parent, "parent")?;
         let request_id = request_id_in(&req.request_id)?;
         let mut v = Violations::default();
-        let fields = match &req.task {
-            Some(task) => fields_in(task, "task", &mut v),
+        let patch = match &req.task {
+            Some(task) => patch_in(task, &TaskField::ALL, "task", &mut v),
             None => {
                 v.add("task", "required");
-                None
+                Default::default()
             }
         };
-        let fields = v
-            .finish(fields)?
-            .ok_or_else(|| AppError::invalid("task.title", "required"))?;
-        let task = self.tasks.create(&user, fields, request_id).await?;
+        let patch = v.finish(patch)?;
+        let task = self.tasks.create(&user, patch, request_id).await?;
         Ok(Response::new(task_out(&task)))
     }
 
@@ -117,6 +115,12 @@ impl TaskService for TaskApi {
         let (Some(limit), Some(filter), Some(order)) = (limit, filter, order) else {
             return Err(AppError::Internal("list arguments were not checked".into()).into());
         };
+        if let Some(name) = filter.foreign(&user) {
+            return Err(AppError::PermissionDenied(format!(
+                "filter names {name}, which belongs to another user"
+            ))
+            .into());
+        }
         let canonical_order = order.canonical();
         // A token is bound to the request; `show_deleted` joins the binding only when set, so
         // tokens of requests without it stay as they were.

@@ -1,14 +1,17 @@
 //! Completing an occurrence of a recurring task creates the next one: once per occurrence,
 //! whichever replica handles the completion and however often it is delivered.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 
+use super::task_tree::MAX_DEPTH;
 use crate::clock::now;
-use crate::domain::{SeriesPosition, Task, next_due};
+use crate::domain::{SeriesPosition, Task, TaskId, next_due, subtask_copy_id};
 use crate::error::AppError;
 use crate::outbox::{Cause, EventKind, Outbox, task_event};
-use crate::store::tasks;
+use crate::store::{subtasks, tasks};
 
 /// A completed occurrence as its `task.completed` event reports it.
 #[derive(Debug, Clone)]
@@ -63,6 +66,47 @@ pub async fn create_next_occurrence(
     outbox
         .enqueue(txn, task_event(EventKind::TaskCreated, &next, &cause, &[]))
         .await?;
+    copy_subtasks(txn, outbox, &cause, done, &next).await?;
     tracing::info!(task = %next.name(), occurrence = next.occurrence, due = %due, "created the next occurrence");
     Ok(true)
+}
+
+/// Creates `done`'s subtasks (those not deleted, at every level) again under `next`, open,
+/// each due as long before or after its parent as before, with a `task.created` each.
+async fn copy_subtasks(
+    txn: &impl ConnectionTrait,
+    outbox: &Outbox,
+    cause: &Cause,
+    done: &Task,
+    next: &Task,
+) -> Result<(), AppError> {
+    let levels = subtasks::descendants(txn, &done.user, done.id, MAX_DEPTH, false).await?;
+    let shift = match (done.fields.due_time, next.fields.due_time) {
+        (Some(was), Some(is)) => Some(is - was),
+        _ => None,
+    };
+    let mut copies: HashMap<TaskId, TaskId> = HashMap::from([(done.id, next.id)]);
+    for sub in levels.iter().flatten() {
+        let Some(parent) = sub.fields.parent.and_then(|p| copies.get(&p).copied()) else {
+            continue;
+        };
+        if sub.is_deleted() {
+            continue;
+        }
+        let id = subtask_copy_id(next.id, sub.id);
+        copies.insert(sub.id, id);
+        let mut fields = sub.fields.clone();
+        fields.parent = Some(parent);
+        fields.list = next.fields.list;
+        if let (Some(shift), Some(due)) = (shift, fields.due_time) {
+            fields.due_time = Some(due.checked_add_signed(shift).unwrap_or(due));
+        }
+        let copy = Task::new(id, sub.user.clone(), fields, next.create_time);
+        if tasks::insert_if_absent(txn, &copy).await? {
+            outbox
+                .enqueue(txn, task_event(EventKind::TaskCreated, &copy, cause, &[]))
+                .await?;
+        }
+    }
+    Ok(())
 }

@@ -6,8 +6,8 @@ use prost_types::Timestamp;
 use super::recurrence::{recurrence_in, recurrence_out};
 use super::time::{duration_in, duration_out, timestamp_in, timestamp_out};
 use crate::domain::{
-    Description, Priority, Tags, Task, TaskField, TaskFields, TaskPatch, TimeZone, Title,
-    parse_remind_before,
+    Description, ListName, Priority, Tags, Task, TaskField, TaskFields, TaskName, TaskPatch,
+    TimeZone, Title, parse_remind_before,
 };
 use crate::error::{Violations, excerpt};
 use crate::proto::v1 as pb;
@@ -33,6 +33,21 @@ pub fn task_out(task: &Task) -> pb::Task {
         remind_before: f.remind_before.map(duration_out),
         delete_time: task.deletion.map(|d| timestamp_out(d.delete_time)),
         purge_time: task.deletion.map(|d| timestamp_out(d.purge_time)),
+        list: ListName {
+            user: task.user.clone(),
+            list: f.list,
+        }
+        .to_string(),
+        parent: f
+            .parent
+            .map(|parent| {
+                TaskName {
+                    user: task.user.clone(),
+                    task: parent,
+                }
+                .to_string()
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -87,6 +102,18 @@ pub fn patch_in(
                     None => Some(None),
                 };
             }
+            TaskField::List => {
+                patch.list = match task.list.as_str() {
+                    "" => Some(None),
+                    raw => v.check(&path, ListName::parse(raw)).map(Some),
+                };
+            }
+            TaskField::Parent => {
+                patch.parent = match task.parent.as_str() {
+                    "" => Some(None),
+                    raw => v.check(&path, TaskName::parse(raw)).map(Some),
+                };
+            }
         }
     }
     patch
@@ -108,6 +135,8 @@ fn is_populated(task: &pb::Task, field: TaskField) -> bool {
         TaskField::TimeZone => !task.time_zone.is_empty(),
         TaskField::Recurrence => task.recurrence.is_some(),
         TaskField::RemindBefore => task.remind_before.is_some(),
+        TaskField::List => !task.list.is_empty(),
+        TaskField::Parent => !task.parent.is_empty(),
     }
 }
 
@@ -169,7 +198,7 @@ pub fn mask_fields(mask: &[String], v: &mut Violations) -> Vec<TaskField> {
 
 /// A whole task from a snapshot (as carried by events), checked like user input.
 pub fn task_in(task: &pb::Task) -> Result<Task, crate::error::AppError> {
-    use crate::domain::{Task as DomainTask, TaskName};
+    use crate::domain::Task as DomainTask;
     use crate::error::AppError;
 
     let mut v = Violations::default();

@@ -10,6 +10,7 @@ mod recurrence;
 mod schedule;
 mod task;
 mod task_field;
+mod task_list;
 
 pub use activity::{Activity, ActivityKind, ActivityName, Actor, FieldChange};
 pub use fields::{
@@ -24,5 +25,8 @@ pub use notification::{Kind, NewNotification, Notification};
 pub use notification_name::NotificationName;
 pub use recurrence::{Anchor, Frequency, Recurrence, Weekday};
 pub use schedule::{SeriesPosition, next_due, zone};
-pub use task::{Deletion, Etag, Priority, Task, TaskFields, TaskPatch, occurrence_id};
+pub use task::{
+    Deletion, Etag, Priority, Task, TaskFields, TaskPatch, occurrence_id, subtask_copy_id,
+};
 pub use task_field::TaskField;
+pub use task_list::{INBOX, ListId, ListName, TaskList};

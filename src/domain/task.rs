@@ -5,7 +5,10 @@ use std::{fmt, str::FromStr};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Description, Recurrence, Tags, TaskField, TaskId, TaskName, TimeZone, Title, UserId};
+use super::{
+    Description, ListId, ListName, Recurrence, Tags, TaskField, TaskId, TaskName, TimeZone, Title,
+    UserId,
+};
 use crate::error::excerpt;
 
 /// Priority, ordered by rank (None < Low < … < Urgent).
@@ -72,6 +75,10 @@ pub struct TaskFields {
     /// How long before the due time the reminder fires: `None` is the server's default lead,
     /// zero is no reminder.
     pub remind_before: Option<chrono::Duration>,
+    /// The list the task belongs to (a subtask's is its parent's).
+    pub list: ListId,
+    /// The task this one is a subtask of.
+    pub parent: Option<TaskId>,
 }
 
 impl TaskFields {
@@ -87,6 +94,8 @@ impl TaskFields {
             time_zone: TimeZone::default(),
             recurrence: None,
             remind_before: None,
+            list: ListId::Inbox,
+            parent: None,
         }
     }
 
@@ -126,6 +135,8 @@ impl TaskFields {
                 TaskField::TimeZone => self.time_zone != other.time_zone,
                 TaskField::Recurrence => self.recurrence != other.recurrence,
                 TaskField::RemindBefore => self.remind_before != other.remind_before,
+                TaskField::List => self.list != other.list,
+                TaskField::Parent => self.parent != other.parent,
             })
             .collect()
     }
@@ -140,6 +151,8 @@ impl TaskFields {
             time_zone,
             recurrence,
             remind_before,
+            list,
+            parent,
         } = patch;
         if let Some(v) = title {
             self.title = v;
@@ -165,6 +178,12 @@ impl TaskFields {
         if let Some(v) = remind_before {
             self.remind_before = v;
         }
+        if let Some(v) = list {
+            self.list = v.map_or(ListId::Inbox, |name| name.list);
+        }
+        if let Some(v) = parent {
+            self.parent = v.map(|name| name.task);
+        }
     }
 }
 
@@ -179,6 +198,28 @@ pub struct TaskPatch {
     pub time_zone: Option<TimeZone>,
     pub recurrence: Option<Option<Recurrence>>,
     pub remind_before: Option<Option<chrono::Duration>>,
+    /// The list by name (`Some(None)`: none named, the inbox unless a parent says
+    /// otherwise); [`TaskPatch::foreign`] tells whether it is another user's.
+    pub list: Option<Option<ListName>>,
+    /// The parent by name (`Some(None)` makes the task a top-level one again).
+    pub parent: Option<Option<TaskName>>,
+}
+
+impl TaskPatch {
+    /// The first field naming another user's list or task than `user`'s, with that name.
+    pub fn foreign(&self, user: &UserId) -> Option<(TaskField, String)> {
+        if let Some(Some(list)) = &self.list
+            && list.user != *user
+        {
+            return Some((TaskField::List, list.to_string()));
+        }
+        if let Some(Some(parent)) = &self.parent
+            && parent.user != *user
+        {
+            return Some((TaskField::Parent, parent.to_string()));
+        }
+        None
+    }
 }
 
 /// A strong entity tag computed from the task's version: `"<version>"`.
@@ -238,6 +279,15 @@ pub fn occurrence_id(series: Uuid, occurrence: i32) -> TaskId {
     TaskId::from_uuid(Uuid::new_v5(
         &OCCURRENCE_NAMESPACE,
         format!("{series}/{occurrence}").as_bytes(),
+    ))
+}
+
+/// The id of the copy of subtask `original` that comes with occurrence `occurrence`: the same
+/// on every replica and every redelivery.
+pub fn subtask_copy_id(occurrence: TaskId, original: TaskId) -> TaskId {
+    TaskId::from_uuid(Uuid::new_v5(
+        &OCCURRENCE_NAMESPACE,
+        format!("{occurrence}/subtask/{original}").as_bytes(),
     ))
 }
 

@@ -14,11 +14,13 @@ pub enum TaskField {
     TimeZone,
     Recurrence,
     RemindBefore,
+    List,
+    Parent,
 }
 
 impl TaskField {
     /// Every field, in the order of the `Task` message.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 10] = [
         Self::Title,
         Self::Description,
         Self::Priority,
@@ -27,6 +29,8 @@ impl TaskField {
         Self::TimeZone,
         Self::Recurrence,
         Self::RemindBefore,
+        Self::List,
+        Self::Parent,
     ];
 
     /// The update-mask path (the field's name in the `Task` message).
@@ -40,6 +44,8 @@ impl TaskField {
             Self::TimeZone => "time_zone",
             Self::Recurrence => "recurrence",
             Self::RemindBefore => "remind_before",
+            Self::List => "list",
+            Self::Parent => "parent",
         }
     }
 
@@ -76,7 +82,8 @@ mod tests {
         assert_eq!(TaskField::from_path("completed"), None);
         assert_eq!(
             TaskField::all_paths(),
-            "title, description, priority, tags, due_time, time_zone, recurrence, remind_before"
+            "title, description, priority, tags, due_time, time_zone, recurrence, remind_before, list, \
+             parent"
         );
     }
 }

@@ -31,7 +31,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::Priority;
+use crate::domain::{ListName, Priority, TaskName, UserId};
 use crate::error::excerpt;
 
 /// The longest filter accepted, in bytes.
@@ -108,7 +108,25 @@ pub enum Term {
     HasDueTime,
     /// Case-insensitive substring (all of Unicode; see the module documentation).
     Contains(TextField, String),
+    /// The task is in this list (`list = "users/u/lists/inbox"`).
+    List(ListName),
+    /// The task is a subtask of this one (`parent = "users/u/tasks/…"`).
+    Parent(TaskName),
+    /// The task is a subtask (`parent:*`).
+    HasParent,
     Not(Box<Term>),
+}
+
+impl Term {
+    /// The list or task this term names when it is not `user`'s.
+    fn foreign(&self, user: &UserId) -> Option<String> {
+        match self {
+            Term::List(name) if name.user != *user => Some(name.to_string()),
+            Term::Parent(name) if name.user != *user => Some(name.to_string()),
+            Term::Not(inner) => inner.foreign(user),
+            _ => None,
+        }
+    }
 }
 
 /// Terms that must all hold.
@@ -207,6 +225,11 @@ impl Filter {
     pub fn parse(input: &str) -> Result<Self, String> {
         let terms = parse_terms(input, comparison, |term| Term::Not(Box::new(term)))?;
         Ok(Self { terms })
+    }
+
+    /// The first list or task named in the filter that is not `user`'s.
+    pub fn foreign(&self, user: &UserId) -> Option<String> {
+        self.terms.iter().find_map(|term| term.foreign(user))
     }
 }
 
@@ -416,8 +439,21 @@ fn comparison(field: &str, op: &str, value: Literal<'_>) -> Result<Term, String>
             };
             Ok(Term::Contains(field, text.to_owned()))
         }
+        "list" => match (op, value) {
+            ("=", v) => Ok(Term::List(ListName::parse(
+                v.text().ok_or_else(bad_value)?,
+            )?)),
+            _ => Err(only("=")),
+        },
+        "parent" => match (op, value) {
+            (":", Literal::Star) => Ok(Term::HasParent),
+            ("=", v) => Ok(Term::Parent(TaskName::parse(
+                v.text().ok_or_else(bad_value)?,
+            )?)),
+            _ => Err(format!("{field} supports only = and :*, not {op:?}")),
+        },
         other => Err(format!(
-            "unknown field {}; filter on completed, priority, tags, due_time, create_time, update_time, complete_time, title or description",
+            "unknown field {}; filter on completed, priority, tags, due_time, create_time, update_time, complete_time, title, description, list or parent",
             excerpt(other)
         )),
     }

@@ -475,6 +475,9 @@ mod store {
                 };
                 fold(haystack).contains(&fold(text))
             }
+            Term::List(name) => f.list == name.list,
+            Term::Parent(name) => f.parent == Some(name.task),
+            Term::HasParent => f.parent.is_some(),
             Term::Not(inner) => !reference(inner, task),
         }
     }

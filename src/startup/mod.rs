@@ -12,8 +12,8 @@ use std::{io, net::SocketAddr, time::Duration};
 use tokio::net::TcpListener;
 use tonic::service::interceptor::InterceptedService;
 
-use crate::api::{ActivityApi, AppCallbackApi, NotificationApi, TaskApi};
-use crate::app::{Retention, RetentionSettings, Tasks};
+use crate::api::{ActivityApi, AppCallbackApi, ListApi, NotificationApi, TaskApi};
+use crate::app::{Lists, Retention, RetentionSettings, Tasks};
 use crate::auth::{AuthInterceptor, Authenticator};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ServeConfig, SinkChoice};
@@ -26,7 +26,7 @@ use crate::outbox::dapr_sink::DaprSink;
 use crate::outbox::relay::{Relay, RelaySettings};
 use crate::outbox::{EventSink, Outbox};
 use crate::proto::v1::{
-    activity_service_server::ActivityServiceServer,
+    activity_service_server::ActivityServiceServer, list_service_server::ListServiceServer,
     notification_service_server::NotificationServiceServer, task_service_server::TaskServiceServer,
 };
 use crate::reminders::{DaprJobs, ReminderScheduler, Reminders, TableScheduler};
@@ -41,6 +41,8 @@ pub const TASK_SERVICE_NAME: &str = "taskflow.v1.TaskService";
 pub const NOTIFICATION_SERVICE_NAME: &str = "taskflow.v1.NotificationService";
 /// The fully qualified name of the activity service, as health checks know it.
 pub const ACTIVITY_SERVICE_NAME: &str = "taskflow.v1.ActivityService";
+/// The fully qualified name of the list service, as health checks know it.
+pub const LIST_SERVICE_NAME: &str = "taskflow.v1.ListService";
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +98,7 @@ struct ApiServices {
     tasks: Authenticated<TaskServiceServer<TaskApi>>,
     notifications: Authenticated<NotificationServiceServer<NotificationApi>>,
     activities: Authenticated<ActivityServiceServer<ActivityApi>>,
+    lists: Authenticated<ListServiceServer<ListApi>>,
 }
 
 /// A bound, migrated, wired server, ready to run.
@@ -191,13 +194,19 @@ impl Application {
         );
 
         let api_limit = config.api_max_message_bytes;
+        let tasks = Tasks::new(db.clone(), outbox).with_purge_after(config.retention.purge_after());
         let services = ApiServices {
-            tasks: InterceptedService::new(
-                TaskServiceServer::new(TaskApi::new(
-                    Tasks::new(db.clone(), outbox).with_purge_after(config.retention.purge_after()),
+            lists: InterceptedService::new(
+                ListServiceServer::new(ListApi::new(
+                    Lists::new(db.clone(), tasks.clone()),
                     page_tokens.clone(),
                 ))
                 .max_decoding_message_size(api_limit),
+                auth.interceptor(),
+            ),
+            tasks: InterceptedService::new(
+                TaskServiceServer::new(TaskApi::new(tasks, page_tokens.clone()))
+                    .max_decoding_message_size(api_limit),
                 auth.interceptor(),
             ),
             notifications: InterceptedService::new(

@@ -16,8 +16,8 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 
 use super::listen::incoming;
 use super::{
-    ACTIVITY_SERVICE_NAME, ApiServices, Application, NOTIFICATION_SERVICE_NAME, Port, Shutdown,
-    StartupError, TASK_SERVICE_NAME,
+    ACTIVITY_SERVICE_NAME, ApiServices, Application, LIST_SERVICE_NAME, NOTIFICATION_SERVICE_NAME,
+    Port, Shutdown, StartupError, TASK_SERVICE_NAME,
 };
 use crate::api::AppCallbackApi;
 use crate::notifications::Hub;
@@ -112,6 +112,7 @@ async fn set_serving(health: &HealthReporter, status: ServingStatus) {
     health
         .set_service_status(ACTIVITY_SERVICE_NAME, status)
         .await;
+    health.set_service_status(LIST_SERVICE_NAME, status).await;
 }
 
 /// The API port: health, reflection and taskflow's services, until draining starts.
@@ -145,6 +146,7 @@ fn serve_api(
         .add_service(services.tasks)
         .add_service(services.notifications)
         .add_service(services.activities)
+        .add_service(services.lists)
         .serve_with_incoming_shutdown(incoming(api.listener), async move {
             token.drained().await;
         }))

@@ -239,8 +239,8 @@ fn time_condition(
 
 /// A term as SQL that is TRUE or FALSE for every row, never NULL (SQL's NULL would make a
 /// term and its negation both drop a row), so that `NOT` is the term's exact complement.
-/// Every column compared here is NOT NULL except `due_time_us` and `complete_time_us`, which
-/// are guarded.
+/// Every column compared here is NOT NULL except `due_time_us`, `complete_time_us`,
+/// `list_id` and `parent_id`, which are guarded.
 fn condition(term: &Term, user: &UserId, backend: DbBackend) -> SimpleExpr {
     match term {
         Term::Completed(flag) => task::Column::Completed.eq(*flag),
@@ -285,6 +285,17 @@ fn condition(term: &Term, user: &UserId, backend: DbBackend) -> SimpleExpr {
                 _ => column.binary(BinOper::Custom("REGEXP"), Expr::value(contains_regex(text))),
             }
         }
+        // `x IS NOT NULL AND x = v` is FALSE, not NULL, where x is NULL.
+        Term::List(name) => match name.list.as_uuid() {
+            None => task::Column::ListId.is_null(),
+            Some(id) => task::Column::ListId
+                .is_not_null()
+                .and(task::Column::ListId.eq(id)),
+        },
+        Term::Parent(name) => task::Column::ParentId
+            .is_not_null()
+            .and(task::Column::ParentId.eq(name.task.as_uuid())),
+        Term::HasParent => task::Column::ParentId.is_not_null(),
         Term::Not(inner) => condition(inner, user, backend).not(),
     }
 }

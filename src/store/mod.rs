@@ -13,10 +13,12 @@ pub mod entity;
 pub mod group_commit;
 mod leader_lock;
 mod list;
+pub mod lists;
 pub mod notifications;
 pub mod outbox;
 pub mod reminders;
 pub mod retention;
+pub mod subtasks;
 pub mod task_batch;
 pub mod tasks;
 mod time;
@@ -24,3 +26,11 @@ mod time;
 pub use db::{Backend, DEFAULT_ACQUIRE_TIMEOUT_MS, Database, redact};
 pub use leader_lock::LeaderLock;
 pub use time::{from_micros, to_micros};
+
+/// Whether `err` is a unique constraint's (a concurrent insert with the same key won).
+pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}

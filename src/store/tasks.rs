@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::entity::{task, task_tag};
 use super::{from_micros, to_micros};
 use crate::domain::{
-    Deletion, Description, Priority, Recurrence, Tags, Task, TaskFields, TaskId, TaskName,
+    Deletion, Description, ListId, Priority, Recurrence, Tags, Task, TaskFields, TaskId, TaskName,
     TimeZone, Title, UserId,
 };
 use crate::error::AppError;
@@ -256,6 +256,8 @@ pub(crate) fn active_model(task: &Task) -> task::ActiveModel {
         remind_before_us: Set(f.remind_before.and_then(|d| d.num_microseconds())),
         delete_time_us: Set(task.deletion.map(|d| to_micros(d.delete_time))),
         purge_time_us: Set(task.deletion.map(|d| to_micros(d.purge_time))),
+        list_id: Set(f.list.as_uuid()),
+        parent_id: Set(f.parent.map(|p| p.as_uuid())),
     }
 }
 
@@ -303,6 +305,8 @@ fn to_domain(row: task::Model, tags: Vec<String>) -> Result<Task, AppError> {
         time_zone: TimeZone::from_stored(row.time_zone),
         recurrence,
         remind_before: row.remind_before_us.map(chrono::Duration::microseconds),
+        list: ListId::from_stored(row.list_id),
+        parent: row.parent_id.map(TaskId::from_uuid),
     };
     let user = UserId::parse(&row.user_id).map_err(|_| corrupt("an invalid user id"))?;
     let mut task = Task::new(

@@ -252,11 +252,12 @@ async fn the_migrate_command_creates_the_schema() {
 async fn create_probe(db: taskflow::store::Database) -> taskflow::domain::Task {
     let tasks = crate::helpers::tasks_on(db);
     let user = taskflow::domain::UserId::parse("alice").expect("user");
-    let fields = taskflow::domain::TaskFields::titled(
-        taskflow::domain::Title::parse("probe").expect("a title"),
-    );
+    let patch = taskflow::domain::TaskPatch {
+        title: Some(taskflow::domain::Title::parse("probe").expect("a title")),
+        ..Default::default()
+    };
     tasks
-        .create(&user, fields, None)
+        .create(&user, patch, None)
         .await
         .expect("the migrated schema takes a task")
 }

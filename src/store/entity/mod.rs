@@ -7,4 +7,5 @@ pub mod outbox;
 pub mod processed_event;
 pub mod reminder;
 pub mod task;
+pub mod task_list;
 pub mod task_tag;

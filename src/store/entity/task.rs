@@ -31,6 +31,10 @@ pub struct Model {
     pub delete_time_us: Option<i64>,
     /// When a deleted task is purged for good.
     pub purge_time_us: Option<i64>,
+    /// The task's list; NULL for the inbox.
+    pub list_id: Option<Uuid>,
+    /// The task this one is a subtask of.
+    pub parent_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
