@@ -186,10 +186,16 @@ fn serve_metrics(port: Port, db: Database, hub: Hub, token: Shutdown) -> JoinHan
             let (outbox_depth, outbox_oldest_us) = crate::store::outbox::backlog(db.conn())
                 .await
                 .unwrap_or_default();
+            let pool = db.pool_stats();
             crate::metrics::Gauges {
                 outbox_depth,
                 outbox_oldest_us,
                 watchers: hub.receiver_count(),
+                pool: crate::metrics::PoolGauges {
+                    open: pool.open,
+                    idle: pool.idle,
+                    max: pool.max,
+                },
             }
         }
     };

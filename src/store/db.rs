@@ -190,10 +190,33 @@ impl Database {
         Ok((turn, txn))
     }
 
+    /// The pool's connections now: open (idle or in use), idle, and the most it opens.
+    pub fn pool_stats(&self) -> PoolStats {
+        fn of<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> PoolStats {
+            PoolStats {
+                open: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            }
+        }
+        match self.backend {
+            Backend::Postgres => of(self.conn.get_postgres_connection_pool()),
+            Backend::Sqlite => of(self.conn.get_sqlite_connection_pool()),
+        }
+    }
+
     /// Closes every connection of the pool.
     pub async fn close(self) -> Result<(), AppError> {
         self.conn.close().await.map_err(AppError::from)
     }
+}
+
+/// A connection pool's size at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
 }
 
 /// A URL (the database's, the sidecar's) with its passwords hidden, for messages and logs:

@@ -23,7 +23,7 @@ pub mod task_batch;
 pub mod tasks;
 mod time;
 
-pub use db::{Backend, DEFAULT_ACQUIRE_TIMEOUT_MS, Database, redact};
+pub use db::{Backend, DEFAULT_ACQUIRE_TIMEOUT_MS, Database, PoolStats, redact};
 pub use leader_lock::LeaderLock;
 pub use time::{from_micros, to_micros};
 

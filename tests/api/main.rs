@@ -26,6 +26,7 @@ mod lists;
 mod malformed_cases;
 mod malformed_deliveries;
 mod metrics;
+mod metrics_formats;
 mod metrics_labels;
 mod notifications;
 mod notifications_watch;

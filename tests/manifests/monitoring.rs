@@ -7,7 +7,7 @@ use super::*;
 use std::collections::BTreeMap;
 
 use regex::Regex;
-use taskflow::metrics::{Gauges, metrics};
+use taskflow::metrics::{Format, Gauges, metrics};
 
 const MONITORING: &str = "k8s/monitoring";
 
@@ -71,7 +71,7 @@ fn readme_section(readme: &str, title: &str) -> String {
         .join("\n")
 }
 
-/// A metric family as src/metrics.rs registers it.
+/// A metric family as src/metrics/mod.rs registers it.
 struct Registered {
     kind: &'static str,
     labels: BTreeSet<String>,
@@ -81,27 +81,27 @@ fn regex(pattern: &str) -> Regex {
     Regex::new(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}"))
 }
 
-/// The families src/metrics.rs registers, by full name (`taskflow_deliveries`): the registry's
+/// The families src/metrics/mod.rs registers, by full name (`taskflow_deliveries`): the registry's
 /// prefix and each `registry.register("name", "help", var.clone())`, with its kind from
 /// `let var = …` (a Counter, Gauge or Histogram, or a Family of one) and a Family's label
 /// names from the fields of its label struct. Checked against what `/metrics` renders.
 fn registered_metrics() -> BTreeMap<String, Registered> {
-    let code = read("src/metrics.rs");
+    let code = read("src/metrics/mod.rs");
     let prefix = regex(r#"Registry::with_prefix\("([a-z_]+)"\)"#)
         .captures(&code)
-        .expect("src/metrics.rs makes a prefixed registry")[1]
+        .expect("src/metrics/mod.rs makes a prefixed registry")[1]
         .to_owned();
     let register = regex(
-        r#"(?s)\.register\(\s*"([a-z0-9_]+)"\s*,\s*"(?:[^"\\]|\\.)*"\s*,\s*([a-z0-9_]+)\.clone\(\)"#,
+        r#"(?s)\.register\(\s*"([a-z0-9_]+)"\s*,\s*"(?:[^"\\]|\\.)*"\s*,\s*([a-z0-9_]+)(?:\.clone\(\))?\s*,?\s*\)"#,
     );
     let mut registered = BTreeMap::new();
     for call in register.captures_iter(&code) {
         let (name, var) = (&call[1], &call[2]);
         let binding = regex(&format!(r"let {var}\s*=\s*([^;]+);"))
             .captures(&code)
-            .unwrap_or_else(|| panic!("src/metrics.rs: no `let {var} = …`"))[1]
+            .unwrap_or_else(|| panic!("src/metrics/mod.rs: no `let {var} = …`"))[1]
             .to_owned();
-        let kind = ["Histogram", "Counter", "Gauge"]
+        let kind = ["Histogram", "Counter", "Gauge", "Info"]
             .into_iter()
             .find(|k| binding.contains(k))
             .unwrap_or_else(|| panic!("{name}: unknown kind in `{binding}`"));
@@ -111,7 +111,7 @@ fn registered_metrics() -> BTreeMap<String, Registered> {
                 let strukt = &family[1];
                 let body = regex(&format!(r"(?s)struct {strukt}\s*\{{(.*?)\}}"))
                     .captures(&code)
-                    .unwrap_or_else(|| panic!("src/metrics.rs: no struct {strukt}"))[1]
+                    .unwrap_or_else(|| panic!("src/metrics/mod.rs: no struct {strukt}"))[1]
                     .to_owned();
                 regex(r"pub\s+([a-z_][a-z0-9_]*)\s*:")
                     .captures_iter(&body)
@@ -122,25 +122,30 @@ fn registered_metrics() -> BTreeMap<String, Registered> {
         let kind = match kind {
             "Histogram" => "histogram",
             "Counter" => "counter",
+            "Info" => "info",
             _ => "gauge",
         };
         registered.insert(format!("{prefix}_{name}"), Registered { kind, labels });
     }
     assert!(
         registered.len() >= 10,
-        "read too few metrics from src/metrics.rs"
+        "read too few metrics from src/metrics/mod.rs"
     );
 
     // What the code renders agrees: every family `/metrics` shows (those without labels, and
     // labelled ones once they have a sample) is one read above, of the same kind.
-    let text = metrics().render(&Gauges::default());
+    let text = metrics().render(&Gauges::default(), Format::OpenMetrics);
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("# TYPE ") {
             let (name, kind) = rest.split_once(' ').expect("# TYPE name kind");
+            if name.starts_with("process_") {
+                // The standard process collector's families, named by Prometheus' convention.
+                continue;
+            }
             assert_eq!(
                 registered.get(name).map(|r| r.kind),
                 Some(kind),
-                "{name}: src/metrics.rs as read here and /metrics disagree"
+                "{name}: src/metrics/mod.rs as read here and /metrics disagree"
             );
         }
     }
@@ -331,7 +336,7 @@ fn service_monitor_scrapes_the_metrics_port_of_service_taskflow() {
         .filter(|e| !e.is_empty())
         .expect("ServiceMonitor has endpoints");
     // The routes of the metrics server, whitespace removed: `.route("/metrics",`.
-    let served: String = read("src/metrics.rs").split_whitespace().collect();
+    let served: String = read("src/metrics/mod.rs").split_whitespace().collect();
     for endpoint in endpoints {
         let name = str_at(endpoint, "/port");
         let port = service_port(service, name);
@@ -436,7 +441,7 @@ fn alerts_watch_only_series_taskflow_exports() {
                 // The label as the code encodes it: record a sample the way the code does,
                 // and the series the alert selects is there.
                 record(metric, label, value);
-                let text = metrics().render(&Gauges::default());
+                let text = metrics().render(&Gauges::default(), Format::OpenMetrics);
                 let series = format!("{metric}{{{label}=\"{value}\"}} ");
                 assert!(
                     text.lines().any(|l| l.starts_with(&series)),

@@ -6,11 +6,24 @@ use super::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub async fn scrape(app: &TestApp) -> String {
+    scrape_accepting(app, None).await
+}
+
+/// The whole HTTP response to `GET /metrics` with `accept` as the `Accept` header, if any.
+pub async fn scrape_accepting(app: &TestApp, accept: Option<&str>) -> String {
     let mut stream = tokio::net::TcpStream::connect(app.metrics_addr())
         .await
         .expect("connects");
+    let accept = accept
+        .map(|a| format!("Accept: {a}\r\n"))
+        .unwrap_or_default();
     stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .write_all(
+            format!(
+                "GET /metrics HTTP/1.1\r\nHost: localhost\r\n{accept}Connection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
         .await
         .expect("request sent");
     let mut response = String::new();

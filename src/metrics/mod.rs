@@ -2,18 +2,24 @@
 //! latency, the outbox's depth and oldest event, events published and failed, deliveries by
 //! outcome, dead letters, reminders fired, and connected watchers.
 
-use std::collections::HashSet;
+mod exposition;
+mod process;
+mod rpc_layer;
+
+use std::future::Future;
 use std::sync::LazyLock;
 use std::sync::atomic::AtomicU64;
-use std::time::Instant;
-use std::{future::Future, pin::Pin, task::Poll};
 
-use prometheus_client::encoding::{EncodeLabelSet, text::encode};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::{encode_eof, encode_registry};
+use prometheus_client::metrics::info::Info;
 use prometheus_client::metrics::{
     counter::Counter, family::Family, gauge::Gauge, histogram::Histogram,
 };
 use prometheus_client::registry::Registry;
-use prost::Message;
+
+pub use exposition::Format;
+pub use rpc_layer::{RpcMetrics, RpcMetricsLayer};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RpcLabels {
@@ -56,6 +62,15 @@ pub struct Metrics {
     outbox_depth: Gauge,
     outbox_oldest_age: Gauge<f64, AtomicU64>,
     watchers: Gauge,
+    pool_connections: Family<StateLabels, Gauge>,
+    pool_max: Gauge,
+    /// The standard `process_*` metrics, without taskflow's prefix.
+    process: Registry,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    pub state: &'static str,
 }
 
 fn latency_histogram() -> Histogram {
@@ -78,7 +93,7 @@ impl Metrics {
         );
         registry.register(
             "rpc_duration_seconds",
-            "gRPC call latency until the response starts",
+            "gRPC call duration until its status is sent (a stream's whole life)",
             rpc_seconds.clone(),
         );
         let events_published = Counter::default();
@@ -144,6 +159,22 @@ impl Metrics {
             "Open WatchNotifications streams in this process",
             watchers.clone(),
         );
+        let pool_connections = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "db_pool_connections",
+            "Database connections of the pool, by state (idle, in_use)",
+            pool_connections.clone(),
+        );
+        let pool_max = Gauge::default();
+        registry.register(
+            "db_pool_max_connections",
+            "The most connections the pool opens",
+            pool_max.clone(),
+        );
+        let build = Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]);
+        registry.register("build", "The running build (always 1)", build);
+        let mut process = Registry::default();
+        process.register_collector(Box::new(process::ProcessCollector));
         Self {
             registry,
             rpcs,
@@ -158,6 +189,9 @@ impl Metrics {
             outbox_depth,
             outbox_oldest_age,
             watchers,
+            pool_connections,
+            pool_max,
+            process,
         }
     }
 
@@ -178,8 +212,8 @@ impl Metrics {
             .inc();
     }
 
-    /// The text exposition, with the gauges as read now.
-    pub fn render(&self, gauges: &Gauges) -> String {
+    /// The exposition in `format`, with the gauges as read now.
+    pub fn render(&self, gauges: &Gauges, format: Format) -> String {
         self.outbox_depth.set(gauges.outbox_depth);
         let age = gauges.outbox_oldest_us.map_or(0.0, |us| {
             (crate::clock::now().timestamp_micros() - us).max(0) as f64 / 1_000_000.0
@@ -187,11 +221,25 @@ impl Metrics {
         self.outbox_oldest_age.set(age);
         self.watchers
             .set(i64::try_from(gauges.watchers).unwrap_or(i64::MAX));
+        let pool = gauges.pool;
+        let idle = i64::from(pool.idle);
+        for (state, value) in [("idle", idle), ("in_use", i64::from(pool.open) - idle)] {
+            self.pool_connections
+                .get_or_create(&StateLabels { state })
+                .set(value.max(0));
+        }
+        self.pool_max.set(i64::from(pool.max));
         let mut text = String::new();
-        if encode(&mut text, &self.registry).is_err() {
+        let encoded = encode_registry(&mut text, &self.registry)
+            .and_then(|()| encode_registry(&mut text, &self.process))
+            .and_then(|()| encode_eof(&mut text));
+        if encoded.is_err() {
             return String::new();
         }
-        text
+        match format {
+            Format::OpenMetrics => text,
+            Format::PrometheusText => exposition::to_prometheus_text(&text),
+        }
     }
 }
 
@@ -204,6 +252,17 @@ pub struct Gauges {
     pub outbox_oldest_us: Option<i64>,
     /// Open notification watchers in this process.
     pub watchers: usize,
+    /// The database pool's connections.
+    pub pool: PoolGauges,
+}
+
+/// A connection pool's size, as read at a scrape.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PoolGauges {
+    /// Connections open (idle or in use).
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -226,15 +285,16 @@ where
 {
     let app = axum::Router::new().route(
         "/metrics",
-        axum::routing::get(move || {
+        axum::routing::get(move |headers: http::HeaderMap| {
             let gauges = gauges.clone();
             async move {
+                let accept = headers
+                    .get(http::header::ACCEPT)
+                    .and_then(|v| v.to_str().ok());
+                let format = Format::negotiate(accept);
                 (
-                    [(
-                        http::header::CONTENT_TYPE,
-                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                    )],
-                    metrics().render(&gauges().await),
+                    [(http::header::CONTENT_TYPE, format.content_type())],
+                    metrics().render(&gauges().await, format),
                 )
             }
         }),
@@ -242,170 +302,4 @@ where
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
-}
-
-/// The method label of calls to anything the API port does not serve.
-const OTHER_METHOD: &str = "other";
-
-/// Every method the API port serves, as `package.Service/Method`: read from the descriptor
-/// sets of the services it registers (taskflow's own, health, reflection v1 and v1alpha), so
-/// that the list follows the protos.
-static KNOWN_METHODS: LazyLock<HashSet<String>> = LazyLock::new(|| {
-    [
-        crate::proto::FILE_DESCRIPTOR_SET,
-        tonic_health::pb::FILE_DESCRIPTOR_SET,
-        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
-        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
-    ]
-    .into_iter()
-    .filter_map(|encoded| prost_types::FileDescriptorSet::decode(encoded).ok())
-    .flat_map(|set| set.file)
-    .flat_map(|file| {
-        let package = file.package().to_owned();
-        file.service.into_iter().flat_map(move |service| {
-            let prefix = format!("{package}.{}", service.name());
-            service
-                .method
-                .into_iter()
-                .map(move |method| format!("{prefix}/{}", method.name()))
-        })
-    })
-    .collect()
-});
-
-/// The method label of a request path: a method the server serves, or [`OTHER_METHOD`], so
-/// that calls to made-up paths cannot grow the label set.
-fn method_label(path: &str) -> String {
-    match path.strip_prefix('/') {
-        Some(method) if KNOWN_METHODS.contains(method) => method.to_owned(),
-        _ => OTHER_METHOD.to_owned(),
-    }
-}
-
-/// A status code as gRPC spells it: `INVALID_ARGUMENT`.
-fn code_name(code: tonic::Code) -> String {
-    let mut name = String::new();
-    for (i, c) in format!("{code:?}").chars().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            name.push('_');
-        }
-        name.push(c.to_ascii_uppercase());
-    }
-    name
-}
-
-/// A tower layer that counts gRPC calls by method and status and times them.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RpcMetricsLayer;
-
-impl<S> tower::Layer<S> for RpcMetricsLayer {
-    type Service = RpcMetrics<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        RpcMetrics { inner }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct RpcMetrics<S> {
-    inner: S,
-}
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-impl<S, B, R> tower::Service<http::Request<B>> for RpcMetrics<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<R>> + Send,
-    S::Future: Send + 'static,
-    S::Error: 'static,
-{
-    type Response = http::Response<R>;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let method = method_label(request.uri().path());
-        let started = Instant::now();
-        let response = self.inner.call(request);
-        Box::pin(async move {
-            let response = response.await;
-            let code = match &response {
-                // Errors come back "trailers-only", with the status in the headers; a call that
-                // starts a body is counted as OK.
-                Ok(r) => r
-                    .headers()
-                    .get("grpc-status")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<i32>().ok())
-                    .map_or_else(|| "OK".to_owned(), |c| code_name(tonic::Code::from_i32(c))),
-                Err(_) => "TRANSPORT_ERROR".to_owned(),
-            };
-            let m = metrics();
-            m.rpc_seconds
-                .get_or_create(&MethodLabels {
-                    method: method.clone(),
-                })
-                .observe(started.elapsed().as_secs_f64());
-            m.rpcs.get_or_create(&RpcLabels { method, code }).inc();
-            response
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn labels_are_bounded_and_codes_spelled_as_grpc_does() {
-        assert_eq!(
-            super::method_label("/taskflow.v1.TaskService/GetTask"),
-            "taskflow.v1.TaskService/GetTask"
-        );
-        assert_eq!(super::method_label("/evil/random-123"), "other");
-        assert_eq!(
-            super::code_name(tonic::Code::InvalidArgument),
-            "INVALID_ARGUMENT"
-        );
-        assert_eq!(super::code_name(tonic::Code::Ok), "OK");
-        assert_eq!(super::code_name(tonic::Code::NotFound), "NOT_FOUND");
-    }
-
-    #[test]
-    fn every_served_method_has_its_label_and_nothing_else_does() {
-        for served in [
-            "taskflow.v1.TaskService/CreateTask",
-            "taskflow.v1.TaskService/GetTask",
-            "taskflow.v1.TaskService/ListTasks",
-            "taskflow.v1.TaskService/UpdateTask",
-            "taskflow.v1.TaskService/CompleteTask",
-            "taskflow.v1.TaskService/ReopenTask",
-            "taskflow.v1.TaskService/DeleteTask",
-            "taskflow.v1.NotificationService/ListNotifications",
-            "taskflow.v1.NotificationService/MarkNotificationRead",
-            "taskflow.v1.NotificationService/WatchNotifications",
-            "grpc.health.v1.Health/Check",
-            "grpc.health.v1.Health/Watch",
-            "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
-            "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-        ] {
-            assert_eq!(super::method_label(&format!("/{served}")), served);
-        }
-        for junk in [
-            "/taskflow.v1.TaskService/Nope",
-            "/taskflow.v1.TaskService/",
-            "/taskflow.v1.TaskService/CreateTask/x",
-            "/taskflow.x1.Svc/M",
-            "/taskflow.v1.Task",
-            "/grpc.health.v1.Health/Nope",
-            "/grpc.x/y",
-            "taskflow.v1.TaskService/GetTask",
-            "/",
-            "",
-        ] {
-            assert_eq!(super::method_label(junk), "other", "{junk}");
-        }
-    }
 }
