@@ -144,6 +144,12 @@ impl tonic::service::Interceptor for AuthInterceptor {
             .0
             .authenticate(request.metadata())
             .map_err(Status::from)?;
+        if let Some(slot) = request
+            .extensions()
+            .get::<crate::tracecontext::CallerSlot>()
+        {
+            slot.fill(user.as_str());
+        }
         request.extensions_mut().insert(Caller(user));
         Ok(request)
     }

@@ -421,6 +421,33 @@ pub struct LogConfig {
     /// Log filter in `tracing` syntax, e.g. `info` or `taskflow=debug,info`.
     #[arg(long, env = "TASKFLOW_LOG", default_value = "info", global = true)]
     pub log_filter: String,
+    /// The level of the access log: one line per call (method, status, latency, user, trace
+    /// id), target `taskflow::access`; `off` writes none. The log filter applies as well.
+    #[arg(long, env = "TASKFLOW_ACCESS_LOG", value_enum, default_value_t = AccessLog::Info, global = true)]
+    pub access_log: AccessLog,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AccessLog {
+    Off,
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl AccessLog {
+    pub fn level(self) -> Option<tracing::Level> {
+        match self {
+            Self::Off => None,
+            Self::Error => Some(tracing::Level::ERROR),
+            Self::Warn => Some(tracing::Level::WARN),
+            Self::Info => Some(tracing::Level::INFO),
+            Self::Debug => Some(tracing::Level::DEBUG),
+            Self::Trace => Some(tracing::Level::TRACE),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ async fn main() -> ExitCode {
         Command::Migrate(config) => migrate(&config).await,
         Command::DeadLetters(args) => taskflow::startup::dead_letters::run(&args).await,
     };
+    telemetry::shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

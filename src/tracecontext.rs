@@ -1,95 +1,130 @@
-//! W3C trace context: a call's `traceparent` metadata (or a delivery's CloudEvent
-//! `traceparent`) is kept for the work it causes, so the events that work publishes continue
-//! the caller's trace.
+//! W3C trace context, through OpenTelemetry's propagator: a call's `traceparent` metadata (or a
+//! delivery's CloudEvent `traceparent`) becomes the parent of the span of the work it causes,
+//! and the events that work writes carry that span's context, so the trace goes on downstream.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::Poll;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, OnceLock};
 
-tokio::task_local! {
-    static TRACE_ID: Option<String>;
+use opentelemetry::Context;
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::TraceContextExt;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+static PROPAGATOR: LazyLock<TraceContextPropagator> = LazyLock::new(TraceContextPropagator::new);
+
+struct Headers<'a>(&'a http::HeaderMap);
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
 }
 
-/// The trace id of a valid `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`, ids not all zero).
-pub fn trace_id(traceparent: &str) -> Option<String> {
-    let parts: Vec<&str> = traceparent.trim().split('-').collect();
-    let [version, trace, span, flags] = parts.as_slice() else {
+struct Fields(HashMap<String, String>);
+
+impl Extractor for Fields {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(String::as_str).collect()
+    }
+}
+
+impl Injector for Fields {
+    fn set(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_owned(), value);
+    }
+}
+
+/// The caller's context in a request's `traceparent` and `tracestate` headers (empty when it
+/// sent none, or a malformed one).
+pub fn from_headers(headers: &http::HeaderMap) -> Context {
+    PROPAGATOR.extract(&Headers(headers))
+}
+
+/// The context a `traceparent` names (empty for `None` or a malformed one).
+pub fn from_traceparent(traceparent: Option<&str>) -> Context {
+    let mut fields = HashMap::new();
+    if let Some(traceparent) = traceparent {
+        fields.insert("traceparent".to_owned(), traceparent.trim().to_owned());
+    }
+    PROPAGATOR.extract(&Fields(fields))
+}
+
+/// Makes `span` a child of `parent` (when that is a valid context) and records the trace id
+/// it ends up in as its `trace_id` field, for the logs.
+pub fn adopt(span: &tracing::Span, parent: Context) {
+    if parent.span().span_context().is_valid() {
+        let _ = span.set_parent(parent);
+    }
+    if let Some(trace_id) = trace_id_of(span) {
+        span.record("trace_id", trace_id.as_str());
+    }
+}
+
+/// The trace id of `span`, when it has a valid context.
+pub fn trace_id_of(span: &tracing::Span) -> Option<String> {
+    let context = span.context();
+    let span_context = context.span().span_context().clone();
+    span_context
+        .is_valid()
+        .then(|| span_context.trace_id().to_string())
+}
+
+/// The `traceparent` of the current span: its trace and span ids (`None` outside any span
+/// with a valid context).
+pub fn current_traceparent() -> Option<String> {
+    let context = tracing::Span::current().context();
+    if !context.span().span_context().is_valid() {
         return None;
-    };
-    let hex = |s: &str, len: usize| {
-        s.len() == len
-            && s.bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-    };
-    let valid = hex(version, 2)
-        && *version != "ff"
-        && hex(trace, 32)
-        && trace.bytes().any(|b| b != b'0')
-        && hex(span, 16)
-        && span.bytes().any(|b| b != b'0')
-        && hex(flags, 2);
-    valid.then(|| (*trace).to_owned())
+    }
+    let mut fields = Fields(HashMap::new());
+    PROPAGATOR.inject_context(&context, &mut fields);
+    fields.0.remove("traceparent")
 }
 
-/// Runs `work` with `traceparent` as the current trace context.
-pub async fn scope<F: Future>(traceparent: Option<&str>, work: F) -> F::Output {
-    TRACE_ID.scope(traceparent.and_then(trace_id), work).await
-}
-
-/// The trace id of the work in progress, if it came with one.
+/// The trace id of the work in progress, if it runs in a span with a valid context.
 pub fn current_trace_id() -> Option<String> {
-    TRACE_ID.try_with(Clone::clone).ok().flatten()
+    trace_id_of(&tracing::Span::current())
 }
 
-/// A tower layer that runs each request inside the trace context of its `traceparent` header.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TraceContextLayer;
+/// Where the authentication of a call leaves who called, for its access log line: put in the
+/// request's extensions by the call's observer, filled in by the authentication.
+#[derive(Debug, Clone, Default)]
+pub struct CallerSlot(Arc<OnceLock<String>>);
 
-impl<S> tower::Layer<S> for TraceContextLayer {
-    type Service = TraceContext<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        TraceContext { inner }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct TraceContext<S> {
-    inner: S,
-}
-
-impl<S, B> tower::Service<http::Request<B>> for TraceContext<S>
-where
-    S: tower::Service<http::Request<B>> + Send,
-    S::Future: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+impl CallerSlot {
+    pub fn fill(&self, user: &str) {
+        let _ = self.0.set(user.to_owned());
+        tracing::Span::current().record("enduser.id", user);
     }
 
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let trace = request
-            .headers()
-            .get("traceparent")
-            .and_then(|v| v.to_str().ok())
-            .and_then(trace_id);
-        let response = self.inner.call(request);
-        Box::pin(TRACE_ID.scope(trace, response))
+    pub fn get(&self) -> Option<&str> {
+        self.0.get().map(String::as_str)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use tracing::Instrument;
+
     #[test]
     fn only_well_formed_traceparents_count() {
         let good = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let context = super::from_traceparent(Some(good));
         assert_eq!(
-            super::trace_id(good).as_deref(),
-            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+            opentelemetry::trace::TraceContextExt::span(&context)
+                .span_context()
+                .trace_id()
+                .to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
         );
         for bad in [
             "",
@@ -97,21 +132,39 @@ mod tests {
             "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
             "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
             "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
             "00-xyz-00f067aa0ba902b7-01",
         ] {
-            assert_eq!(super::trace_id(bad), None, "{bad}");
+            let context = super::from_traceparent(Some(bad));
+            assert!(
+                !opentelemetry::trace::TraceContextExt::span(&context)
+                    .span_context()
+                    .is_valid(),
+                "{bad}"
+            );
         }
     }
 
     #[tokio::test]
-    async fn the_scope_carries_the_trace_id() {
+    async fn a_span_adopts_the_callers_trace() {
+        crate::telemetry::init_for_tests();
         assert_eq!(super::current_trace_id(), None);
-        let inside = super::scope(
-            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
-            async { super::current_trace_id() },
-        )
-        .await;
+        let span = tracing::info_span!("work", trace_id = tracing::field::Empty);
+        super::adopt(
+            &span,
+            super::from_traceparent(Some(
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            )),
+        );
+        let (inside, traceparent) =
+            async { (super::current_trace_id(), super::current_traceparent()) }
+                .instrument(span)
+                .await;
         assert_eq!(inside.as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+        let traceparent = traceparent.expect("a traceparent");
+        assert!(traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+        assert!(
+            !traceparent.contains("00f067aa0ba902b7"),
+            "a span of its own"
+        );
     }
 }

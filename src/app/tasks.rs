@@ -120,6 +120,7 @@ impl Tasks {
 
     /// Applies `patch`. A patch that changes nothing returns the task as it is. Moving a task
     /// to another list moves its subtasks with it (a `task.updated` each).
+    #[tracing::instrument(name = "db.transaction", skip_all, fields(otel.kind = "client"))]
     pub async fn update(
         &self,
         name: &TaskName,
@@ -263,6 +264,7 @@ impl Tasks {
     /// Reads the task with its row locked, lets `change` edit it (returning the event that
     /// reports the change, or `None` when nothing changed), and writes it back with a new
     /// version and its event in the same transaction, then does `cascade` to its subtasks.
+    #[tracing::instrument(name = "db.transaction", skip_all, fields(otel.kind = "client"))]
     async fn write(
         &self,
         name: &TaskName,

@@ -17,6 +17,7 @@ use crate::store::Database;
 use crate::store::activities;
 use crate::store::dead_letters::{self, NewDeadLetter};
 use crate::store::deliveries::{self, Record, RecordWriter, processed_row, record_processed};
+use tracing::Instrument;
 
 /// The consumer name under which handled events are recorded.
 pub const CONSUMER: &str = "taskflow";
@@ -83,14 +84,34 @@ impl Subscriber {
         self.db.reachable(READY_WITHIN).await
     }
 
-    /// Handles one delivery. Never panics; every refusal is logged with its reason.
-    #[tracing::instrument(skip_all, fields(
-        event_id = %event.id,
-        event_type = %event.event_type,
-        topic = %event.topic,
-        traceparent = event.traceparent.as_deref().unwrap_or_default(),
-    ))]
+    /// Handles one delivery, in a span that continues the event's trace. Never panics; every
+    /// refusal is logged with its reason.
     pub async fn handle(&self, event: &IncomingEvent) -> Verdict {
+        let span = tracing::info_span!(
+            "delivery",
+            otel.name = %format!("deliver {}", event.event_type),
+            otel.kind = "consumer",
+            event_id = %event.id,
+            event_type = %event.event_type,
+            topic = %event.topic,
+            verdict = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+        );
+        crate::tracecontext::adopt(
+            &span,
+            crate::tracecontext::from_traceparent(event.traceparent.as_deref()),
+        );
+        let verdict = self.handle_in_span(event).instrument(span.clone()).await;
+        let label = match &verdict {
+            Verdict::Success => "success",
+            Verdict::Retry(_) => "retry",
+            Verdict::Drop(_) => "drop",
+        };
+        span.record("verdict", label);
+        verdict
+    }
+
+    async fn handle_in_span(&self, event: &IncomingEvent) -> Verdict {
         if self.subscriptions.is_dead_letters(&event.topic) {
             return match self
                 .dead_letter(event, "delivered to the dead-letter topic")
@@ -101,12 +122,7 @@ impl Subscriber {
             };
         }
         let verdict = match inspect(event, &self.subscriptions) {
-            Ok(accepted) => match crate::tracecontext::scope(
-                accepted.traceparent.as_deref(),
-                self.apply(&accepted),
-            )
-            .await
-            {
+            Ok(accepted) => match self.apply(&accepted).await {
                 Ok(()) => Verdict::Success,
                 Err(err) if err.is_transient() => Verdict::Retry(err.to_string()),
                 Err(err @ (AppError::InvalidArgument(_) | AppError::NotFound(_))) => {
@@ -154,6 +170,7 @@ impl Subscriber {
         );
     }
 
+    #[tracing::instrument(name = "db.transaction", skip_all, fields(otel.kind = "client"))]
     async fn apply(&self, event: &Accepted) -> Result<(), AppError> {
         let (id, kind, user) = (&event.id, event.kind.as_type(), event.user.as_str());
         // The history entry, written with the record: exactly once per event.

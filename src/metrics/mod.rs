@@ -2,9 +2,9 @@
 //! latency, the outbox's depth and oldest event, events published and failed, deliveries by
 //! outcome, dead letters, reminders fired, and connected watchers.
 
+mod calls;
 mod exposition;
 mod process;
-mod rpc_layer;
 
 use std::future::Future;
 use std::sync::LazyLock;
@@ -18,8 +18,8 @@ use prometheus_client::metrics::{
 };
 use prometheus_client::registry::Registry;
 
+pub use calls::{code_name, method_label, record_call};
 pub use exposition::Format;
-pub use rpc_layer::{RpcMetrics, RpcMetricsLayer};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RpcLabels {

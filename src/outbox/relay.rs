@@ -17,6 +17,7 @@ use sea_orm::sqlx::postgres::PgListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::sink::EventSink;
 use crate::config::EventsConfig;
@@ -175,8 +176,42 @@ impl Relay {
             self.idle.send_modify(|rounds| *rounds += 1);
             return Ok(Round::Published(0));
         }
-        let result = self.sink.publish(&batch).await;
+        let span = tracing::info_span!(
+            "relay.batch",
+            otel.name = "relay batch",
+            otel.kind = "producer",
+            events = batch.len(),
+            sink = self.sink.name(),
+            published = tracing::field::Empty,
+        );
+        // When spans leave the process, each event's publish is a span of the event's own
+        // trace too, so a trace shows the call, the relay and the delivery together.
+        let publishes: Vec<tracing::Span> = if crate::telemetry::exporting() {
+            batch
+                .iter()
+                .map(|row| {
+                    let publish = tracing::info_span!(
+                        parent: None,
+                        "publish",
+                        otel.name = %format!("publish {}", row.event_type),
+                        otel.kind = "producer",
+                        event_id = %row.event_id,
+                        trace_id = tracing::field::Empty,
+                    );
+                    crate::tracecontext::adopt(
+                        &publish,
+                        crate::tracecontext::from_traceparent(row.traceparent.as_deref()),
+                    );
+                    publish
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let result = self.sink.publish(&batch).instrument(span.clone()).await;
+        drop(publishes);
         let count = result.published.min(batch.len());
+        span.record("published", count);
         let (done, rest) = batch.split_at(count);
         self.finish_marking().await?;
         if !done.is_empty() {

@@ -37,14 +37,14 @@ pub fn shard_of(key: &str) -> i16 {
     i16::try_from(hash % SHARDS).unwrap_or(0)
 }
 
-/// The W3C `traceparent` of an event: a new span in the trace of the work that wrote it, or,
-/// without one, a new trace whose id is the event id (so the event can be found from any span
-/// downstream).
+/// The W3C `traceparent` of an event: the span of the work that wrote it (a call, a
+/// delivery), or, outside any (a background job), a new trace whose id is the event id, so the
+/// event can be found from any span downstream.
 pub fn traceparent_for(event_id: Uuid) -> String {
-    let span = Ord::max(Uuid::new_v4().as_u128() as u64, 1);
-    let trace =
-        crate::tracecontext::current_trace_id().unwrap_or_else(|| event_id.simple().to_string());
-    format!("00-{trace}-{span:016x}-01")
+    crate::tracecontext::current_traceparent().unwrap_or_else(|| {
+        let span = Ord::max(Uuid::new_v4().as_u128() as u64, 1);
+        format!("00-{}-{span:016x}-01", event_id.simple())
+    })
 }
 
 /// The write side of the outbox, shared by every use case that changes tasks.

@@ -138,8 +138,7 @@ fn serve_api(
         .map_err(|e| StartupError::Reflection(e.to_string()))?;
     tracing::info!(addr = %api.addr, "serving the taskflow API");
     Ok(Server::builder()
-        .layer(crate::metrics::RpcMetricsLayer)
-        .layer(crate::tracecontext::TraceContextLayer)
+        .layer(crate::telemetry::RpcLayer)
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -15,6 +15,7 @@ pub struct NewRow<'a> {
 }
 
 /// Writes `batch` in one transaction: on PostgreSQL as one statement.
+#[tracing::instrument(name = "db.transaction", skip_all, fields(otel.kind = "client", tasks = batch.len()))]
 pub async fn insert(db: &Database, batch: &[NewRow<'_>]) -> Result<(), DbErr> {
     if db.backend() == Backend::Postgres {
         return insert_as_one_statement(db, batch).await;

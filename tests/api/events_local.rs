@@ -273,7 +273,7 @@ async fn trace_context_flows_from_calls_into_events() {
     let spans: std::collections::HashSet<_> = rows.iter().map(|r| r.traceparent.clone()).collect();
     assert_eq!(spans.len(), 3, "each event is a span of its own");
 
-    // Without a traceparent, an event starts its own trace, named by its id.
+    // Without a traceparent, the call starts a trace of its own, which its event carries.
     let mut plain = app.user("bob");
     create(&mut plain, "bob", titled("untraced")).await;
     let rows = app.drained_outbox(None).await;
@@ -281,12 +281,14 @@ async fn trace_context_flows_from_calls_into_events() {
         .iter()
         .find(|r| r.partition_key == "bob")
         .expect("bob's event");
-    assert_eq!(
-        bobs.traceparent
-            .as_deref()
-            .and_then(|t| t.split('-').nth(1)),
-        Some(bobs.event_id.simple().to_string().as_str())
-    );
+    let bobs_trace = bobs
+        .traceparent
+        .as_deref()
+        .and_then(|t| t.split('-').nth(1))
+        .expect("a trace id");
+    assert_eq!(bobs_trace.len(), 32);
+    assert_ne!(bobs_trace, trace);
+    assert_ne!(bobs_trace, "0".repeat(32));
 }
 
 /// Old published events are deleted; recent and unpublished ones never are.

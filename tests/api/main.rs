@@ -45,6 +45,7 @@ mod server;
 mod soft_delete;
 mod startup_config;
 mod subtasks;
+mod traces;
 mod update;
 mod validation;
 mod verbatim_strings;
