@@ -90,9 +90,10 @@ impl Cli {
             Some(Command::Migrate(database)) => {
                 (Target::Database(database), sub(&matches, "migrate"))
             }
-            Some(Command::DeadLetters(args)) => {
-                (Target::Serve(&mut args.serve), sub(&matches, "dead-letters"))
-            }
+            Some(Command::DeadLetters(args)) => (
+                Target::Serve(&mut args.serve),
+                sub(&matches, "dead-letters"),
+            ),
         };
         let mut target = target;
         for secret in SECRET_FILES {

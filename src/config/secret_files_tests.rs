@@ -36,9 +36,7 @@ impl Files {
     }
 
     fn parse(&self, args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_with_secret_files(args.iter().copied(), |name| {
-            self.env.get(name).cloned()
-        })
+        Cli::try_parse_with_secret_files(args.iter().copied(), |name| self.env.get(name).cloned())
     }
 
     fn serve(&self, args: &[&str]) -> ServeConfig {
@@ -67,7 +65,10 @@ fn every_secret_is_read_from_its_file_without_the_trailing_newline() {
             b"postgres://app:pw@db:5432/tasks\n",
         )
         .with("TASKFLOW_JWT_SECRET_FILE", b"jwt secret with spaces\r\n")
-        .with("TASKFLOW_PAGE_TOKEN_KEY_FILE", format!("{KEY}\n").as_bytes())
+        .with(
+            "TASKFLOW_PAGE_TOKEN_KEY_FILE",
+            format!("{KEY}\n").as_bytes(),
+        )
         .with("TASKFLOW_DAPR_API_TOKEN_FILE", b"dapr-token")
         .with("TASKFLOW_APP_API_TOKEN_FILE", b"app-token\n\n");
     for args in [
@@ -90,7 +91,10 @@ fn every_secret_is_read_from_its_file_without_the_trailing_newline() {
             exposed(serve.dapr.dapr_api_token.as_ref()),
             Some("dapr-token")
         );
-        assert_eq!(exposed(serve.dapr.app_api_token.as_ref()), Some("app-token"));
+        assert_eq!(
+            exposed(serve.dapr.app_api_token.as_ref()),
+            Some("app-token")
+        );
     }
 
     // migrate has only the database options.
@@ -122,7 +126,11 @@ fn without_file_variables_parsing_is_unchanged() {
 fn an_option_given_both_ways_is_refused() {
     let files = Files::new().with("TASKFLOW_JWT_SECRET_FILE", b"from-the-file\n");
     let message = files.error(&["taskflow", "--jwt-secret", "from-the-flag"]);
-    for part in ["TASKFLOW_JWT_SECRET", "TASKFLOW_JWT_SECRET_FILE", "both set"] {
+    for part in [
+        "TASKFLOW_JWT_SECRET",
+        "TASKFLOW_JWT_SECRET_FILE",
+        "both set",
+    ] {
         assert!(message.contains(part), "{part} missing: {message}");
     }
     assert!(!message.contains("from-the-file"), "{message}");
@@ -179,7 +187,10 @@ fn a_missing_or_empty_file_is_refused_naming_the_variable() {
 fn a_short_page_token_key_in_a_file_is_refused_without_showing_it() {
     let short = "shortKeyFromFile";
     let message = Files::new()
-        .with("TASKFLOW_PAGE_TOKEN_KEY_FILE", format!("{short}\n").as_bytes())
+        .with(
+            "TASKFLOW_PAGE_TOKEN_KEY_FILE",
+            format!("{short}\n").as_bytes(),
+        )
         .error(&["taskflow"]);
     assert!(
         message.contains("TASKFLOW_PAGE_TOKEN_KEY_FILE") && message.contains("at least 32 bytes"),
@@ -209,6 +220,10 @@ fn every_secret_option_has_a_file_variable() {
     }
     let help = Cli::command().render_long_help().to_string();
     for secret in SECRET_FILES {
-        assert!(help.contains(secret.file_env), "{} not in --help", secret.file_env);
+        assert!(
+            help.contains(secret.file_env),
+            "{} not in --help",
+            secret.file_env
+        );
     }
 }

@@ -13,7 +13,14 @@ use super::monitoring::{
 const DASHBOARD: &str = "taskflow-dashboard.json";
 
 /// Labels Prometheus adds to every scraped series (the target's), which queries may use.
-const TARGET_LABELS: [&str; 6] = ["namespace", "pod", "instance", "job", "service", "container"];
+const TARGET_LABELS: [&str; 6] = [
+    "namespace",
+    "pod",
+    "instance",
+    "job",
+    "service",
+    "container",
+];
 
 /// gRPC's status codes as taskflow spells them in label `code` (src/metrics.rs, code_name).
 const GRPC_CODES: [&str; 17] = [
@@ -60,13 +67,23 @@ fn queries(dashboard: &Value) -> Vec<(String, String)> {
     for panel in panels(dashboard) {
         let title = panel["title"].as_str().unwrap_or_default();
         for target in panel["targets"].as_array().into_iter().flatten() {
-            all.push((format!("panel {title:?}"), str_at(target, "/expr").to_owned()));
+            all.push((
+                format!("panel {title:?}"),
+                str_at(target, "/expr").to_owned(),
+            ));
         }
     }
-    for variable in dashboard["templating"]["list"].as_array().into_iter().flatten() {
+    for variable in dashboard["templating"]["list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         if variable["type"] == "query" {
             let name = str_at(variable, "/name");
-            all.push((format!("variable {name}"), str_at(variable, "/query/query").to_owned()));
+            all.push((
+                format!("variable {name}"),
+                str_at(variable, "/query/query").to_owned(),
+            ));
         }
     }
     all
@@ -77,15 +94,18 @@ fn the_dashboard_is_a_grafana_dashboard_of_panels_with_queries() {
     let dashboard = dashboard();
     assert_eq!(str_at(&dashboard, "/uid"), "taskflow");
     assert!(!str_at(&dashboard, "/title").is_empty());
-    assert!(int_at(&dashboard, "/schemaVersion") >= 36, "a current schema");
+    assert!(
+        int_at(&dashboard, "/schemaVersion") >= 36,
+        "a current schema"
+    );
     // The data source is chosen by a variable, so the dashboard loads in any Grafana.
     let variables = dashboard["templating"]["list"]
         .as_array()
         .expect("templating.list");
     assert!(
-        variables
-            .iter()
-            .any(|v| v["name"] == "datasource" && v["type"] == "datasource" && v["query"] == "prometheus"),
+        variables.iter().any(|v| v["name"] == "datasource"
+            && v["type"] == "datasource"
+            && v["query"] == "prometheus"),
         "a prometheus data source variable"
     );
 
@@ -93,10 +113,16 @@ fn the_dashboard_is_a_grafana_dashboard_of_panels_with_queries() {
     let mut graphs = 0;
     for panel in panels(&dashboard) {
         let title = str_at(panel, "/title");
-        assert!(ids.insert(int_at(panel, "/id")), "{title}: panel ids repeat");
+        assert!(
+            ids.insert(int_at(panel, "/id")),
+            "{title}: panel ids repeat"
+        );
         for key in ["x", "y", "w", "h"] {
             let v = int_at(panel, &format!("/gridPos/{key}"));
-            assert!((0..=24).contains(&v) || key == "y", "{title}: gridPos.{key} = {v}");
+            assert!(
+                (0..=24).contains(&v) || key == "y",
+                "{title}: gridPos.{key} = {v}"
+            );
         }
         if panel["type"] == "row" {
             continue;
@@ -111,10 +137,19 @@ fn the_dashboard_is_a_grafana_dashboard_of_panels_with_queries() {
         let targets = targets.unwrap_or_else(|| panic!("{title}: no queries"));
         let mut refs = BTreeSet::new();
         for target in targets {
-            assert!(refs.insert(str_at(target, "/refId")), "{title}: refIds repeat");
-            assert!(!str_at(target, "/expr").trim().is_empty(), "{title}: empty query");
+            assert!(
+                refs.insert(str_at(target, "/refId")),
+                "{title}: refIds repeat"
+            );
+            assert!(
+                !str_at(target, "/expr").trim().is_empty(),
+                "{title}: empty query"
+            );
         }
-        assert!(!str_at(panel, "/description").is_empty(), "{title}: description");
+        assert!(
+            !str_at(panel, "/description").is_empty(),
+            "{title}: description"
+        );
     }
     assert!(graphs >= 10, "only {graphs} panels");
 }
@@ -130,12 +165,18 @@ fn every_dashboard_query_reads_series_taskflow_exports() {
     let label_values = regex(r"label_values\(\s*[^,]+,\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)");
     for (place, query) in queries(&dashboard) {
         let selected = selectors(&query);
-        assert!(!selected.is_empty(), "{place}: reads no taskflow metric: {query}");
+        assert!(
+            !selected.is_empty(),
+            "{place}: reads no taskflow metric: {query}"
+        );
         let mut labels: BTreeSet<String> = TARGET_LABELS.iter().map(|l| l.to_string()).collect();
         for selector in &selected {
             let metric = &selector.metric;
             let series_labels = exported.get(metric).unwrap_or_else(|| {
-                panic!("{place}: taskflow exports no {metric} (it exports {:?})", exported.keys())
+                panic!(
+                    "{place}: taskflow exports no {metric} (it exports {:?})",
+                    exported.keys()
+                )
             });
             used.insert(metric.clone());
             labels.extend(series_labels.iter().cloned());
@@ -181,7 +222,10 @@ fn every_dashboard_query_reads_series_taskflow_exports() {
         .cloned()
         .collect();
     let missing: Vec<&String> = families.difference(&used).collect();
-    assert!(missing.is_empty(), "the dashboard shows nothing of {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "the dashboard shows nothing of {missing:?}"
+    );
 }
 
 #[test]

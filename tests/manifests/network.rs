@@ -47,7 +47,9 @@ fn allowed(policy: &Value) -> BTreeSet<(String, String)> {
             for port in ports {
                 assert_eq!(port["protocol"], "TCP");
                 let port = &port["port"];
-                let port = port.as_str().map_or_else(|| port.to_string(), str::to_owned);
+                let port = port
+                    .as_str()
+                    .map_or_else(|| port.to_string(), str::to_owned);
                 pairs.insert((name.clone(), port));
             }
         }
@@ -58,13 +60,25 @@ fn allowed(policy: &Value) -> BTreeSet<(String, String)> {
 fn policy_for<'a>(objects: &'a [Value], app: &str) -> &'a Value {
     let policies: Vec<&Value> = all_of(objects, "NetworkPolicy")
         .into_iter()
-        .filter(|p| p.pointer("/spec/podSelector/matchLabels/app.kubernetes.io~1name") == Some(&Value::from(app)))
+        .filter(|p| {
+            p.pointer("/spec/podSelector/matchLabels/app.kubernetes.io~1name")
+                == Some(&Value::from(app))
+        })
         .collect();
-    assert_eq!(policies.len(), 1, "one NetworkPolicy selects the {app} pods");
+    assert_eq!(
+        policies.len(),
+        1,
+        "one NetworkPolicy selects the {app} pods"
+    );
     let policy = policies[0];
     assert_eq!(policy["apiVersion"], "networking.k8s.io/v1");
-    let types = policy["spec"]["policyTypes"].as_array().expect("policyTypes");
-    assert!(types.iter().any(|t| t == "Ingress"), "{app}: an ingress policy");
+    let types = policy["spec"]["policyTypes"]
+        .as_array()
+        .expect("policyTypes");
+    assert!(
+        types.iter().any(|t| t == "Ingress"),
+        "{app}: an ingress policy"
+    );
     policy
 }
 
@@ -90,7 +104,9 @@ fn network_policy_admits_each_port_only_from_its_callers() {
 
     let policy = policy_for(&objects, "taskflow");
     let pairs = |list: &[(&str, &str)]| -> BTreeSet<(String, String)> {
-        list.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        list.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     };
     let expected = pairs(&[
         // The API: every pod of the namespace (a bare podSelector), and the ingress controller.
@@ -124,13 +140,19 @@ fn only_taskflow_reaches_postgres_and_kafka() {
 
     // Strimzi writes the listener's NetworkPolicy from networkPolicyPeers.
     let kafka = all_of(&objects, "Kafka")[0];
-    let listeners = kafka["spec"]["kafka"]["listeners"].as_array().expect("listeners");
+    let listeners = kafka["spec"]["kafka"]["listeners"]
+        .as_array()
+        .expect("listeners");
     for listener in listeners {
         let peers = listener["networkPolicyPeers"].as_array();
-        let peers = peers.unwrap_or_else(|| panic!("listener {} admits every pod", listener["name"]));
+        let peers =
+            peers.unwrap_or_else(|| panic!("listener {} admits every pod", listener["name"]));
         assert_eq!(peers.len(), 1);
         assert_eq!(
-            str_at(&peers[0], "/podSelector/matchLabels/app.kubernetes.io~1name"),
+            str_at(
+                &peers[0],
+                "/podSelector/matchLabels/app.kubernetes.io~1name"
+            ),
             "taskflow"
         );
     }
@@ -139,7 +161,10 @@ fn only_taskflow_reaches_postgres_and_kafka() {
 #[test]
 fn pods_mount_no_service_account_token() {
     let objects = k8s_objects();
-    for workload in all_of(&objects, "Deployment").into_iter().chain(all_of(&objects, "StatefulSet")) {
+    for workload in all_of(&objects, "Deployment")
+        .into_iter()
+        .chain(all_of(&objects, "StatefulSet"))
+    {
         assert_eq!(
             workload.pointer("/spec/template/spec/automountServiceAccountToken"),
             Some(&Value::Bool(false)),
@@ -150,14 +175,22 @@ fn pods_mount_no_service_account_token() {
 }
 
 /// The Secret and key a file path of `container` comes from, through its volume mounts.
-pub(crate) fn mounted_secret(objects: &[Value], workload: &Value, container: &Value, path: &str) -> (String, String) {
+pub(crate) fn mounted_secret(
+    objects: &[Value],
+    workload: &Value,
+    container: &Value,
+    path: &str,
+) -> (String, String) {
     let mount = container["volumeMounts"]
         .as_array()
         .expect("volumeMounts")
         .iter()
         .find(|m| path.starts_with(&format!("{}/", str_at(m, "/mountPath"))))
         .unwrap_or_else(|| panic!("{path} is on no mounted volume"));
-    assert_eq!(mount["readOnly"], true, "secret volumes are mounted read-only");
+    assert_eq!(
+        mount["readOnly"], true,
+        "secret volumes are mounted read-only"
+    );
     let file = &path[str_at(mount, "/mountPath").len() + 1..];
     let volume = workload["spec"]["template"]["spec"]["volumes"]
         .as_array()
@@ -177,7 +210,10 @@ pub(crate) fn mounted_secret(objects: &[Value], workload: &Value, container: &Va
     for (secret, source) in sources {
         let items = source["items"].as_array();
         let key = match items {
-            Some(items) => items.iter().find(|i| i["path"] == file).map(|i| str_at(i, "/key")),
+            Some(items) => items
+                .iter()
+                .find(|i| i["path"] == file)
+                .map(|i| str_at(i, "/key")),
             None => secret_value_exists(objects, secret, file).then_some(file),
         };
         if let Some(key) = key {
@@ -190,14 +226,23 @@ pub(crate) fn mounted_secret(objects: &[Value], workload: &Value, container: &Va
 
 fn secret_value_exists(objects: &[Value], secret: &str, key: &str) -> bool {
     let secret = find(objects, "Secret", secret);
-    secret.pointer(&format!("/stringData/{key}")).is_some() || secret.pointer(&format!("/data/{key}")).is_some()
+    secret.pointer(&format!("/stringData/{key}")).is_some()
+        || secret.pointer(&format!("/data/{key}")).is_some()
 }
 
 /// The value a container's variable `name` gets from a Secret, directly or as `name_FILE`.
-pub(crate) fn secret_env(objects: &[Value], workload: &Value, container: &Value, name: &str, file_env: &str) -> String {
+pub(crate) fn secret_env(
+    objects: &[Value],
+    workload: &Value,
+    container: &Value,
+    name: &str,
+    file_env: &str,
+) -> String {
     let env = container["env"].as_array().expect("env");
     if let Some(entry) = env.iter().find(|e| e["name"] == name) {
-        let r = entry.pointer("/valueFrom/secretKeyRef").expect("from a Secret");
+        let r = entry
+            .pointer("/valueFrom/secretKeyRef")
+            .expect("from a Secret");
         return secret_value(objects, str_at(r, "/name"), str_at(r, "/key"));
     }
     let path = env_value(container, file_env);
@@ -212,7 +257,10 @@ fn taskflow_reads_every_secret_from_a_mounted_file() {
     let container = container(deployment);
     let env = container["env"].as_array().expect("env");
     for entry in env {
-        assert!(entry.get("valueFrom").is_none(), "secret in the environment: {entry}");
+        assert!(
+            entry.get("valueFrom").is_none(),
+            "secret in the environment: {entry}"
+        );
     }
     for secret in SECRET_FILES {
         assert!(
@@ -228,9 +276,16 @@ fn taskflow_reads_every_secret_from_a_mounted_file() {
     let group = int_at(pod, "/securityContext/fsGroup");
     assert_eq!(group, int_at(pod, "/securityContext/runAsGroup"));
     for volume in pod["volumes"].as_array().expect("volumes") {
-        let mode = volume.pointer("/projected/defaultMode").or_else(|| volume.pointer("/secret/defaultMode"));
+        let mode = volume
+            .pointer("/projected/defaultMode")
+            .or_else(|| volume.pointer("/secret/defaultMode"));
         if volume.get("projected").is_some() || volume.get("secret").is_some() {
-            assert_eq!(mode.and_then(Value::as_i64), Some(0o440), "{}", volume["name"]);
+            assert_eq!(
+                mode.and_then(Value::as_i64),
+                Some(0o440),
+                "{}",
+                volume["name"]
+            );
         }
     }
     // The tokens the annotations give daprd are the ones the app reads.
@@ -258,7 +313,10 @@ fn the_sidecar_has_resources_of_its_own() {
     assert!(request <= limit);
     // daprd buffers whole messages of up to max-body-size.
     let body = quantity_bytes(annotation(deployment, "dapr.io/max-body-size"));
-    assert!(limit >= 8 * body, "daprd's memory limit leaves room for its message size");
+    assert!(
+        limit >= 8 * body,
+        "daprd's memory limit leaves room for its message size"
+    );
 }
 
 #[test]
@@ -266,22 +324,37 @@ fn every_checkov_exception_names_a_check_and_why() {
     let rule = regex::Regex::new(r"^CKV2?_K8S_[0-9]+=\S.{40,}$").expect("a regex");
     let mut skipped = BTreeSet::new();
     for object in k8s_objects() {
-        let name = object["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        let name = object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let Some(annotations) = object["metadata"]["annotations"].as_object() else {
             continue;
         };
-        for (key, value) in annotations.iter().filter(|(k, _)| k.starts_with("checkov.io/skip")) {
+        for (key, value) in annotations
+            .iter()
+            .filter(|(k, _)| k.starts_with("checkov.io/skip"))
+        {
             let value = value.as_str().expect("a string").trim();
-            assert!(rule.is_match(value), "{name} {key}: `CHECK=reason`, got {value}");
+            assert!(
+                rule.is_match(value),
+                "{name} {key}: `CHECK=reason`, got {value}"
+            );
             let check = value.split('=').next().unwrap_or_default();
-            assert!(skipped.insert(format!("{name}:{check}")), "{name}: {check} twice");
+            assert!(
+                skipped.insert(format!("{name}:{check}")),
+                "{name}: {check} twice"
+            );
         }
     }
     // taskflow's own Deployment leaves only these two, and CI runs checkov on k8s/.
     for expected in ["taskflow:CKV_K8S_11", "taskflow:CKV_K8S_43"] {
         assert!(skipped.contains(expected), "{expected} missing");
     }
-    let taskflow: Vec<&String> = skipped.iter().filter(|s| s.starts_with("taskflow:")).collect();
+    let taskflow: Vec<&String> = skipped
+        .iter()
+        .filter(|s| s.starts_with("taskflow:"))
+        .collect();
     assert_eq!(taskflow.len(), 2, "{taskflow:?}");
     assert!(read(".ci/run").contains("checkov"), ".ci/run runs checkov");
 }

@@ -74,8 +74,14 @@ fn buf_yaml_lints_with_the_standard_rules_and_explains_each_exception() {
     let modules = buf["modules"].as_array().expect("modules");
     assert_eq!(modules.len(), 1);
     assert_eq!(modules[0]["path"], "proto");
-    assert_eq!(strings(&buf["lint"]["use"]), BTreeSet::from(["STANDARD".to_owned()]));
-    assert_eq!(strings(&buf["breaking"]["use"]), BTreeSet::from(["FILE".to_owned()]));
+    assert_eq!(
+        strings(&buf["lint"]["use"]),
+        BTreeSet::from(["STANDARD".to_owned()])
+    );
+    assert_eq!(
+        strings(&buf["breaking"]["use"]),
+        BTreeSet::from(["FILE".to_owned()])
+    );
 
     let except = strings(&buf["lint"]["except"]);
     assert_eq!(except, EXCEPT.iter().map(|s| s.to_string()).collect());
@@ -87,15 +93,23 @@ fn buf_yaml_lints_with_the_standard_rules_and_explains_each_exception() {
     );
     let files = strings(&ignore_only["ENUM_VALUE_PREFIX"]);
     for file in &files {
-        assert!(root().join(file).is_file(), "buf.yaml ignores {file}, which does not exist");
+        assert!(
+            root().join(file).is_file(),
+            "buf.yaml ignores {file}, which does not exist"
+        );
         let body = read(file);
         assert!(
-            UNPREFIXED_ENUMS.iter().any(|e| body.contains(&format!("enum {e} {{"))),
+            UNPREFIXED_ENUMS
+                .iter()
+                .any(|e| body.contains(&format!("enum {e} {{"))),
             "{file} has none of {UNPREFIXED_ENUMS:?}"
         );
     }
     for rule in EXCEPT.iter().chain(["ENUM_VALUE_PREFIX"].iter()) {
-        assert!(explained(&text, rule), "buf.yaml lists {rule} with no comment saying why");
+        assert!(
+            explained(&text, rule),
+            "buf.yaml lists {rule} with no comment saying why"
+        );
     }
 }
 
@@ -129,22 +143,31 @@ fn only_the_listed_enums_go_without_the_value_prefix() {
                 if number == "0" {
                     assert_eq!(name, format!("{prefix}UNSPECIFIED"), "{file}: {enum_name}");
                 } else if !UNPREFIXED_ENUMS.contains(&enum_name.as_str()) {
-                    assert!(name.starts_with(&prefix), "{file}: {enum_name}.{name} lacks {prefix}");
+                    assert!(
+                        name.starts_with(&prefix),
+                        "{file}: {enum_name}.{name} lacks {prefix}"
+                    );
                 }
             }
         }
     }
     for name in UNPREFIXED_ENUMS {
-        assert!(seen.contains(name), "no enum {name}: drop it from the exceptions");
+        assert!(
+            seen.contains(name),
+            "no enum {name}: drop it from the exceptions"
+        );
     }
 }
 
 #[test]
 fn every_proto_file_names_its_go_and_java_packages() {
     let option = |body: &str, name: &str| {
-        regex(&format!(r#"(?m)^option {name} = "?([^";]+)"?;$"#))
-            .captures(body)
-            .map(|c| c[1].to_owned())
+        regex(&format!(
+            r#"(?m)^option {name} = (?:"([^"]*)"|([a-z0-9_]+));$"#
+        ))
+        .captures(body)
+        .and_then(|c| c.get(1).or_else(|| c.get(2)))
+        .map(|m| m.as_str().to_owned())
     };
     for file in proto_files() {
         let body = read(&file);
@@ -154,14 +177,21 @@ fn every_proto_file_names_its_go_and_java_packages() {
             .to_owned();
         let parts: Vec<&str> = package.split('.').collect();
         let directory = parts.join("/");
-        assert!(file.starts_with(&format!("proto/{directory}/")), "{file}: package {package}");
+        assert!(
+            file.starts_with(&format!("proto/{directory}/")),
+            "{file}: package {package}"
+        );
         let name = parts[parts.len().saturating_sub(2)..].concat();
         assert_eq!(
             option(&body, "go_package"),
             Some(format!("{GO_MODULE}/{directory};{name}")),
             "{file}"
         );
-        assert_eq!(option(&body, "java_multiple_files").as_deref(), Some("true"), "{file}");
+        assert_eq!(
+            option(&body, "java_multiple_files").as_deref(),
+            Some("true"),
+            "{file}"
+        );
         assert_eq!(
             option(&body, "java_package"),
             Some(format!("com.example.{package}")),
@@ -172,7 +202,10 @@ fn every_proto_file_names_its_go_and_java_packages() {
 
 #[test]
 fn ci_lints_the_protos_and_checks_them_for_breaking_changes() {
-    assert!(read(".ci/run").contains("scripts/proto-check"), ".ci/run runs scripts/proto-check");
+    assert!(
+        read(".ci/run").contains("scripts/proto-check"),
+        ".ci/run runs scripts/proto-check"
+    );
     let script = read("scripts/proto-check");
     for part in [
         "\"$BUF\" lint",
@@ -188,7 +221,10 @@ fn ci_lints_the_protos_and_checks_them_for_breaking_changes() {
     // buf is pinned to one version, the same in the lock file.
     let package: Value = serde_json::from_str(&read("tools/buf/package.json")).expect("JSON");
     let version = str_at(&package, "/devDependencies/@bufbuild~1buf");
-    assert!(version.chars().all(|c| c.is_ascii_digit() || c == '.'), "pinned: {version}");
+    assert!(
+        version.chars().all(|c| c.is_ascii_digit() || c == '.'),
+        "pinned: {version}"
+    );
     let lock: Value = serde_json::from_str(&read("tools/buf/package-lock.json")).expect("JSON");
     assert_eq!(
         str_at(&lock, "/packages/node_modules~1@bufbuild~1buf/version"),
@@ -234,7 +270,10 @@ fn readme_gives_working_go_and_python_recipes() {
         "rpc_status.from_call",
         "error_details_pb2.BadRequest",
     ] {
-        assert!(clients.contains(part), "README's Clients section lacks `{part}`");
+        assert!(
+            clients.contains(part),
+            "README's Clients section lacks `{part}`"
+        );
     }
     let generate = one("buf.gen.yaml");
     let plugins: BTreeSet<&str> = generate["plugins"]
@@ -243,6 +282,40 @@ fn readme_gives_working_go_and_python_recipes() {
         .iter()
         .map(|p| str_at(p, "/local"))
         .collect();
-    assert_eq!(plugins, BTreeSet::from(["protoc-gen-go", "protoc-gen-go-grpc"]));
-    assert!(read(".gitignore").lines().any(|l| l == "/gen"), "generated code stays out of git");
+    assert_eq!(
+        plugins,
+        BTreeSet::from(["protoc-gen-go", "protoc-gen-go-grpc"])
+    );
+    assert!(
+        read(".gitignore").lines().any(|l| l == "/gen"),
+        "generated code stays out of git"
+    );
+}
+
+/// grpcurl (1.8.6, which scripts/test installs) reads a FieldMask only in its object form,
+/// `{"paths": [...]}`: the string form `"title"` fails with "expecting start of JSON object".
+#[test]
+fn readme_update_example_sends_the_mask_as_grpcurl_reads_it() {
+    let readme = read("README.md");
+    let section = readme_section(&readme, "Use it with grpcurl");
+    let call = section
+        .find("taskflow.v1.TaskService/UpdateTask")
+        .expect("README shows UpdateTask with grpcurl");
+    let start = section[..call].rfind("-d '").expect("the request's -d") + 4;
+    let body = &section[start..call];
+    let body = &body[..body.find('\'').expect("the end of -d's quote")];
+    let request: Value = serde_json::from_str(body)
+        .unwrap_or_else(|e| panic!("the UpdateTask example is not JSON ({e}):\n{body}"));
+    let paths = request
+        .pointer("/update_mask/paths")
+        .and_then(Value::as_array)
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| panic!("update_mask must be {{\"paths\": [...]}}: {request}"));
+    for path in paths {
+        let path = path.as_str().expect("a path is a string");
+        assert!(
+            request["task"].get(path).is_some(),
+            "the mask names {path}, which the example's task does not set"
+        );
+    }
 }
