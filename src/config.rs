@@ -2,9 +2,11 @@
 
 mod dead_letters;
 mod retention;
+mod secret_files;
 
 pub use dead_letters::{DeadLetterAction, DeadLettersArgs};
 pub use retention::RetentionConfig;
+pub use secret_files::{SECRET_FILES, SecretFile};
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -111,7 +113,7 @@ impl std::str::FromStr for DatabaseUrl {
     version,
     about = "Personal tasks over gRPC; every change is an event."
 )]
-#[command(args_conflicts_with_subcommands = true)]
+#[command(args_conflicts_with_subcommands = true, after_long_help = secret_files::HELP)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

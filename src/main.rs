@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use taskflow::config::{Cli, Command};
 use taskflow::startup::{Application, shutdown_signal};
 use taskflow::store::Database;
@@ -10,7 +9,7 @@ use taskflow::telemetry;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let (command, log) = Cli::parse().into_command();
+    let (command, log) = Cli::parse_with_secret_files().into_command();
     telemetry::init_to(&log, matches!(command, Command::DeadLetters(_)));
     let result = match command {
         Command::Serve(config) => match Application::build(&config).await {

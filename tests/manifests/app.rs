@@ -3,6 +3,10 @@
 #[allow(unused_imports)]
 use super::*;
 
+use taskflow::config::SECRET_FILES;
+
+use super::network::{mounted_secret, secret_env};
+
 #[test]
 fn deployment_carries_the_dapr_annotations_the_code_expects() {
     let objects = k8s_objects();
@@ -41,24 +45,17 @@ fn deployment_carries_the_dapr_annotations_the_code_expects() {
     assert_env_value_parses("TASKFLOW_DAPR_MAX_REQUEST_BYTES", max_request);
     assert_eq!(max_request.parse::<u64>().ok(), Some(max_body));
 
-    // Token Secrets (key `token`) reach daprd through the annotations and the app through env.
-    for (annotation_key, env) in [
-        ("dapr.io/app-token-secret", "APP_API_TOKEN"),
-        ("dapr.io/api-token-secret", "DAPR_API_TOKEN"),
+    // Token Secrets (key `token`) reach daprd through the annotations and the app as files.
+    for (annotation_key, file_env) in [
+        ("dapr.io/app-token-secret", "TASKFLOW_APP_API_TOKEN_FILE"),
+        ("dapr.io/api-token-secret", "TASKFLOW_DAPR_API_TOKEN_FILE"),
     ] {
         let secret = annotation(deployment, annotation_key);
         assert!(!secret_value(&objects, secret, "token").is_empty());
-        let entry = env_entry(container, env);
-        assert_eq!(
-            str_at(entry, "/valueFrom/secretKeyRef/name"),
-            secret,
-            "{env}"
-        );
-        assert_eq!(
-            str_at(entry, "/valueFrom/secretKeyRef/key"),
-            "token",
-            "{env}"
-        );
+        let path = env_value(container, file_env);
+        let (mounted, key) = mounted_secret(&objects, deployment, container, path);
+        assert_eq!(mounted, secret, "{file_env}");
+        assert_eq!(key, "token", "{file_env}");
     }
 }
 
@@ -70,30 +67,33 @@ fn container_ports_probes_and_env_match_the_configuration() {
     let container = container(deployment);
     assert!(int_at(deployment, "/spec/replicas") >= 2);
 
-    // Every variable is one taskflow reads, with a value it accepts.
+    // Every variable is one taskflow reads, with a value it accepts (a secret file's contents
+    // as the value of its option).
     for entry in container["env"].as_array().expect("env") {
         let name = entry["name"].as_str().expect("env name");
         let value = match entry.pointer("/valueFrom/secretKeyRef") {
             Some(r) => secret_value(&objects, str_at(r, "/name"), str_at(r, "/key")),
             None => str_at(entry, "/value").to_owned(),
         };
-        assert_env_value_parses(name, &value);
+        match SECRET_FILES.iter().find(|s| s.file_env == name) {
+            Some(secret) => {
+                let (name, key) = mounted_secret(&objects, deployment, container, &value);
+                assert_env_value_parses(secret.env, &secret_value(&objects, &name, &key));
+            }
+            None => assert_env_value_parses(name, &value),
+        }
     }
     assert_eq!(env_value(container, "TASKFLOW_EVENT_SINK"), "dapr");
     assert_eq!(env_value(container, "TASKFLOW_LOG_FORMAT"), "json");
     for (env, key) in [
-        ("TASKFLOW_DATABASE_URL", "database-url"),
-        ("TASKFLOW_JWT_SECRET", "jwt-secret"),
+        ("TASKFLOW_DATABASE_URL_FILE", "database-url"),
+        ("TASKFLOW_JWT_SECRET_FILE", "jwt-secret"),
         // Replicas read each other's page tokens only with a shared key.
-        ("TASKFLOW_PAGE_TOKEN_KEY", "page-token-key"),
+        ("TASKFLOW_PAGE_TOKEN_KEY_FILE", "page-token-key"),
     ] {
-        let entry = env_entry(container, env);
-        assert_eq!(
-            str_at(entry, "/valueFrom/secretKeyRef/name"),
-            "taskflow",
-            "{env}"
-        );
-        assert_eq!(str_at(entry, "/valueFrom/secretKeyRef/key"), key, "{env}");
+        let path = env_value(container, env);
+        let mounted = mounted_secret(&objects, deployment, container, path);
+        assert_eq!(mounted, ("taskflow".to_owned(), key.to_owned()), "{env}");
     }
     assert!(
         secret_value(&objects, "taskflow", "database-url").starts_with("postgres://"),
@@ -204,10 +204,8 @@ fn every_secret_reference_resolves() {
         .into_iter()
         .chain(all_of(&objects, "StatefulSet"))
     {
-        for container in workload["spec"]["template"]["spec"]["containers"]
-            .as_array()
-            .expect("containers")
-        {
+        let pod = &workload["spec"]["template"]["spec"];
+        for container in pod["containers"].as_array().expect("containers") {
             for entry in container["env"].as_array().into_iter().flatten() {
                 if let Some(r) = entry.pointer("/valueFrom/secretKeyRef") {
                     secret_value(&objects, str_at(r, "/name"), str_at(r, "/key"));
@@ -215,8 +213,30 @@ fn every_secret_reference_resolves() {
                 }
             }
         }
+        // Secrets mounted as files: every listed key exists.
+        for volume in pod["volumes"].as_array().into_iter().flatten() {
+            let sources: Vec<&Value> = match volume.pointer("/projected/sources") {
+                Some(sources) => sources.as_array().expect("sources").iter().collect(),
+                None => vec![volume],
+            };
+            for source in sources {
+                let Some(secret) = source.get("secret") else {
+                    continue;
+                };
+                let name = secret
+                    .get("secretName")
+                    .or_else(|| secret.get("name"))
+                    .and_then(Value::as_str)
+                    .expect("a Secret name");
+                find(&objects, "Secret", name);
+                for item in secret["items"].as_array().into_iter().flatten() {
+                    secret_value(&objects, name, str_at(item, "/key"));
+                    refs += 1;
+                }
+            }
+        }
     }
-    assert!(refs >= 7, "only {refs} secret references");
+    assert!(refs >= 5, "only {refs} secret references");
 }
 
 #[test]
@@ -249,14 +269,8 @@ fn example_database_matches_the_database_url() {
         ("POSTGRES_PASSWORD", password),
         ("POSTGRES_DB", database),
     ] {
-        let entry = env_entry(postgres, env);
-        let r = entry
-            .pointer("/valueFrom/secretKeyRef")
-            .expect("from a Secret");
-        assert_eq!(
-            secret_value(&objects, str_at(r, "/name"), str_at(r, "/key")),
-            expected,
-            "{env}"
-        );
+        let file_env = format!("{env}_FILE");
+        let value = secret_env(&objects, statefulset, postgres, env, &file_env);
+        assert_eq!(value, expected, "{env}");
     }
 }

@@ -15,8 +15,11 @@ use taskflow::config::{Cli, Command, EventsConfig, ServeConfig};
 
 mod app;
 mod cluster;
+mod dashboard;
 mod local;
 mod monitoring;
+mod network;
+mod protos;
 
 // ---------------------------------------------------------------------------------------------
 // Reading manifests

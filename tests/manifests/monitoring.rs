@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use regex::Regex;
 use taskflow::metrics::{Format, Gauges, metrics};
 
-const MONITORING: &str = "k8s/monitoring";
+pub(crate) const MONITORING: &str = "k8s/monitoring";
 
 /// The alerts operators are told about in the README.
 const ALERTS: [&str; 5] = [
@@ -61,7 +61,7 @@ fn anchor(heading: &str) -> String {
 }
 
 /// The README's section under `## {title}`, up to the next `## ` heading.
-fn readme_section(readme: &str, title: &str) -> String {
+pub(crate) fn readme_section(readme: &str, title: &str) -> String {
     let heading = format!("## {title}");
     let mut lines = readme.lines().skip_while(|l| l.trim_end() != heading);
     assert!(lines.next().is_some(), "README has no `{heading}` section");
@@ -77,7 +77,7 @@ struct Registered {
     labels: BTreeSet<String>,
 }
 
-fn regex(pattern: &str) -> Regex {
+pub(crate) fn regex(pattern: &str) -> Regex {
     Regex::new(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}"))
 }
 
@@ -154,7 +154,7 @@ fn registered_metrics() -> BTreeMap<String, Registered> {
 
 /// The series taskflow's `/metrics` can carry, with their label names: a counter's samples end
 /// in `_total`, a histogram's in `_bucket`, `_sum` and `_count`.
-fn exported_series() -> BTreeMap<String, BTreeSet<String>> {
+pub(crate) fn exported_series() -> BTreeMap<String, BTreeSet<String>> {
     let mut series = BTreeMap::new();
     for (name, family) in registered_metrics() {
         let suffixes: &[&str] = match family.kind {
@@ -174,7 +174,7 @@ fn exported_series() -> BTreeMap<String, BTreeSet<String>> {
 }
 
 /// Every Rust source under `src/`, concatenated.
-fn rust_sources() -> String {
+pub(crate) fn rust_sources() -> String {
     fn walk(dir: &Path, out: &mut String) {
         let mut entries: Vec<_> = fs::read_dir(dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -196,7 +196,7 @@ fn rust_sources() -> String {
 }
 
 /// The values the code gives label `label` of series `series`, read from where it sets them.
-fn recorded_label_values(series: &str, label: &str, sources: &str) -> BTreeSet<String> {
+pub(crate) fn recorded_label_values(series: &str, label: &str, sources: &str) -> BTreeSet<String> {
     match (series, label) {
         // `Metrics::delivery(outcome)` (also called by `Metrics::dropped`).
         ("taskflow_deliveries_total", "outcome") => regex(r#"\bdelivery\("([^"]+)"\)"#)
@@ -219,14 +219,14 @@ fn record(series: &str, label: &str, value: &str) {
 }
 
 /// A series selector in a PromQL expression: the metric and its `label op "value"` matchers.
-struct Selector {
-    metric: String,
-    matchers: Vec<(String, String, String)>,
+pub(crate) struct Selector {
+    pub(crate) metric: String,
+    pub(crate) matchers: Vec<(String, String, String)>,
 }
 
 /// The `taskflow_*` series an expression selects. String literals are skipped, so a
 /// metric-like label value is not taken for a metric.
-fn selectors(expr: &str) -> Vec<Selector> {
+pub(crate) fn selectors(expr: &str) -> Vec<Selector> {
     let token = regex(r#""(?:[^"\\]|\\.)*"|\b(taskflow_[A-Za-z0-9_:]*)\s*(?:\{([^}]*)\})?"#);
     let matcher = regex(r#"([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"([^"]*)""#);
     token
