@@ -68,9 +68,29 @@ fn container_ports_probes_and_env_match_the_configuration() {
     assert!(int_at(deployment, "/spec/replicas") >= 2);
 
     // Every variable is one taskflow reads, with a value it accepts (a secret file's contents
-    // as the value of its option).
+    // as the value of its option); the OpenTelemetry SDK's own `OTEL_*` variables are read by
+    // the SDK (src/telemetry/otel.rs): an endpoint is an http(s) URL.
     for entry in container["env"].as_array().expect("env") {
         let name = entry["name"].as_str().expect("env name");
+        if name.starts_with("OTEL_") {
+            let value = str_at(entry, "/value");
+            assert!(
+                [
+                    "OTEL_EXPORTER_OTLP_ENDPOINT",
+                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                    "OTEL_SERVICE_NAME",
+                ]
+                .contains(&name),
+                "{name} is not a variable taskflow documents"
+            );
+            if name.ends_with("ENDPOINT") {
+                assert!(
+                    value.starts_with("http://") || value.starts_with("https://"),
+                    "{name}={value}"
+                );
+            }
+            continue;
+        }
         let value = match entry.pointer("/valueFrom/secretKeyRef") {
             Some(r) => secret_value(&objects, str_at(r, "/name"), str_at(r, "/key")),
             None => str_at(entry, "/value").to_owned(),

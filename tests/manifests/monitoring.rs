@@ -119,6 +119,15 @@ fn registered_metrics() -> BTreeMap<String, Registered> {
                     .collect()
             })
             .unwrap_or_default();
+        // An info metric's labels are the keys of its `Info::new(vec![("key", …)])`.
+        let labels = if kind == "Info" {
+            regex(r#"\(\s*"([a-z_][a-z0-9_]*)"\s*,"#)
+                .captures_iter(&binding)
+                .map(|c| c[1].to_owned())
+                .collect()
+        } else {
+            labels
+        };
         let kind = match kind {
             "Histogram" => "histogram",
             "Counter" => "counter",
@@ -160,6 +169,7 @@ pub(crate) fn exported_series() -> BTreeMap<String, BTreeSet<String>> {
         let suffixes: &[&str] = match family.kind {
             "counter" => &["_total"],
             "histogram" => &["_bucket", "_sum", "_count"],
+            "info" => &["_info"],
             _ => &[""],
         };
         for suffix in suffixes {
