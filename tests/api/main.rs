@@ -32,6 +32,7 @@ mod notifications;
 mod notifications_watch;
 mod ports;
 mod python_client;
+mod readme;
 mod redelivery;
 mod relay_wakeup;
 mod reminder_jobs_after_commit;

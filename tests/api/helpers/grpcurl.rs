@@ -29,6 +29,6 @@ pub fn stdout_json(output: &Output) -> serde_json::Value {
 }
 
 /// The grpcurl to run: `$GRPCURL`, or `grpcurl` on the PATH (scripts/test installs it).
-fn grpcurl_program() -> String {
+pub fn grpcurl_program() -> String {
     std::env::var("GRPCURL").unwrap_or_else(|_| "grpcurl".to_owned())
 }
