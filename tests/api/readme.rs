@@ -1,5 +1,5 @@
-//! The README runs as written: every `sh` and `python` block in it is executed here against a
-//! real server (its address put in for `127.0.0.1:50051`, and each `<…>` placeholder in a
+//! The README runs as written: every `sh`, `python` and `js` block in it is executed here
+//! against a real server (its address put in for `127.0.0.1:50051`, and each `<…>` placeholder in a
 //! resource name filled with one the earlier commands made), or it carries a
 //! `<!-- not run by tests: why -->` line just above it.
 
@@ -171,14 +171,16 @@ async fn run_grpcurl(command: &str, watch_for: &str) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-async fn run_python(blocks: &[&Block], addr: &str) {
+async fn run_python(blocks: &[&Block], addr: &str, event: &serde_json::Value) {
     let python = std::env::var("TASKFLOW_PYTHON").unwrap_or_else(|_| "python3".into());
     let dir = tempfile::tempdir().expect("a temporary directory");
-    std::os::unix::fs::symlink(
-        format!("{}/proto", env!("CARGO_MANIFEST_DIR")),
-        dir.path().join("proto"),
-    )
-    .expect("a link to proto/");
+    let copied = std::process::Command::new("cp")
+        .args(["-r", &format!("{}/proto", env!("CARGO_MANIFEST_DIR"))])
+        .arg(dir.path())
+        .status()
+        .expect("cp runs");
+    assert!(copied.success(), "proto/ copied");
+    std::fs::write(dir.path().join("event.json"), event.to_string()).expect("event.json");
     let (generate, code): (Vec<&&Block>, Vec<&&Block>) =
         blocks.iter().partition(|b| b.lang == "sh");
     for block in generate {
@@ -219,6 +221,36 @@ async fn run_python(blocks: &[&Block], addr: &str) {
         printed.contains("INVALID_ARGUMENT") && printed.contains("task.title"),
         "{printed}"
     );
+    let decoded = format!(
+        "{} {}",
+        event["type"].as_str().unwrap_or_default(),
+        event["subject"].as_str().unwrap_or_default()
+    );
+    assert!(printed.contains(&decoded), "the event decoded: {printed}");
+}
+
+/// Runs the README's Node.js client from the repository root (for `proto/`), with the
+/// packages `tests/js` pins.
+async fn run_js(block: &Block, addr: &str) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let output = tokio::process::Command::new("node")
+        .args(["-e", &block.body.replace("127.0.0.1:50051", addr)])
+        .current_dir(root)
+        .env("NODE_PATH", format!("{root}/tests/js/node_modules"))
+        .output()
+        .await
+        .expect("node runs (scripts/test installs Node.js)");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(printed.contains("users/alice/tasks/"), "{printed}");
+    assert!(
+        printed.contains("INVALID_ARGUMENT [ 'task.title' ]"),
+        "{printed}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,7 +260,7 @@ async fn every_readme_block_runs_as_written() {
     let all = blocks(&readme);
     for block in &all {
         assert!(
-            block.skipped.is_some() || matches!(block.lang.as_str(), "sh" | "python"),
+            block.skipped.is_some() || matches!(block.lang.as_str(), "sh" | "python" | "js"),
             "README.md line {}: a ```{} block is neither run nor marked \
              `<!-- not run by tests: why -->`",
             block.line,
@@ -251,6 +283,11 @@ async fn every_readme_block_runs_as_written() {
     let mut python = Vec::new();
     let mut ran = 0;
     for block in all.iter().filter(|b| b.skipped.is_none()) {
+        if block.lang == "js" {
+            run_js(block, &addr).await;
+            ran += 1;
+            continue;
+        }
         let python_recipe = block.lang == "python" || block.body.contains("grpc_tools.protoc");
         if python_recipe {
             python.push(block);
@@ -275,5 +312,12 @@ async fn every_readme_block_runs_as_written() {
         }
     }
     assert!(ran >= 20, "only {ran} README commands ran");
-    run_python(&python, &addr).await;
+    // A published event, as the tasks topic holds it, for the example that decodes one.
+    let rows = app.drained_outbox(None).await;
+    let created = rows
+        .iter()
+        .find(|r| r.event_type == "task.created")
+        .expect("a published task.created");
+    let event = taskflow::outbox::structured(created, &taskflow::config::EventsConfig::default());
+    run_python(&python, &addr, &event).await;
 }
