@@ -6,6 +6,7 @@ mod events;
 mod history;
 mod load;
 mod machine;
+mod otel;
 mod pg;
 mod pgbench;
 mod profile;
@@ -109,6 +110,29 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     )
     .await?;
     replicas::tabulate(&replicas, &mut table);
+    step("postgres: CreateTask with spans off, kept in the process, exported over OTLP");
+    let tracing =
+        otel::overhead(&args.server, &args.database_url, &profile, profile.callers).await?;
+    let kept_ratio = tracing.kept_tps / tracing.disabled_tps;
+    let exported_ratio = tracing.exported_tps / tracing.kept_tps;
+    table.figure(
+        "postgres",
+        "CreateTask, spans kept / off",
+        format!("{:.0} %", kept_ratio * 100.0),
+        &format!(
+            "{:.0} vs {:.0} tx/s (no collector vs OTEL_SDK_DISABLED)",
+            tracing.kept_tps, tracing.disabled_tps
+        ),
+    );
+    table.figure(
+        "postgres",
+        "CreateTask, spans exported / kept",
+        format!("{:.0} %", exported_ratio * 100.0),
+        &format!(
+            "{:.0} tx/s, every call sampled, {} spans to an OTLP collector",
+            tracing.exported_tps, tracing.spans_exported
+        ),
+    );
     let sqlite = embedded_sqlite(&args, &profile, &mut table).await?;
     table.figure(
         "postgres",
@@ -151,6 +175,9 @@ async fn run(args: RunArgs) -> Result<(), Error> {
         "history_list_p99_ms": pg.history_list_p99_ms,
         "history_filtered_p99_ms": pg.history_filtered_p99_ms,
         "insights_p99_ms": pg.insights_p99_ms,
+        "otel_kept_ratio": kept_ratio,
+        "otel_exported_ratio": exported_ratio,
+        "otel_spans_exported": tracing.spans_exported,
         "sqlite_create_tps": sqlite.create_tps,
         "sqlite_next_instance_p99_ms": sqlite.next_instance_p99_ms,
         "sqlite_rss_idle_mb": sqlite.rss_idle_mb,

@@ -26,6 +26,9 @@ pub const REQUIRED: &[&str] = &[
     "history_list_p99_ms",
     "history_filtered_p99_ms",
     "insights_p99_ms",
+    "otel_kept_ratio",
+    "otel_exported_ratio",
+    "otel_spans_exported",
 ];
 
 pub fn ms(histogram: &Histogram<u64>, quantile: f64) -> f64 {

@@ -69,9 +69,11 @@ pub fn init_to(config: &LogConfig, to_stderr: bool) {
             .with_filter(filter)
             .boxed(),
     };
-    let _ = Registry::default()
-        .with(vec![logs, trace_layer(true)])
-        .try_init();
+    let mut layers = vec![logs];
+    if !otel::disabled() {
+        layers.push(trace_layer(true));
+    }
+    let _ = Registry::default().with(layers).try_init();
 }
 
 /// Logging for tests: warnings and above (or `TASKFLOW_TEST_LOG`), captured per test by the

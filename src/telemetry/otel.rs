@@ -25,9 +25,15 @@ fn variable(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// `OTEL_SDK_DISABLED=true`: no spans at all (then nothing carries a caller's trace into
+/// events either; each event starts a trace of its own).
+pub fn disabled() -> bool {
+    variable("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
 /// Whether the environment asks for OTLP export.
 fn export_configured() -> bool {
-    let disabled = variable("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let disabled = disabled();
     let exporter_ok =
         variable("OTEL_TRACES_EXPORTER").is_none_or(|v| v.eq_ignore_ascii_case("otlp"));
     let endpoint = variable("OTEL_EXPORTER_OTLP_ENDPOINT").is_some()

@@ -1,0 +1,120 @@
+//! What tracing costs: CreateTask with spans off (`OTEL_SDK_DISABLED=true`), with spans kept in
+//! the process (the default, no collector), and with every span exported over OTLP to a
+//! collector in this process (every request sampled), on fresh servers one after the other.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+
+use crate::Error;
+use crate::client;
+use crate::load::Until;
+use crate::profile::Profile;
+use crate::rpc;
+use crate::server::Server;
+
+/// Counts the spans it is sent.
+#[derive(Clone, Default)]
+struct Collector {
+    spans: Arc<AtomicU64>,
+}
+
+#[tonic::async_trait]
+impl TraceService for Collector {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let count: usize = request
+            .get_ref()
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum();
+        self.spans.fetch_add(count as u64, Ordering::Relaxed);
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+/// CreateTask per second in each mode, and the spans the collector received.
+pub struct Overhead {
+    pub disabled_tps: f64,
+    pub kept_tps: f64,
+    pub exported_tps: f64,
+    pub spans_exported: u64,
+}
+
+async fn create_rate(
+    binary: &std::path::Path,
+    env: &[(&str, String)],
+    profile: &Profile,
+    callers: usize,
+) -> Result<f64, Error> {
+    let server = Server::start(binary, env).await?;
+    let clients = client::task_clients(&server.endpoint(), callers).await?;
+    if !profile.warmup.is_zero() {
+        rpc::create(&clients, callers, Until::Elapsed(profile.warmup), false).await?;
+    }
+    let (created, _) =
+        rpc::create(&clients, callers, Until::Elapsed(profile.create), false).await?;
+    drop(clients);
+    server.stop().await?;
+    Ok(created.per_second())
+}
+
+pub async fn overhead(
+    binary: &std::path::Path,
+    url: &str,
+    profile: &Profile,
+    callers: usize,
+) -> Result<Overhead, Error> {
+    let collector = Collector::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let endpoint = format!("http://{}", listener.local_addr()?);
+    let service = TraceServiceServer::new(collector.clone());
+    let serving = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    // Embedded delivery keeps the sidecar out of the comparison.
+    let base = vec![("TASKFLOW_DATABASE_URL", url.to_owned())];
+    let with = |extra: &[(&'static str, String)]| {
+        let mut env = base.clone();
+        env.extend_from_slice(extra);
+        env
+    };
+    let disabled = create_rate(
+        binary,
+        &with(&[("OTEL_SDK_DISABLED", "true".to_owned())]),
+        profile,
+        callers,
+    )
+    .await?;
+    let kept = create_rate(binary, &with(&[]), profile, callers).await?;
+    let exported = create_rate(
+        binary,
+        &with(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+            ("OTEL_TRACES_SAMPLER", "always_on".to_owned()),
+        ]),
+        profile,
+        callers,
+    )
+    .await?;
+    // The server flushes its last spans before it exits, so the collector has them all.
+    serving.abort();
+    Ok(Overhead {
+        disabled_tps: disabled,
+        kept_tps: kept,
+        exported_tps: exported,
+        spans_exported: collector.spans.load(Ordering::Relaxed),
+    })
+}
