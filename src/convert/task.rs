@@ -4,6 +4,7 @@
 use prost_types::Timestamp;
 
 use super::recurrence::{recurrence_in, recurrence_out};
+use super::reminder::{reminders_in, reminders_out};
 use super::time::{duration_in, duration_out, timestamp_in, timestamp_out};
 use crate::domain::{
     Description, Priority, Tags, Task, TaskField, TaskFields, TaskPatch, TimeZone, Title,
@@ -33,6 +34,7 @@ pub fn task_out(task: &Task) -> pb::Task {
         remind_before: f.remind_before.map(duration_out),
         delete_time: task.deletion.map(|d| timestamp_out(d.delete_time)),
         purge_time: task.deletion.map(|d| timestamp_out(d.purge_time)),
+        reminders: reminders_out(&f.reminders, f.due_time),
     }
 }
 
@@ -81,6 +83,7 @@ pub fn patch_in(
                     None => Some(None),
                 };
             }
+            TaskField::Reminders => patch.reminders = reminders_in(&task.reminders, &path, v),
             TaskField::Recurrence => {
                 patch.recurrence = match &task.recurrence {
                     Some(rule) => recurrence_in(rule, &path, v).map(Some),
@@ -108,6 +111,7 @@ fn is_populated(task: &pb::Task, field: TaskField) -> bool {
         TaskField::TimeZone => !task.time_zone.is_empty(),
         TaskField::Recurrence => task.recurrence.is_some(),
         TaskField::RemindBefore => task.remind_before.is_some(),
+        TaskField::Reminders => !task.reminders.is_empty(),
     }
 }
 
@@ -148,10 +152,13 @@ pub fn mask_fields(mask: &[String], v: &mut Violations) -> Vec<TaskField> {
             );
         } else if OUTPUT_ONLY.contains(&path.as_str()) {
             // Output only: ignored.
-        } else if path.starts_with("recurrence.") {
+        } else if let Some(whole) = ["recurrence", "reminders"]
+            .into_iter()
+            .find(|f| path.starts_with(&format!("{f}.")))
+        {
             v.add(
                 "update_mask",
-                format!("{}: update recurrence as a whole", excerpt(path)),
+                format!("{}: update {whole} as a whole", excerpt(path)),
             );
         } else {
             v.add(

@@ -5,7 +5,10 @@ use std::{fmt, str::FromStr};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Description, Recurrence, Tags, TaskField, TaskId, TaskName, TimeZone, Title, UserId};
+use super::{
+    Description, Recurrence, ReminderSpec, Tags, TaskField, TaskId, TaskName, TimeZone, Title,
+    UserId,
+};
 use crate::error::excerpt;
 
 /// Priority, ordered by rank (None < Low < … < Urgent).
@@ -72,6 +75,8 @@ pub struct TaskFields {
     /// How long before the due time the reminder fires: `None` is the server's default lead,
     /// zero is no reminder.
     pub remind_before: Option<chrono::Duration>,
+    /// Its reminders; when any, `remind_before` is ignored.
+    pub reminders: Vec<ReminderSpec>,
 }
 
 impl TaskFields {
@@ -87,6 +92,7 @@ impl TaskFields {
             time_zone: TimeZone::default(),
             recurrence: None,
             remind_before: None,
+            reminders: Vec::new(),
         }
     }
 
@@ -126,6 +132,7 @@ impl TaskFields {
                 TaskField::TimeZone => self.time_zone != other.time_zone,
                 TaskField::Recurrence => self.recurrence != other.recurrence,
                 TaskField::RemindBefore => self.remind_before != other.remind_before,
+                TaskField::Reminders => self.reminders != other.reminders,
             })
             .collect()
     }
@@ -140,6 +147,7 @@ impl TaskFields {
             time_zone,
             recurrence,
             remind_before,
+            reminders,
         } = patch;
         if let Some(v) = title {
             self.title = v;
@@ -165,6 +173,9 @@ impl TaskFields {
         if let Some(v) = remind_before {
             self.remind_before = v;
         }
+        if let Some(v) = reminders {
+            self.reminders = v;
+        }
     }
 }
 
@@ -179,6 +190,7 @@ pub struct TaskPatch {
     pub time_zone: Option<TimeZone>,
     pub recurrence: Option<Option<Recurrence>>,
     pub remind_before: Option<Option<chrono::Duration>>,
+    pub reminders: Option<Vec<ReminderSpec>>,
 }
 
 /// A strong entity tag computed from the task's version: `"<version>"`.

@@ -14,11 +14,12 @@ pub enum TaskField {
     TimeZone,
     Recurrence,
     RemindBefore,
+    Reminders,
 }
 
 impl TaskField {
     /// Every field, in the order of the `Task` message.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Title,
         Self::Description,
         Self::Priority,
@@ -27,6 +28,7 @@ impl TaskField {
         Self::TimeZone,
         Self::Recurrence,
         Self::RemindBefore,
+        Self::Reminders,
     ];
 
     /// The update-mask path (the field's name in the `Task` message).
@@ -40,6 +42,7 @@ impl TaskField {
             Self::TimeZone => "time_zone",
             Self::Recurrence => "recurrence",
             Self::RemindBefore => "remind_before",
+            Self::Reminders => "reminders",
         }
     }
 
@@ -49,7 +52,7 @@ impl TaskField {
 
     /// Whether a change to this field can move or cancel the task's reminder.
     pub fn moves_reminder(self) -> bool {
-        matches!(self, Self::DueTime | Self::RemindBefore)
+        matches!(self, Self::DueTime | Self::RemindBefore | Self::Reminders)
     }
 
     /// Every path, comma-separated (for messages).
@@ -76,7 +79,8 @@ mod tests {
         assert_eq!(TaskField::from_path("completed"), None);
         assert_eq!(
             TaskField::all_paths(),
-            "title, description, priority, tags, due_time, time_zone, recurrence, remind_before"
+            "title, description, priority, tags, due_time, time_zone, recurrence, remind_before, \
+             reminders"
         );
     }
 }

@@ -15,6 +15,7 @@ mod leader_lock;
 mod list;
 pub mod notifications;
 pub mod outbox;
+pub mod reminder_batch;
 pub mod reminders;
 pub mod retention;
 pub mod task_batch;

@@ -256,6 +256,7 @@ pub(crate) fn active_model(task: &Task) -> task::ActiveModel {
         remind_before_us: Set(f.remind_before.and_then(|d| d.num_microseconds())),
         delete_time_us: Set(task.deletion.map(|d| to_micros(d.delete_time))),
         purge_time_us: Set(task.deletion.map(|d| to_micros(d.purge_time))),
+        reminders: Set(crate::domain::reminders_to_stored(&f.reminders)),
     }
 }
 
@@ -303,6 +304,7 @@ fn to_domain(row: task::Model, tags: Vec<String>) -> Result<Task, AppError> {
         time_zone: TimeZone::from_stored(row.time_zone),
         recurrence,
         remind_before: row.remind_before_us.map(chrono::Duration::microseconds),
+        reminders: crate::domain::reminders_from_stored(row.reminders.as_deref()),
     };
     let user = UserId::parse(&row.user_id).map_err(|_| corrupt("an invalid user id"))?;
     let mut task = Task::new(

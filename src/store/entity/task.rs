@@ -31,6 +31,8 @@ pub struct Model {
     pub delete_time_us: Option<i64>,
     /// When a deleted task is purged for good.
     pub purge_time_us: Option<i64>,
+    /// The task's reminders: their ids (`before-<µs>`, `at-<µs>`), comma-separated.
+    pub reminders: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
