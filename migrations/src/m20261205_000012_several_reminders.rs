@@ -11,45 +11,54 @@ const STATE_FIRE: &str = "ix_reminders_state_fire";
 const JOB_PENDING: &str = "ix_reminders_job_pending";
 const COLUMNS: &str = "user_id, fire_at_us, due_at_us, state, fired_us, updated_us, job_pending";
 
-async fn indexes(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
-    manager
-        .create_index(
-            Index::create()
-                .name(STATE_FIRE)
-                .table(Reminders::Table)
-                .col(Reminders::State)
-                .col(Reminders::FireAtUs)
-                .to_owned(),
-        )
-        .await?;
-    manager
-        .create_index(
-            Index::create()
-                .name(JOB_PENDING)
-                .table(Reminders::Table)
-                .col(Reminders::JobPending)
-                .col(Reminders::UpdatedUs)
-                .to_owned(),
-        )
-        .await
-}
-
-async fn swap_in(manager: &SchemaManager<'_>, copy: &str) -> Result<(), DbErr> {
+/// Copies `reminders` into `next` with `copy` and puts it in its place, with the indexes.
+/// One multi-statement string, so that SQLite runs every step on the same connection (the
+/// migrator's other statements may each take another one from the pool).
+async fn swap_in(
+    manager: &SchemaManager<'_>,
+    next: TableCreateStatement,
+    copy: &str,
+) -> Result<(), DbErr> {
+    let backend = manager.get_database_backend();
+    let steps = [
+        backend.build(&next).to_string(),
+        copy.to_owned(),
+        backend
+            .build(&Table::drop().table(Reminders::Table).to_owned())
+            .to_string(),
+        backend
+            .build(
+                &Table::rename()
+                    .table(NewReminders::Table, Reminders::Table)
+                    .to_owned(),
+            )
+            .to_string(),
+        backend
+            .build(
+                &Index::create()
+                    .name(STATE_FIRE)
+                    .table(Reminders::Table)
+                    .col(Reminders::State)
+                    .col(Reminders::FireAtUs)
+                    .to_owned(),
+            )
+            .to_string(),
+        backend
+            .build(
+                &Index::create()
+                    .name(JOB_PENDING)
+                    .table(Reminders::Table)
+                    .col(Reminders::JobPending)
+                    .col(Reminders::UpdatedUs)
+                    .to_owned(),
+            )
+            .to_string(),
+    ];
     manager
         .get_connection()
-        .execute_unprepared(copy)
+        .execute_unprepared(&steps.join(";\n"))
         .await?;
-    manager
-        .drop_table(Table::drop().table(Reminders::Table).to_owned())
-        .await?;
-    manager
-        .rename_table(
-            Table::rename()
-                .table(NewReminders::Table, Reminders::Table)
-                .to_owned(),
-        )
-        .await?;
-    indexes(manager).await
+    Ok(())
 }
 
 #[async_trait::async_trait]
@@ -81,29 +90,26 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
-        manager
-            .create_table(
-                Table::create()
-                    .table(NewReminders::Table)
-                    .col(uuid(Reminders::TaskId))
-                    .col(string_len(Reminders::ReminderId, 80))
-                    .col(string_len(Reminders::UserId, 128))
-                    .col(big_integer(Reminders::FireAtUs))
-                    .col(big_integer_null(Reminders::DueAtUs))
-                    .col(small_integer(Reminders::State))
-                    .col(big_integer_null(Reminders::FiredUs))
-                    .col(big_integer(Reminders::UpdatedUs))
-                    .col(boolean(Reminders::JobPending).default(false))
-                    .primary_key(
-                        Index::create()
-                            .col(Reminders::TaskId)
-                            .col(Reminders::ReminderId),
-                    )
-                    .to_owned(),
+        let next = Table::create()
+            .table(NewReminders::Table)
+            .col(uuid(Reminders::TaskId))
+            .col(string_len(Reminders::ReminderId, 80))
+            .col(string_len(Reminders::UserId, 128))
+            .col(big_integer(Reminders::FireAtUs))
+            .col(big_integer_null(Reminders::DueAtUs))
+            .col(small_integer(Reminders::State))
+            .col(big_integer_null(Reminders::FiredUs))
+            .col(big_integer(Reminders::UpdatedUs))
+            .col(boolean(Reminders::JobPending).default(false))
+            .primary_key(
+                Index::create()
+                    .col(Reminders::TaskId)
+                    .col(Reminders::ReminderId),
             )
-            .await?;
+            .to_owned();
         swap_in(
             manager,
+            next,
             &format!(
                 "INSERT INTO reminders_next (task_id, reminder_id, {COLUMNS}) \
                  SELECT task_id, 'lead', {COLUMNS} FROM reminders"
@@ -113,23 +119,20 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                Table::create()
-                    .table(NewReminders::Table)
-                    .col(pk_uuid(Reminders::TaskId))
-                    .col(string_len(Reminders::UserId, 128))
-                    .col(big_integer(Reminders::FireAtUs))
-                    .col(big_integer(Reminders::DueAtUs))
-                    .col(small_integer(Reminders::State))
-                    .col(big_integer_null(Reminders::FiredUs))
-                    .col(big_integer(Reminders::UpdatedUs))
-                    .col(boolean(Reminders::JobPending).default(false))
-                    .to_owned(),
-            )
-            .await?;
+        let previous = Table::create()
+            .table(NewReminders::Table)
+            .col(pk_uuid(Reminders::TaskId))
+            .col(string_len(Reminders::UserId, 128))
+            .col(big_integer(Reminders::FireAtUs))
+            .col(big_integer(Reminders::DueAtUs))
+            .col(small_integer(Reminders::State))
+            .col(big_integer_null(Reminders::FiredUs))
+            .col(big_integer(Reminders::UpdatedUs))
+            .col(boolean(Reminders::JobPending).default(false))
+            .to_owned();
         swap_in(
             manager,
+            previous,
             &format!(
                 "INSERT INTO reminders_next (task_id, {COLUMNS}) \
                  SELECT task_id, {COLUMNS} FROM reminders \

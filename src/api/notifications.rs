@@ -16,8 +16,8 @@ use crate::domain::{Kind, Notification, NotificationName};
 use crate::error::AppError;
 use crate::listing::{Cursor, CursorValue, PageToken, PageTokenKey, fit_page, page_size};
 use crate::notifications::{self, Hub};
-use crate::reminders::{Reminders, SnoozeFor};
 use crate::proto::v1::{self as pb, notification_service_server::NotificationService};
+use crate::reminders::{Reminders, SnoozeFor};
 use crate::store::Database;
 use crate::store::notifications::{self as store, Position};
 
@@ -83,7 +83,9 @@ pub fn notification_out(notification: &Notification) -> pb::Notification {
 }
 
 /// When a SnoozeNotification request says the reminder fires again.
-fn snooze_in(until: Option<&pb::snooze_notification_request::UntilTime>) -> Result<SnoozeFor, AppError> {
+fn snooze_in(
+    until: Option<&pb::snooze_notification_request::UntilTime>,
+) -> Result<SnoozeFor, AppError> {
     use pb::snooze_notification_request::UntilTime;
     match until {
         Some(UntilTime::Duration(d)) => duration_in(d)
@@ -191,8 +193,7 @@ impl NotificationService for NotificationApi {
     ) -> Result<Response<pb::Notification>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
-        let name =
-            NotificationName::parse(&req.name).map_err(|e| AppError::invalid("name", e))?;
+        let name = NotificationName::parse(&req.name).map_err(|e| AppError::invalid("name", e))?;
         ensure_owner(&caller, &name.user)?;
         let when = snooze_in(req.until_time.as_ref())?;
         let notification = self.reminders.snooze(&name, when).await?;

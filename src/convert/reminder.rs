@@ -31,8 +31,7 @@ pub fn reminders_in(
         let spec = match &reminder.when {
             Some(When::BeforeDue(d)) => v.check(
                 &format!("{at}.before_due"),
-                duration_in(d)
-                    .and_then(|d| ReminderSpec::before_due(d).map_err(|e| e.to_string())),
+                duration_in(d).and_then(|d| ReminderSpec::before_due(d).map_err(|e| e.to_string())),
             ),
             Some(When::At(t)) => v.check(
                 &format!("{at}.at"),

@@ -77,9 +77,8 @@ impl Reminders {
             trigger.reminder.as_str()
         };
         let row = store::lock(&txn, &trigger.task, id).await?;
-        let row = row.filter(|r| {
-            r.state == SCHEDULED && r.due_at_us == trigger.due_at.map(to_micros)
-        });
+        let row =
+            row.filter(|r| r.state == SCHEDULED && r.due_at_us == trigger.due_at.map(to_micros));
         let mut fired = match row {
             Some(row) => self.fire_rows(&txn, vec![row]).await?,
             None => {
@@ -137,7 +136,10 @@ impl Reminders {
             outcomes.push(None);
             firings.push((i, firing(row, name, task, self.lead)));
         }
-        let keys: Vec<String> = firings.iter().map(|(_, f)| f.new.dedupe_key.clone()).collect();
+        let keys: Vec<String> = firings
+            .iter()
+            .map(|(_, f)| f.new.dedupe_key.clone())
+            .collect();
         let done = notifications::existing_keys(txn, &keys).await?;
         let marked: Vec<_> = firings
             .iter()
@@ -171,7 +173,12 @@ impl Reminders {
             .collect())
     }
 
-    fn triggered_event(&self, firing: &Firing, notification: &Notification, now: DateTime<Utc>) -> NewEvent {
+    fn triggered_event(
+        &self,
+        firing: &Firing,
+        notification: &Notification,
+        now: DateTime<Utc>,
+    ) -> NewEvent {
         let row = &firing.row;
         let fire_at = from_micros(row.fire_at_us);
         let due_at = row.due_at_us.map(from_micros);
@@ -247,7 +254,9 @@ impl Reminders {
 fn firing(row: ReminderRow, name: TaskName, task: &Task, default_lead: chrono::Duration) -> Firing {
     let fields = &task.fields;
     let lead = fields.remind_before.or(Some(default_lead));
-    let id = snoozed_of(&row.reminder_id).unwrap_or(&row.reminder_id).to_owned();
+    let id = snoozed_of(&row.reminder_id)
+        .unwrap_or(&row.reminder_id)
+        .to_owned();
     let spec = spec_of(&id, lead);
     let body = match fields.due_time {
         Some(due) => {

@@ -25,8 +25,8 @@ use crate::proto::events::v1 as ev;
 use crate::store::Database;
 
 pub use fire::{Fired, Trigger};
-pub use snooze::SnoozeFor;
 pub use scheduler::{DaprJobs, ReminderScheduler, TableScheduler};
+pub use snooze::SnoozeFor;
 
 /// A reminder that fires later than this after its time is marked late.
 pub const LATE_AFTER: Duration = Duration::seconds(60);

@@ -156,7 +156,10 @@ mod tests {
         );
         let planned = plans(&t, Duration::hours(24), now());
         assert_eq!(planned.len(), 1);
-        assert_eq!(planned[0].id, ReminderSpec::BeforeDue(Duration::hours(1)).id());
+        assert_eq!(
+            planned[0].id,
+            ReminderSpec::BeforeDue(Duration::hours(1)).id()
+        );
         assert_eq!(planned[0].fire_at, now());
         assert!(planned[0].overdue());
     }

@@ -6,8 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::{Reminders, context};
 use crate::convert::timestamp_out;
 use crate::domain::{
-    FiredReminder, Kind, LEAD_ID, Notification, NotificationName, REMIND_BEFORE_MAX_DAYS,
-    snooze_id,
+    FiredReminder, Kind, LEAD_ID, Notification, NotificationName, REMIND_BEFORE_MAX_DAYS, snooze_id,
 };
 use crate::error::AppError;
 use crate::outbox::{EventKind, NewEvent};
@@ -75,7 +74,11 @@ impl Reminders {
                 ))
             })?;
         if task.is_deleted() || task.completed {
-            let state = if task.completed { "completed" } else { "deleted" };
+            let state = if task.completed {
+                "completed"
+            } else {
+                "deleted"
+            };
             return Err(AppError::FailedPrecondition(format!(
                 "task {} is {state}: its reminders cannot be snoozed",
                 notification.task

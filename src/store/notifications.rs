@@ -327,7 +327,10 @@ pub async fn set_snooze(
     until: DateTime<Utc>,
 ) -> Result<(), AppError> {
     notification::Entity::update_many()
-        .col_expr(notification::Column::SnoozeUs, Expr::value(to_micros(until)))
+        .col_expr(
+            notification::Column::SnoozeUs,
+            Expr::value(to_micros(until)),
+        )
         .filter(notification::Column::Id.eq(id))
         .exec(conn)
         .await?;
