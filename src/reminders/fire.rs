@@ -181,7 +181,7 @@ impl Reminders {
     ) -> NewEvent {
         let row = &firing.row;
         let fire_at = from_micros(row.fire_at_us);
-        let due_at = row.due_at_us.map(from_micros);
+        let due_at = firing.new.due_time;
         let late = now - fire_at > LATE_AFTER;
         let triggered = ev::ReminderTriggered {
             context: context(&firing.name, now, ""),

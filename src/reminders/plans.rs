@@ -5,7 +5,8 @@ use chrono::{DateTime, Duration, Utc};
 use super::rules;
 use crate::domain::{LEAD_ID, ReminderSpec, Task, snoozed_of};
 
-/// One reminder to arm: `id` fires at `fire_at` for the task due at `due_at`.
+/// One reminder to arm: `id` fires at `fire_at` for the task due at `due_at` (unset for an
+/// absolute one, which does not move with the due time).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Planned {
     pub id: String,
@@ -57,7 +58,11 @@ pub fn plans(task: &Task, default_lead: Duration, now: DateTime<Utc>) -> Vec<Pla
             id: spec.id(),
             fire_at: nominal.max(now),
             nominal,
-            due_at: due,
+            // An absolute one does not depend on the due time: moving it leaves it be.
+            due_at: match spec {
+                ReminderSpec::BeforeDue(_) => due,
+                ReminderSpec::At(_) => None,
+            },
         };
         match spec {
             ReminderSpec::At(_) if nominal > now => out.push(planned),

@@ -89,7 +89,8 @@ impl Reminders {
             task: &notification.task,
             reminder: &id,
             fire_at: until,
-            due_at: task.fields.due_time,
+            // A snooze is a time of its own: moving the due time leaves it be.
+            due_at: None,
         };
         store::schedule(&txn, arm, now, !self.fires_locally()).await?;
         self.scheduled_event(&txn, arm, now, "").await?;

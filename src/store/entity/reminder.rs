@@ -19,8 +19,8 @@ pub struct Model {
     pub reminder_id: String,
     pub user_id: String,
     pub fire_at_us: i64,
-    /// The task's due time this reminder was scheduled for; a changed due time makes a
-    /// relative one stale. NULL for an `at` reminder of a task without a due time.
+    /// The task's due time this reminder was scheduled for; a changed due time makes it
+    /// stale. NULL for reminders that do not move with the due time (`at`, snoozes).
     pub due_at_us: Option<i64>,
     pub state: i16,
     pub fired_us: Option<i64>,
