@@ -35,6 +35,8 @@ mod relay_wakeup;
 mod reminder_jobs_after_commit;
 mod reminders;
 mod reminders_jobs;
+mod reminders_jobs_several;
+mod reminders_readme;
 mod reminders_several;
 mod retention;
 mod secrets;
