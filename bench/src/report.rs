@@ -25,6 +25,8 @@ pub const REQUIRED: &[&str] = &[
     "history_list_p99_ms",
     "history_filtered_p99_ms",
     "insights_p99_ms",
+    "reminders_due_in_one_minute",
+    "reminders_p99_late_ms",
 ];
 
 pub fn ms(histogram: &Histogram<u64>, quantile: f64) -> f64 {
