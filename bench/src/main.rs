@@ -10,6 +10,7 @@ mod otel;
 mod pg;
 mod pgbench;
 mod profile;
+mod reminders;
 mod replicas;
 mod report;
 mod rpc;
@@ -133,6 +134,24 @@ async fn run(args: RunArgs) -> Result<(), Error> {
             tracing.exported_tps, tracing.spans_exported
         ),
     );
+    step("postgres embedded: reminders due in the same minute, fired by the local scheduler");
+    let reminded = reminders::run(&args.server, &args.database_url, profile.reminders).await?;
+    table.latency(
+        "postgres",
+        "reminder fire lateness",
+        &reminded.lateness,
+        &format!(
+            "{} reminders due within one minute, embedded scheduler; max {:.0} ms, \
+             first due -> last fired {:.1} s, {} duplicate notifications",
+            reminded.reminders,
+            reminded.max_late_ms,
+            reminded.span.as_secs_f64(),
+            reminded.duplicates
+        ),
+    );
+    if reminded.duplicates > 0 {
+        return Err(format!("{} reminders were notified twice", reminded.duplicates).into());
+    }
     let sqlite = embedded_sqlite(&args, &profile, &mut table).await?;
     table.figure(
         "postgres",
@@ -178,6 +197,11 @@ async fn run(args: RunArgs) -> Result<(), Error> {
         "otel_kept_ratio": kept_ratio,
         "otel_exported_ratio": exported_ratio,
         "otel_spans_exported": tracing.spans_exported,
+        "reminders_due_in_one_minute": reminded.reminders,
+        "reminders_p50_late_ms": report::ms(&reminded.lateness, 0.5),
+        "reminders_p99_late_ms": report::ms(&reminded.lateness, 0.99),
+        "reminders_max_late_ms": reminded.max_late_ms,
+        "reminders_duplicates": reminded.duplicates,
         "sqlite_create_tps": sqlite.create_tps,
         "sqlite_next_instance_p99_ms": sqlite.next_instance_p99_ms,
         "sqlite_rss_idle_mb": sqlite.rss_idle_mb,

@@ -27,6 +27,8 @@ pub struct Profile {
     /// History entries seeded (PostgreSQL), and how many of them the history loads' user has.
     pub history_total: u64,
     pub history_mine: u64,
+    /// Reminders due in the same minute, fired by the embedded scheduler (PostgreSQL).
+    pub reminders: u64,
 }
 
 impl Profile {
@@ -48,6 +50,7 @@ impl Profile {
             fan_out_notifications: 50,
             history_total: 20_000,
             history_mine: 2_000,
+            reminders: 5_000,
         }
     }
 
@@ -69,6 +72,7 @@ impl Profile {
             fan_out_notifications: 500,
             history_total: 1_000_000,
             history_mine: 100_000,
+            reminders: 100_000,
         }
     }
 }

@@ -29,6 +29,8 @@ pub const REQUIRED: &[&str] = &[
     "otel_kept_ratio",
     "otel_exported_ratio",
     "otel_spans_exported",
+    "reminders_due_in_one_minute",
+    "reminders_p99_late_ms",
 ];
 
 pub fn ms(histogram: &Histogram<u64>, quantile: f64) -> f64 {

@@ -22,6 +22,7 @@ use crate::error::{AppError, excerpt};
 use crate::inbox::{DropReason, IncomingEvent, Rejection, Subscriber, Verdict};
 use crate::proto::events::v1 as ev;
 use crate::reminders::Fired;
+use crate::reminders::Trigger;
 use crate::reminders::scheduler::{JOB_DATA_TYPE, job_name};
 
 /// The callback service; one `Arc` serves all three gRPC services.
@@ -133,7 +134,7 @@ impl AppCallbackApi {
         let scheduled = ev::ReminderScheduled::decode(data.value.as_slice())
             .map_err(|_| gone("its data is not a ReminderScheduled message"))?;
         let name = TaskName::parse(&scheduled.task).map_err(|_| gone("it names no task"))?;
-        if job_name(&name) != job.name {
+        if job_name(&name, &scheduled.reminder_id) != job.name {
             return Err(gone("its name does not match its task"));
         }
         let time = |t: &Option<prost_types::Timestamp>| {
@@ -141,13 +142,18 @@ impl AppCallbackApi {
                 .and_then(|t| timestamp_in(t).ok())
                 .ok_or_else(|| gone("its times are missing"))
         };
-        let (due_at, fire_at) = (time(&scheduled.due_time)?, time(&scheduled.fire_time)?);
-        match self
-            .subscriber
-            .reminders()
-            .fire(&name, due_at, fire_at)
-            .await
-        {
+        let fire_at = time(&scheduled.fire_time)?;
+        let due_at = match &scheduled.due_time {
+            Some(_) => Some(time(&scheduled.due_time)?),
+            None => None,
+        };
+        let trigger = Trigger {
+            task: name.clone(),
+            reminder: scheduled.reminder_id.clone(),
+            due_at,
+            fire_at,
+        };
+        match self.subscriber.reminders().fire_trigger(trigger).await {
             Ok(Fired::TaskGone) => Err(Status::not_found(format!("task {name} no longer exists"))),
             Ok(_) => Ok(()),
             Err(err) => Err(Status::from(err)),

@@ -10,13 +10,14 @@ use tonic::{Request, Response, Status};
 use super::tasks::owned_parent;
 use crate::auth::{caller, ensure_owner};
 use crate::clock::{Clock, SystemClock};
-use crate::convert::{timestamp_in, timestamp_out};
+use crate::convert::{duration_in, reminder_out, timestamp_in, timestamp_out};
 use crate::domain::UserId;
 use crate::domain::{Kind, Notification, NotificationName};
 use crate::error::AppError;
 use crate::listing::{Cursor, CursorValue, PageToken, PageTokenKey, fit_page, page_size};
 use crate::notifications::{self, Hub};
 use crate::proto::v1::{self as pb, notification_service_server::NotificationService};
+use crate::reminders::{Reminders, SnoozeFor};
 use crate::store::Database;
 use crate::store::notifications::{self as store, Position};
 
@@ -29,6 +30,8 @@ pub struct NotificationApi {
     page_tokens: PageTokenKey,
     /// The time notifications are marked read at.
     clock: Arc<dyn Clock>,
+    /// Snoozes reminders.
+    reminders: Reminders,
 }
 
 impl NotificationApi {
@@ -39,6 +42,7 @@ impl NotificationApi {
         hub: Hub,
         shutdown: watch::Receiver<bool>,
         page_tokens: PageTokenKey,
+        reminders: Reminders,
     ) -> Self {
         Self {
             db,
@@ -46,6 +50,7 @@ impl NotificationApi {
             shutdown,
             page_tokens,
             clock: Arc::new(SystemClock),
+            reminders,
         }
     }
 
@@ -67,6 +72,32 @@ pub fn notification_out(notification: &Notification) -> pb::Notification {
         body: notification.body.clone(),
         create_time: Some(timestamp_out(notification.create_time)),
         read_time: notification.read_time.map(timestamp_out),
+        due_time: notification.due_time.map(timestamp_out),
+        reminder: notification
+            .reminder
+            .as_ref()
+            .and_then(|r| r.spec.as_ref())
+            .map(|spec| reminder_out(spec, notification.due_time)),
+        snooze_time: notification.snooze_time.map(timestamp_out),
+    }
+}
+
+/// When a SnoozeNotification request says the reminder fires again.
+fn snooze_in(
+    until: Option<&pb::snooze_notification_request::UntilTime>,
+) -> Result<SnoozeFor, AppError> {
+    use pb::snooze_notification_request::UntilTime;
+    match until {
+        Some(UntilTime::Duration(d)) => duration_in(d)
+            .map(SnoozeFor::Duration)
+            .map_err(|e| AppError::invalid("duration", e)),
+        Some(UntilTime::Until(t)) => timestamp_in(t)
+            .map(SnoozeFor::Until)
+            .map_err(|e| AppError::invalid("until", e)),
+        None => Err(AppError::invalid(
+            "duration",
+            "set duration or until: when the reminder fires again",
+        )),
     }
 }
 
@@ -152,6 +183,20 @@ impl NotificationService for NotificationApi {
         drop(turn);
         let notification =
             notification.ok_or_else(|| AppError::NotFound(format!("notification {name}")))?;
+        Ok(Response::new(notification_out(&notification)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn snooze_notification(
+        &self,
+        request: Request<pb::SnoozeNotificationRequest>,
+    ) -> Result<Response<pb::Notification>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let name = NotificationName::parse(&req.name).map_err(|e| AppError::invalid("name", e))?;
+        ensure_owner(&caller, &name.user)?;
+        let when = snooze_in(req.until_time.as_ref())?;
+        let notification = self.reminders.snooze(&name, when).await?;
         Ok(Response::new(notification_out(&notification)))
     }
 

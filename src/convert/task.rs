@@ -4,6 +4,7 @@
 use prost_types::Timestamp;
 
 use super::recurrence::{recurrence_in, recurrence_out};
+use super::reminder::{reminders_in, reminders_out};
 use super::time::{duration_in, duration_out, timestamp_in, timestamp_out};
 use crate::domain::{
     Description, ListName, Priority, Tags, Task, TaskField, TaskFields, TaskName, TaskPatch,
@@ -48,6 +49,7 @@ pub fn task_out(task: &Task) -> pb::Task {
                 .to_string()
             })
             .unwrap_or_default(),
+        reminders: reminders_out(&f.reminders, f.due_time),
     }
 }
 
@@ -96,6 +98,7 @@ pub fn patch_in(
                     None => Some(None),
                 };
             }
+            TaskField::Reminders => patch.reminders = reminders_in(&task.reminders, &path, v),
             TaskField::Recurrence => {
                 patch.recurrence = match &task.recurrence {
                     Some(rule) => recurrence_in(rule, &path, v).map(Some),
@@ -137,6 +140,7 @@ fn is_populated(task: &pb::Task, field: TaskField) -> bool {
         TaskField::RemindBefore => task.remind_before.is_some(),
         TaskField::List => !task.list.is_empty(),
         TaskField::Parent => !task.parent.is_empty(),
+        TaskField::Reminders => !task.reminders.is_empty(),
     }
 }
 
@@ -177,10 +181,13 @@ pub fn mask_fields(mask: &[String], v: &mut Violations) -> Vec<TaskField> {
             );
         } else if OUTPUT_ONLY.contains(&path.as_str()) {
             // Output only: ignored.
-        } else if path.starts_with("recurrence.") {
+        } else if let Some(whole) = ["recurrence", "reminders"]
+            .into_iter()
+            .find(|f| path.starts_with(&format!("{f}.")))
+        {
             v.add(
                 "update_mask",
-                format!("{}: update recurrence as a whole", excerpt(path)),
+                format!("{}: update {whole} as a whole", excerpt(path)),
             );
         } else {
             v.add(

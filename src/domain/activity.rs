@@ -21,10 +21,12 @@ pub enum ActivityKind {
     OccurrenceCreated = 7,
     ReminderFired = 8,
     TaskPurged = 9,
+    /// The user snoozed a reminder.
+    ReminderSnoozed = 10,
 }
 
 impl ActivityKind {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::TaskCreated,
         Self::TaskUpdated,
         Self::TaskCompleted,
@@ -34,6 +36,7 @@ impl ActivityKind {
         Self::OccurrenceCreated,
         Self::ReminderFired,
         Self::TaskPurged,
+        Self::ReminderSnoozed,
     ];
 
     /// Its number, as stored and as the API's `ActivityType`.
@@ -59,6 +62,7 @@ impl ActivityKind {
             Self::OccurrenceCreated => "OCCURRENCE_CREATED",
             Self::ReminderFired => "REMINDER_FIRED",
             Self::TaskPurged => "TASK_PURGED",
+            Self::ReminderSnoozed => "REMINDER_SNOOZED",
         }
     }
 

@@ -7,6 +7,7 @@ mod insights;
 mod notification;
 mod notification_name;
 mod recurrence;
+mod reminder;
 mod schedule;
 mod task;
 mod task_field;
@@ -21,9 +22,13 @@ pub use ids::{TaskId, TaskName, UserId, parse_canonical_uuid, parse_parent, pars
 pub use insights::{
     DAY_US, DayCount, DayRow, Insights, OffsetSpan, offset_spans, summarise, window_dates,
 };
-pub use notification::{Kind, NewNotification, Notification};
+pub use notification::{FiredReminder, Kind, NewNotification, Notification};
 pub use notification_name::NotificationName;
 pub use recurrence::{Anchor, Frequency, Recurrence, Weekday};
+pub use reminder::{
+    LEAD_ID, REMINDERS_MAX, ReminderError, ReminderSpec, from_stored as reminders_from_stored,
+    snooze_id, snoozed_of, spec_of, to_stored as reminders_to_stored,
+};
 pub use schedule::{SeriesPosition, next_due, zone};
 pub use task::{
     Deletion, Etag, Priority, Task, TaskFields, TaskPatch, occurrence_id, subtask_copy_id,

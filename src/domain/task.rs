@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    Description, ListId, ListName, Recurrence, Tags, TaskField, TaskId, TaskName, TimeZone, Title,
-    UserId,
+    Description, ListId, ListName, Recurrence, ReminderSpec, Tags, TaskField, TaskId, TaskName,
+    TimeZone, Title, UserId,
 };
 use crate::error::excerpt;
 
@@ -79,6 +79,8 @@ pub struct TaskFields {
     pub list: ListId,
     /// The task this one is a subtask of.
     pub parent: Option<TaskId>,
+    /// Its reminders; when any, `remind_before` is ignored.
+    pub reminders: Vec<ReminderSpec>,
 }
 
 impl TaskFields {
@@ -96,6 +98,7 @@ impl TaskFields {
             remind_before: None,
             list: ListId::Inbox,
             parent: None,
+            reminders: Vec::new(),
         }
     }
 
@@ -137,6 +140,7 @@ impl TaskFields {
                 TaskField::RemindBefore => self.remind_before != other.remind_before,
                 TaskField::List => self.list != other.list,
                 TaskField::Parent => self.parent != other.parent,
+                TaskField::Reminders => self.reminders != other.reminders,
             })
             .collect()
     }
@@ -153,6 +157,7 @@ impl TaskFields {
             remind_before,
             list,
             parent,
+            reminders,
         } = patch;
         if let Some(v) = title {
             self.title = v;
@@ -184,6 +189,9 @@ impl TaskFields {
         if let Some(v) = parent {
             self.parent = v.map(|name| name.task);
         }
+        if let Some(v) = reminders {
+            self.reminders = v;
+        }
     }
 }
 
@@ -198,6 +206,7 @@ pub struct TaskPatch {
     pub time_zone: Option<TimeZone>,
     pub recurrence: Option<Option<Recurrence>>,
     pub remind_before: Option<Option<chrono::Duration>>,
+    pub reminders: Option<Vec<ReminderSpec>>,
     /// The list by name (`Some(None)`: none named, the inbox unless a parent says
     /// otherwise); [`TaskPatch::foreign`] tells whether it is another user's.
     pub list: Option<Option<ListName>>,

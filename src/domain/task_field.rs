@@ -16,11 +16,12 @@ pub enum TaskField {
     RemindBefore,
     List,
     Parent,
+    Reminders,
 }
 
 impl TaskField {
     /// Every field, in the order of the `Task` message.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Title,
         Self::Description,
         Self::Priority,
@@ -31,6 +32,7 @@ impl TaskField {
         Self::RemindBefore,
         Self::List,
         Self::Parent,
+        Self::Reminders,
     ];
 
     /// The update-mask path (the field's name in the `Task` message).
@@ -46,6 +48,7 @@ impl TaskField {
             Self::RemindBefore => "remind_before",
             Self::List => "list",
             Self::Parent => "parent",
+            Self::Reminders => "reminders",
         }
     }
 
@@ -55,7 +58,7 @@ impl TaskField {
 
     /// Whether a change to this field can move or cancel the task's reminder.
     pub fn moves_reminder(self) -> bool {
-        matches!(self, Self::DueTime | Self::RemindBefore)
+        matches!(self, Self::DueTime | Self::RemindBefore | Self::Reminders)
     }
 
     /// Every path, comma-separated (for messages).
@@ -83,7 +86,7 @@ mod tests {
         assert_eq!(
             TaskField::all_paths(),
             "title, description, priority, tags, due_time, time_zone, recurrence, remind_before, list, \
-             parent"
+             parent, reminders"
         );
     }
 }

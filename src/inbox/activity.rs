@@ -112,6 +112,13 @@ pub fn activity_of(
             Some(m.task_title.as_str()),
             false,
         ),
+        Payload::ReminderSnoozed(m) => (
+            ActivityKind::ReminderSnoozed,
+            m.context.as_ref(),
+            None,
+            Some(m.task_title.as_str()),
+            false,
+        ),
         Payload::ReminderScheduled(_) => return None,
     };
     let name = TaskName::parse(payload.task_name()?).ok()?;

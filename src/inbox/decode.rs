@@ -25,6 +25,7 @@ pub enum Payload {
     TaskPurged(ev::TaskPurged),
     ReminderScheduled(ev::ReminderScheduled),
     ReminderTriggered(ev::ReminderTriggered),
+    ReminderSnoozed(ev::ReminderSnoozed),
 }
 
 impl Payload {
@@ -39,6 +40,7 @@ impl Payload {
             Self::TaskPurged(m) => m.context.as_ref(),
             Self::ReminderScheduled(m) => m.context.as_ref(),
             Self::ReminderTriggered(m) => m.context.as_ref(),
+            Self::ReminderSnoozed(m) => m.context.as_ref(),
         }
     }
 
@@ -54,6 +56,7 @@ impl Payload {
             Self::TaskPurged(m) => Some(m.name.as_str()),
             Self::ReminderScheduled(m) => Some(m.task.as_str()),
             Self::ReminderTriggered(m) => Some(m.task.as_str()),
+            Self::ReminderSnoozed(m) => Some(m.task.as_str()),
         };
         name.filter(|n| !n.is_empty())
     }
@@ -158,6 +161,7 @@ pub fn decode(kind: EventKind, content_type: &str, data: &[u8]) -> Result<Payloa
         EventKind::TaskPurged => decode_as(bytes, Payload::TaskPurged),
         EventKind::ReminderScheduled => decode_as(bytes, Payload::ReminderScheduled),
         EventKind::ReminderTriggered => decode_as(bytes, Payload::ReminderTriggered),
+        EventKind::ReminderSnoozed => decode_as(bytes, Payload::ReminderSnoozed),
     }
 }
 

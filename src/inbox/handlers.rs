@@ -1,5 +1,5 @@
 //! What taskflow does when its own events come back: the next occurrence of a recurring task
-//! when one is completed, and the task's reminder brought in line with the task. Every event
+//! when one is completed, and the task's reminders brought in line with the task. Every event
 //! is recorded (`processed_events`); one that can change nothing is only recorded.
 
 use sea_orm::ConnectionTrait;
@@ -26,7 +26,9 @@ pub fn may_change_anything(payload: &Payload) -> bool {
         Payload::TaskCompleted(_) => true,
         Payload::TaskReopened(reopened) => has_due(reopened.task.as_ref()),
         Payload::TaskDeleted(_) | Payload::TaskUndeleted(_) | Payload::TaskPurged(_) => true,
-        Payload::ReminderScheduled(_) | Payload::ReminderTriggered(_) => false,
+        Payload::ReminderScheduled(_)
+        | Payload::ReminderTriggered(_)
+        | Payload::ReminderSnoozed(_) => false,
     }
 }
 
@@ -60,7 +62,9 @@ pub async fn dispatch(
         | Payload::TaskUndeleted(_)
         | Payload::TaskPurged(_) => true,
         Payload::TaskUpdated(updated) => moves_reminder(updated),
-        Payload::ReminderScheduled(_) | Payload::ReminderTriggered(_) => false,
+        Payload::ReminderScheduled(_)
+        | Payload::ReminderTriggered(_)
+        | Payload::ReminderSnoozed(_) => false,
     };
     if reminder_may_change && let Some(name) = payload.task_name() {
         let name = TaskName::parse(name).map_err(|e| AppError::invalid("task.name", e))?;

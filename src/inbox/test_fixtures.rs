@@ -75,6 +75,13 @@ pub fn payload(kind: EventKind, user: &str, name: &str) -> Vec<u8> {
             ..Default::default()
         }
         .encode_to_vec(),
+        EventKind::ReminderSnoozed => ev::ReminderSnoozed {
+            context,
+            task: name.to_owned(),
+            reminder_id: "lead".to_owned(),
+            ..Default::default()
+        }
+        .encode_to_vec(),
     }
 }
 

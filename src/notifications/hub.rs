@@ -102,6 +102,19 @@ impl Hub {
         announcements::announce(conn, notification.id).await
     }
 
+    /// [`Hub::notify_in_txn`] for many notifications, in one statement.
+    pub async fn notify_many_in_txn(
+        &self,
+        conn: &impl ConnectionTrait,
+        notifications: &[Notification],
+    ) -> Result<(), AppError> {
+        if self.db.backend() != Backend::Postgres {
+            return Ok(());
+        }
+        let ids: Vec<_> = notifications.iter().map(|n| n.id).collect();
+        announcements::announce_many(conn, &ids).await
+    }
+
     /// Call after the transaction that recorded `notification` committed: on SQLite it
     /// reaches this process's watchers now; on PostgreSQL the listener delivers it (from the
     /// `pg_notify` of [`Hub::notify_in_txn`]), so this does nothing and nothing arrives twice.

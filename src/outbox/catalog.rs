@@ -14,10 +14,11 @@ pub enum EventKind {
     TaskPurged,
     ReminderScheduled,
     ReminderTriggered,
+    ReminderSnoozed,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::TaskCreated,
         Self::TaskUpdated,
         Self::TaskCompleted,
@@ -27,6 +28,7 @@ impl EventKind {
         Self::TaskPurged,
         Self::ReminderScheduled,
         Self::ReminderTriggered,
+        Self::ReminderSnoozed,
     ];
 
     /// The CloudEvent `type`.
@@ -41,6 +43,7 @@ impl EventKind {
             Self::TaskPurged => "task.purged",
             Self::ReminderScheduled => "reminder.scheduled",
             Self::ReminderTriggered => "reminder.triggered",
+            Self::ReminderSnoozed => "reminder.snoozed",
         }
     }
 
@@ -61,13 +64,16 @@ impl EventKind {
             Self::TaskPurged => "taskflow.events.v1.TaskPurged",
             Self::ReminderScheduled => "taskflow.events.v1.ReminderScheduled",
             Self::ReminderTriggered => "taskflow.events.v1.ReminderTriggered",
+            Self::ReminderSnoozed => "taskflow.events.v1.ReminderSnoozed",
         }
     }
 
     /// The topic it is published on.
     pub fn topic(self, config: &EventsConfig) -> &str {
         match self {
-            Self::ReminderScheduled | Self::ReminderTriggered => &config.reminders_topic,
+            Self::ReminderScheduled | Self::ReminderTriggered | Self::ReminderSnoozed => {
+                &config.reminders_topic
+            }
             _ => &config.tasks_topic,
         }
     }

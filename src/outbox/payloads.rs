@@ -91,7 +91,9 @@ pub fn change_event(
             task: snapshot,
         }
         .encode_to_vec(),
-        EventKind::ReminderScheduled | EventKind::ReminderTriggered => Vec::new(),
+        EventKind::ReminderScheduled
+        | EventKind::ReminderTriggered
+        | EventKind::ReminderSnoozed => Vec::new(),
     };
     NewEvent {
         kind,

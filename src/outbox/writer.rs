@@ -75,6 +75,21 @@ impl Outbox {
         Ok(store::outbox::insert_rows(conn, vec![self.row(event)]).await?)
     }
 
+    /// Writes many events on `conn`, in statements of a few hundred rows.
+    pub async fn enqueue_many(
+        &self,
+        conn: &impl ConnectionTrait,
+        events: Vec<NewEvent>,
+    ) -> Result<(), AppError> {
+        let mut rows: Vec<_> = events.into_iter().map(|e| self.row(e)).collect();
+        while !rows.is_empty() {
+            let rest = rows.split_off(rows.len().min(200));
+            store::outbox::insert_rows(conn, rows).await?;
+            rows = rest;
+        }
+        Ok(())
+    }
+
     /// The outbox row of `event`, stamped now and in the current trace: build it where the
     /// change is made, even when another task writes it.
     pub fn row(&self, event: NewEvent) -> outbox::ActiveModel {

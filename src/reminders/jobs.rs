@@ -37,11 +37,14 @@ impl Reminders {
                             context: context(&name, from_micros(row.updated_us), ""),
                             task: name.to_string(),
                             fire_time: Some(timestamp_out(from_micros(row.fire_at_us))),
-                            due_time: Some(timestamp_out(from_micros(row.due_at_us))),
+                            due_time: row.due_at_us.map(|due| timestamp_out(from_micros(due))),
+                            reminder_id: row.reminder_id.clone(),
                         };
                         self.scheduler.schedule(&name, &scheduled).await?;
                     }
-                    Ok(name) if row.state == CANCELLED => self.scheduler.cancel(&name).await?,
+                    Ok(name) if row.state == CANCELLED => {
+                        self.scheduler.cancel(&name, &row.reminder_id).await?;
+                    }
                     // A fired reminder's job has run: nothing is left to do.
                     Ok(_) => {}
                     Err(err) => tracing::error!(%err, "a reminder row that cannot be synced"),

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use dapr::dapr::proto::runtime::v1 as dapr_pb;
 use prost::Message;
 
-use crate::domain::TaskName;
+use crate::domain::{LEAD_ID, TaskName};
 use crate::error::AppError;
 use crate::proto::events::v1 as ev;
 use crate::sidecar::{Sidecar, SidecarError};
@@ -36,21 +36,28 @@ fn failure_policy() -> dapr::dapr::proto::common::v1::JobFailurePolicy {
     }
 }
 
-/// The job name of a task's reminder: one job per task, overwritten on reschedule.
-pub fn job_name(task: &TaskName) -> String {
-    format!("reminder-{}", task.task)
+/// The job name of one reminder of a task, overwritten on reschedule: `reminder-{task}` for
+/// the older single reminder (`lead`), `reminder-{task}-{reminder id}` for the others
+/// (letters, digits and `-` only).
+pub fn job_name(task: &TaskName, reminder_id: &str) -> String {
+    if reminder_id == LEAD_ID || reminder_id.is_empty() {
+        format!("reminder-{}", task.task)
+    } else {
+        format!("reminder-{}-{reminder_id}", task.task)
+    }
 }
 
 #[tonic::async_trait]
 pub trait ReminderScheduler: Send + Sync + std::fmt::Debug + 'static {
-    /// Arms the reminder described by `scheduled` (replacing any earlier one of its task).
+    /// Arms the reminder described by `scheduled` (replacing any earlier time of the same
+    /// reminder).
     async fn schedule(
         &self,
         task: &TaskName,
         scheduled: &ev::ReminderScheduled,
     ) -> Result<(), AppError>;
-    /// Disarms a task's reminder; disarming a missing one is fine.
-    async fn cancel(&self, task: &TaskName) -> Result<(), AppError>;
+    /// Disarms one reminder of a task; disarming a missing one is fine.
+    async fn cancel(&self, task: &TaskName, reminder_id: &str) -> Result<(), AppError>;
     /// Whether the in-process loop must fire reminders from the table.
     fn fires_locally(&self) -> bool;
 }
@@ -65,7 +72,7 @@ impl ReminderScheduler for TableScheduler {
         Ok(())
     }
 
-    async fn cancel(&self, _: &TaskName) -> Result<(), AppError> {
+    async fn cancel(&self, _: &TaskName, _: &str) -> Result<(), AppError> {
         Ok(())
     }
 
@@ -111,7 +118,7 @@ impl ReminderScheduler for DaprJobs {
             .ok_or_else(|| AppError::Internal("a scheduled reminder without a fire time".into()))?;
         let request = dapr_pb::ScheduleJobRequest {
             job: Some(dapr_pb::Job {
-                name: job_name(task),
+                name: job_name(task, &scheduled.reminder_id),
                 due_time: Some(fire_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
                 data: Some(prost_types::Any {
                     type_url: JOB_DATA_TYPE.to_owned(),
@@ -135,9 +142,9 @@ impl ReminderScheduler for DaprJobs {
         }
     }
 
-    async fn cancel(&self, task: &TaskName) -> Result<(), AppError> {
+    async fn cancel(&self, task: &TaskName, reminder_id: &str) -> Result<(), AppError> {
         let request = dapr_pb::DeleteJobRequest {
-            name: job_name(task),
+            name: job_name(task, reminder_id),
         };
         loop {
             let alpha = self.alpha.load(Ordering::Relaxed);

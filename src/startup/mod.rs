@@ -216,6 +216,7 @@ impl Application {
                         hub.clone(),
                         shutdown.draining(),
                         page_tokens.clone(),
+                        reminders.clone(),
                     )
                     .with_clock(clock),
                 )

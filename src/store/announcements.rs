@@ -31,6 +31,26 @@ pub async fn announce(conn: &impl ConnectionTrait, id: Uuid) -> Result<(), AppEr
     Ok(())
 }
 
+/// Announces every one of `ids` on `conn` (PostgreSQL) in one statement, as [`announce`]
+/// does one.
+pub async fn announce_many(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<(), AppError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let joined = ids
+        .iter()
+        .map(|id| id.hyphenated().to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    conn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_notify($1, id) FROM unnest(string_to_array($2, ',')) AS id",
+        [CHANNEL.into(), joined.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
 /// Wakes the outbox relay, whichever replica it runs on. Sent on its own (never inside a
 /// write transaction, whose commit a `NOTIFY` would serialise with every other notifying
 /// commit), by replicas that are not the relay.

@@ -16,6 +16,7 @@ mod list;
 pub mod lists;
 pub mod notifications;
 pub mod outbox;
+pub mod reminder_batch;
 pub mod reminders;
 pub mod retention;
 pub mod subtasks;

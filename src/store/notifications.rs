@@ -9,7 +9,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{entity::notification, from_micros, to_micros};
-use crate::domain::{Kind, NewNotification, Notification, TaskId, TaskName, UserId};
+use crate::domain::{FiredReminder, Kind, NewNotification, Notification, TaskId, TaskName, UserId};
 use crate::error::AppError;
 
 /// Inserts `new` on `conn` unless a notification with its dedupe key exists; returns the
@@ -20,19 +20,7 @@ pub async fn record(
     now: DateTime<Utc>,
 ) -> Result<Option<Notification>, AppError> {
     let id = Uuid::now_v7();
-    let row = notification::ActiveModel {
-        id: Set(id),
-        user_id: Set(new.user.as_str().to_owned()),
-        task_id: Set(new.task.task.as_uuid()),
-        kind: Set(match new.kind {
-            Kind::Reminder => notification::KIND_REMINDER,
-        }),
-        title: Set(new.title.clone()),
-        body: Set(new.body.clone()),
-        dedupe_key: Set(new.dedupe_key.clone()),
-        create_us: Set(to_micros(now)),
-        read_us: Set(None),
-    };
+    let row = active_model(id, &new, now);
     let inserted = notification::Entity::insert(row)
         .on_conflict(
             OnConflict::column(notification::Column::DedupeKey)
@@ -44,7 +32,30 @@ pub async fn record(
     if inserted == 0 {
         return Ok(None);
     }
-    Ok(Some(Notification {
+    Ok(Some(written(id, new, now)))
+}
+
+fn active_model(id: Uuid, new: &NewNotification, now: DateTime<Utc>) -> notification::ActiveModel {
+    notification::ActiveModel {
+        id: Set(id),
+        user_id: Set(new.user.as_str().to_owned()),
+        task_id: Set(new.task.task.as_uuid()),
+        kind: Set(match new.kind {
+            Kind::Reminder => notification::KIND_REMINDER,
+        }),
+        title: Set(new.title.clone()),
+        body: Set(new.body.clone()),
+        dedupe_key: Set(new.dedupe_key.clone()),
+        create_us: Set(to_micros(now)),
+        read_us: Set(None),
+        reminder_id: Set(new.reminder.as_ref().map(FiredReminder::to_stored)),
+        due_us: Set(new.due_time.map(to_micros)),
+        snooze_us: Set(None),
+    }
+}
+
+fn written(id: Uuid, new: NewNotification, now: DateTime<Utc>) -> Notification {
+    Notification {
         id,
         user: new.user,
         task: new.task,
@@ -53,7 +64,61 @@ pub async fn record(
         body: new.body,
         create_time: from_micros(to_micros(now)),
         read_time: None,
-    }))
+        due_time: new.due_time.map(|t| from_micros(to_micros(t))),
+        reminder: new.reminder,
+        snooze_time: None,
+    }
+}
+
+/// Inserts every one of `news`, whose dedupe keys are new ([`existing_keys`]), a chunk per
+/// statement; returns them as stored. A key written meanwhile is skipped by the database.
+pub async fn record_many(
+    conn: &impl ConnectionTrait,
+    news: Vec<NewNotification>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Notification>, AppError> {
+    let ids: Vec<Uuid> = news.iter().map(|_| Uuid::now_v7()).collect();
+    for (chunk, ids) in news.chunks(CHUNK).zip(ids.chunks(CHUNK)) {
+        let rows = chunk
+            .iter()
+            .zip(ids)
+            .map(|(new, id)| active_model(*id, new, now));
+        notification::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::column(notification::Column::DedupeKey)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(news
+        .into_iter()
+        .zip(ids)
+        .map(|(new, id)| written(id, new, now))
+        .collect())
+}
+
+/// Rows per statement in [`record_many`] and [`existing_keys`].
+const CHUNK: usize = 300;
+
+/// Which of `keys` are dedupe keys of stored notifications.
+pub async fn existing_keys(
+    conn: &impl ConnectionTrait,
+    keys: &[String],
+) -> Result<std::collections::HashSet<String>, AppError> {
+    let mut found = std::collections::HashSet::new();
+    for chunk in keys.chunks(CHUNK) {
+        let rows: Vec<String> = notification::Entity::find()
+            .select_only()
+            .column(notification::Column::DedupeKey)
+            .filter(notification::Column::DedupeKey.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        found.extend(rows);
+    }
+    Ok(found)
 }
 
 /// A row as a domain value.
@@ -75,6 +140,9 @@ pub fn to_domain(row: notification::Model) -> Result<Notification, AppError> {
         body: row.body,
         create_time: from_micros(row.create_us),
         read_time: row.read_us.map(from_micros),
+        due_time: row.due_us.map(from_micros),
+        reminder: row.reminder_id.as_deref().map(FiredReminder::from_stored),
+        snooze_time: row.snooze_us.map(from_micros),
     })
 }
 
@@ -235,4 +303,36 @@ pub async fn mark_read(
         .await?
         .map(to_domain)
         .transpose()
+}
+
+/// `user`'s notification `id`, locked until the transaction ends (`None` when there is none).
+pub async fn lock(
+    conn: &impl ConnectionTrait,
+    user: &UserId,
+    id: Uuid,
+) -> Result<Option<Notification>, AppError> {
+    notification::Entity::find_by_id(id)
+        .filter(notification::Column::UserId.eq(user.as_str()))
+        .lock_exclusive()
+        .one(conn)
+        .await?
+        .map(to_domain)
+        .transpose()
+}
+
+/// Sets when notification `id`'s reminder fires again.
+pub async fn set_snooze(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    until: DateTime<Utc>,
+) -> Result<(), AppError> {
+    notification::Entity::update_many()
+        .col_expr(
+            notification::Column::SnoozeUs,
+            Expr::value(to_micros(until)),
+        )
+        .filter(notification::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
 }

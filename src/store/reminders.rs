@@ -1,9 +1,10 @@
-//! The `reminders` table: at most one reminder per task, armed, fired or cancelled.
+//! The `reminders` table: one row per reminder of a task (by task and reminder id), armed,
+//! fired or cancelled.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{LockBehavior, LockType, OnConflict},
 };
 
@@ -14,7 +15,7 @@ use crate::error::AppError;
 
 pub use reminder::Model as ReminderRow;
 
-/// The task a row is the reminder of.
+/// The task a row is a reminder of.
 pub fn task_of(row: &ReminderRow) -> Result<TaskName, AppError> {
     let user = UserId::parse(&row.user_id)
         .map_err(|_| AppError::Internal(format!("reminder {} has an invalid user", row.task_id)))?;
@@ -24,21 +25,29 @@ pub fn task_of(row: &ReminderRow) -> Result<TaskName, AppError> {
     })
 }
 
-/// Arms (or re-arms) the reminder of a task; `job_pending` marks its Dapr job as still to be
+/// One reminder to arm.
+#[derive(Debug, Clone, Copy)]
+pub struct Arm<'a> {
+    pub task: &'a TaskName,
+    pub reminder: &'a str,
+    pub fire_at: DateTime<Utc>,
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+/// Arms (or re-arms) a reminder of a task; `job_pending` marks its Dapr job as still to be
 /// scheduled.
 pub async fn schedule(
     conn: &impl ConnectionTrait,
-    task: &TaskName,
-    fire_at: DateTime<Utc>,
-    due_at: DateTime<Utc>,
+    arm: Arm<'_>,
     now: DateTime<Utc>,
     job_pending: bool,
 ) -> Result<(), AppError> {
     let row = reminder::ActiveModel {
-        task_id: Set(task.task.as_uuid()),
-        user_id: Set(task.user.as_str().to_owned()),
-        fire_at_us: Set(to_micros(fire_at)),
-        due_at_us: Set(to_micros(due_at)),
+        task_id: Set(arm.task.task.as_uuid()),
+        reminder_id: Set(arm.reminder.to_owned()),
+        user_id: Set(arm.task.user.as_str().to_owned()),
+        fire_at_us: Set(to_micros(arm.fire_at)),
+        due_at_us: Set(arm.due_at.map(to_micros)),
         state: Set(SCHEDULED),
         fired_us: Set(None),
         updated_us: Set(to_micros(now)),
@@ -46,8 +55,9 @@ pub async fn schedule(
     };
     reminder::Entity::insert(row)
         .on_conflict(
-            OnConflict::column(reminder::Column::TaskId)
+            OnConflict::columns([reminder::Column::TaskId, reminder::Column::ReminderId])
                 .update_columns([
+                    reminder::Column::UserId,
                     reminder::Column::FireAtUs,
                     reminder::Column::DueAtUs,
                     reminder::Column::State,
@@ -62,39 +72,73 @@ pub async fn schedule(
     Ok(())
 }
 
-/// The reminder of a task, if it has one.
+fn of_task(task: &TaskName) -> Condition {
+    Condition::all()
+        .add(reminder::Column::TaskId.eq(task.task.as_uuid()))
+        .add(reminder::Column::UserId.eq(task.user.as_str()))
+}
+
+fn one(task: &TaskName, reminder_id: &str) -> Condition {
+    of_task(task).add(reminder::Column::ReminderId.eq(reminder_id))
+}
+
+/// Every reminder row of a task.
+pub async fn all_of(
+    conn: &impl ConnectionTrait,
+    task: &TaskName,
+) -> Result<Vec<ReminderRow>, AppError> {
+    Ok(reminder::Entity::find()
+        .filter(of_task(task))
+        .order_by_asc(reminder::Column::ReminderId)
+        .all(conn)
+        .await?)
+}
+
+/// The older single reminder (`lead`) of a task, if it has one.
 pub async fn find(
     conn: &impl ConnectionTrait,
     task: &TaskName,
 ) -> Result<Option<ReminderRow>, AppError> {
-    Ok(reminder::Entity::find_by_id(task.task.as_uuid())
-        .filter(reminder::Column::UserId.eq(task.user.as_str()))
+    Ok(reminder::Entity::find()
+        .filter(one(task, crate::domain::LEAD_ID))
         .one(conn)
         .await?)
 }
 
-/// The reminder of a task, locked until the transaction ends. Firing locks the reminder
+/// One reminder of a task, locked until the transaction ends. Firing locks the reminder
 /// before the task, in the same order as the scheduler's claim, so triggers never deadlock.
 pub async fn lock(
     conn: &impl ConnectionTrait,
     task: &TaskName,
+    reminder_id: &str,
 ) -> Result<Option<ReminderRow>, AppError> {
-    Ok(reminder::Entity::find_by_id(task.task.as_uuid())
-        .filter(reminder::Column::UserId.eq(task.user.as_str()))
+    Ok(reminder::Entity::find()
+        .filter(one(task, reminder_id))
         .lock_exclusive()
         .one(conn)
         .await?)
 }
 
-/// Cancels a task's armed reminder; true when there was one. `job_pending` marks its Dapr job
-/// as still to be deleted.
+/// Cancels one armed reminder of a task; true when it was armed. `job_pending` marks its Dapr
+/// job as still to be deleted.
 pub async fn cancel(
+    conn: &impl ConnectionTrait,
+    task: &TaskName,
+    reminder_id: &str,
+    now: DateTime<Utc>,
+    job_pending: bool,
+) -> Result<bool, AppError> {
+    set_state(conn, one(task, reminder_id), CANCELLED, now, job_pending).await
+}
+
+/// Cancels every armed reminder of a task (its task is gone).
+pub async fn cancel_all(
     conn: &impl ConnectionTrait,
     task: &TaskName,
     now: DateTime<Utc>,
     job_pending: bool,
 ) -> Result<bool, AppError> {
-    set_state(conn, task, SCHEDULED, CANCELLED, now, job_pending).await
+    set_state(conn, of_task(task), CANCELLED, now, job_pending).await
 }
 
 /// Marks an armed reminder fired; true when it was armed. A fired reminder's job has run, so
@@ -102,15 +146,15 @@ pub async fn cancel(
 pub async fn mark_fired(
     conn: &impl ConnectionTrait,
     task: &TaskName,
+    reminder_id: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, AppError> {
-    set_state(conn, task, SCHEDULED, FIRED, now, false).await
+    set_state(conn, one(task, reminder_id), FIRED, now, false).await
 }
 
 async fn set_state(
     conn: &impl ConnectionTrait,
-    task: &TaskName,
-    from: i16,
+    rows: Condition,
     to: i16,
     now: DateTime<Utc>,
     job_pending: bool,
@@ -123,9 +167,8 @@ async fn set_state(
         update = update.col_expr(reminder::Column::FiredUs, to_micros(now).into());
     }
     let result = update
-        .filter(reminder::Column::TaskId.eq(task.task.as_uuid()))
-        .filter(reminder::Column::UserId.eq(task.user.as_str()))
-        .filter(reminder::Column::State.eq(from))
+        .filter(rows)
+        .filter(reminder::Column::State.eq(SCHEDULED))
         .exec(conn)
         .await?;
     Ok(result.rows_affected > 0)
@@ -174,13 +217,18 @@ pub async fn pending_jobs(
 /// Marks the job of `row` done, unless the reminder changed since `row` was read (then it
 /// stays pending, and its new state is carried out next). True when marked.
 pub async fn job_done(conn: &impl ConnectionTrait, row: &ReminderRow) -> Result<bool, AppError> {
+    let due = match row.due_at_us {
+        Some(due) => reminder::Column::DueAtUs.eq(due),
+        None => reminder::Column::DueAtUs.is_null(),
+    };
     let result = reminder::Entity::update_many()
         .col_expr(reminder::Column::JobPending, false.into())
         .filter(reminder::Column::TaskId.eq(row.task_id))
+        .filter(reminder::Column::ReminderId.eq(row.reminder_id.as_str()))
         .filter(reminder::Column::JobPending.eq(true))
         .filter(reminder::Column::State.eq(row.state))
         .filter(reminder::Column::FireAtUs.eq(row.fire_at_us))
-        .filter(reminder::Column::DueAtUs.eq(row.due_at_us))
+        .filter(due)
         .filter(reminder::Column::UpdatedUs.eq(row.updated_us))
         .exec(conn)
         .await?;

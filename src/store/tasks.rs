@@ -258,6 +258,7 @@ pub(crate) fn active_model(task: &Task) -> task::ActiveModel {
         purge_time_us: Set(task.deletion.map(|d| to_micros(d.purge_time))),
         list_id: Set(f.list.as_uuid()),
         parent_id: Set(f.parent.map(|p| p.as_uuid())),
+        reminders: Set(crate::domain::reminders_to_stored(&f.reminders)),
     }
 }
 
@@ -307,6 +308,7 @@ fn to_domain(row: task::Model, tags: Vec<String>) -> Result<Task, AppError> {
         remind_before: row.remind_before_us.map(chrono::Duration::microseconds),
         list: ListId::from_stored(row.list_id),
         parent: row.parent_id.map(TaskId::from_uuid),
+        reminders: crate::domain::reminders_from_stored(row.reminders.as_deref()),
     };
     let user = UserId::parse(&row.user_id).map_err(|_| corrupt("an invalid user id"))?;
     let mut task = Task::new(

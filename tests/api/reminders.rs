@@ -17,7 +17,7 @@ use crate::helpers::*;
 
 pub(crate) async fn reminder_of(app: &TestApp, task: &pb::Task) -> Option<reminder::Model> {
     let id = TaskName::parse(&task.name).expect("a name").task.as_uuid();
-    reminder::Entity::find_by_id(id)
+    reminder::Entity::find_by_id((id, "lead".to_owned()))
         .one(app.db().await.conn())
         .await
         .expect("read")

@@ -105,6 +105,7 @@ async fn dapr_jobs_schedule_overwrite_delete_and_call_back(backend: Backend) {
         task: stray.to_string(),
         fire_time: Some(timestamp(now)),
         due_time: Some(timestamp(due)),
+        reminder_id: String::new(),
     };
     let mut callback =
         dapr::dapr::proto::runtime::v1::app_callback_client::AppCallbackClient::connect(format!(

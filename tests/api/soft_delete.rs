@@ -22,7 +22,7 @@ use crate::helpers::*;
 
 async fn reminder_state(app: &TestApp, task: &pb::Task) -> Option<i16> {
     let id = TaskName::parse(&task.name).expect("a name").task.as_uuid();
-    reminder::Entity::find_by_id(id)
+    reminder::Entity::find_by_id((id, "lead".to_owned()))
         .one(app.db().await.conn())
         .await
         .expect("read")

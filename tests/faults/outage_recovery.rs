@@ -381,7 +381,7 @@ fn check_reminders(
         assert_eq!(row.state, reminder::SCHEDULED, "{name}'s reminder is armed");
         assert_eq!(
             (row.fire_at_us, row.due_at_us),
-            (fire_at, due),
+            (fire_at, Some(due)),
             "{name}'s reminder fires a lead before its due time"
         );
         assert!(

@@ -20,6 +20,12 @@ pub struct Model {
     pub dedupe_key: String,
     pub create_us: i64,
     pub read_us: Option<i64>,
+    /// The id of the task's reminder that wrote it (`lead`, `before-<µs>`, `at-<µs>`).
+    pub reminder_id: Option<String>,
+    /// The task's due time when it was written.
+    pub due_us: Option<i64>,
+    /// When its reminder fires again (SnoozeNotification).
+    pub snooze_us: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,4 +1,5 @@
-//! `reminders`: at most one per task — when it fires, for which due time, and its state.
+//! `reminders`: one row per reminder of a task (keyed by the task and the reminder's id) —
+//! when it fires, for which due time, and its state.
 
 use sea_orm::entity::prelude::*;
 
@@ -12,10 +13,15 @@ pub const CANCELLED: i16 = 2;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub task_id: Uuid,
+    /// Which reminder of the task: `lead` (the older single one), `before-<µs>`, `at-<µs>`,
+    /// or `snooze-<id>`.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub reminder_id: String,
     pub user_id: String,
     pub fire_at_us: i64,
-    /// The task's due time this reminder was scheduled for; a changed due time makes it stale.
-    pub due_at_us: i64,
+    /// The task's due time this reminder was scheduled for; a changed due time makes it
+    /// stale. NULL for reminders that do not move with the due time (`at`, snoozes).
+    pub due_at_us: Option<i64>,
     pub state: i16,
     pub fired_us: Option<i64>,
     pub updated_us: i64,

@@ -35,6 +35,8 @@ pub struct Model {
     pub list_id: Option<Uuid>,
     /// The task this one is a subtask of.
     pub parent_id: Option<Uuid>,
+    /// The task's reminders: their ids (`before-<µs>`, `at-<µs>`), comma-separated.
+    pub reminders: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

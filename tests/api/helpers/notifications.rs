@@ -56,6 +56,8 @@ pub async fn record_all(
             title,
             body: body.to_owned(),
             dedupe_key: format!("test/{}", uuid::Uuid::new_v4()),
+            due_time: None,
+            reminder: None,
         };
         let notification = store::record(&txn, new, at)
             .await
