@@ -1,6 +1,8 @@
 //! taskflow's load generator: every figure of bench/README.md in one run. `bench/run` builds
 //! it and the server, creates the database and calls `taskflow-bench run`.
 
+#![recursion_limit = "256"]
+
 mod client;
 mod events;
 mod history;
