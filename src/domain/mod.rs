@@ -22,7 +22,10 @@ pub use insights::{
 };
 pub use notification::{Kind, NewNotification, Notification};
 pub use notification_name::NotificationName;
-pub use recurrence::{Anchor, Frequency, Recurrence, Weekday};
-pub use schedule::{SeriesPosition, next_due, zone};
+pub use recurrence::{
+    Anchor, Frequency, Missed, NthWeekday, Recurrence, RuleParts, Weekday, parse_rrule,
+    render_rrule, rrule_part_name,
+};
+pub use schedule::{NextOccurrence, SeriesPosition, local_date, next_due, next_occurrence, zone};
 pub use task::{Deletion, Etag, Priority, Task, TaskFields, TaskPatch, occurrence_id};
 pub use task_field::TaskField;

@@ -16,6 +16,7 @@ pub mod notifications;
 pub mod outbox;
 pub mod reminders;
 pub mod retention;
+pub mod series;
 pub mod task_batch;
 pub mod tasks;
 mod time;
