@@ -229,3 +229,7 @@ impl Recurrence {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod rrule_text_tests;
+#[cfg(test)]
+pub(crate) mod strategies;

@@ -116,6 +116,9 @@ pub fn parse_rrule(text: &str) -> Result<RuleParts, String> {
             excerpt(text)
         ));
     }
+    if body.is_empty() {
+        return Err("FREQ is required, as in FREQ=MONTHLY;BYDAY=-1FR".to_owned());
+    }
     let mut seen: Vec<String> = Vec::new();
     let mut frequency = None;
     let mut parts = RuleParts::new(Frequency::Daily);
