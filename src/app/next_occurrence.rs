@@ -8,10 +8,10 @@ use sea_orm::ConnectionTrait;
 
 use super::task_tree::MAX_DEPTH;
 use crate::clock::now;
-use crate::domain::{SeriesPosition, Task, TaskId, next_due, subtask_copy_id};
+use crate::domain::{Missed, SeriesPosition, Task, TaskId, next_occurrence, subtask_copy_id};
 use crate::error::AppError;
 use crate::outbox::{Cause, EventKind, Outbox, task_event};
-use crate::store::{subtasks, tasks};
+use crate::store::{series, subtasks, tasks};
 
 /// A completed occurrence as its `task.completed` event reports it.
 #[derive(Debug, Clone)]
@@ -24,8 +24,10 @@ pub struct Completed {
 }
 
 /// Creates the occurrence after `completed` on `txn`, with its `task.created` event (caused by
-/// the event `event_id`), unless the series has ended or that occurrence exists already.
-/// Returns whether it wrote anything.
+/// the event `event_id`), unless the series has ended or that occurrence exists already (for
+/// a rule that skips missed occurrences: unless any later occurrence exists, since completing
+/// the same occurrence again later would skip to another one). Returns whether it wrote
+/// anything.
 pub async fn create_next_occurrence(
     txn: &impl ConnectionTrait,
     outbox: &Outbox,
@@ -51,11 +53,19 @@ pub async fn create_next_occurrence(
         completed_at: done.complete_time.unwrap_or(done.update_time),
         occurrence: u32::try_from(done.occurrence).unwrap_or(u32::MAX),
     };
-    let Some(due) = next_due(rule, done.fields.time_zone.tz(), &position) else {
+    let Some(next) = next_occurrence(rule, done.fields.time_zone.tz(), &position) else {
         tracing::debug!(series = %done.series, "the series has ended");
         return Ok(false);
     };
-    let next = done.next_occurrence(anchor, due, now());
+    if rule.missed == Missed::Skip
+        && series::has_later_occurrence(txn, done.series, done.occurrence).await?
+    {
+        tracing::debug!(series = %done.series, "a later occurrence exists already");
+        return Ok(false);
+    }
+    let due = next.due;
+    let occurrence = i32::try_from(next.occurrence).unwrap_or(i32::MAX);
+    let next = done.later_occurrence(occurrence, anchor, due, now());
     if !tasks::insert_if_absent(txn, &next).await? {
         tracing::debug!(task = %next.name(), "the next occurrence exists already");
         return Ok(false);

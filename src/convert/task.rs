@@ -3,12 +3,12 @@
 
 use prost_types::Timestamp;
 
-use super::recurrence::{recurrence_in, recurrence_out};
+use super::recurrence::{Source, recurrence_in, recurrence_out};
 use super::reminder::{reminders_in, reminders_out};
 use super::time::{duration_in, duration_out, timestamp_in, timestamp_out};
 use crate::domain::{
     Description, ListName, Priority, Tags, Task, TaskField, TaskFields, TaskName, TaskPatch,
-    TimeZone, Title, parse_remind_before,
+    TimeZone, Title, local_date, parse_remind_before,
 };
 use crate::error::{Violations, excerpt};
 use crate::proto::v1 as pb;
@@ -23,7 +23,10 @@ pub fn task_out(task: &Task) -> pb::Task {
         tags: f.tags.as_slice().to_vec(),
         due_time: f.due_time.map(timestamp_out),
         time_zone: f.time_zone.as_str().to_owned(),
-        recurrence: f.recurrence.as_ref().map(recurrence_out),
+        recurrence: f.recurrence.as_ref().map(|rule| {
+            let anchor = task.series_anchor.or(f.due_time);
+            recurrence_out(rule, anchor.and_then(|t| local_date(f.time_zone.tz(), t)))
+        }),
         completed: task.completed,
         complete_time: task.complete_time.map(timestamp_out),
         series: task.series.to_string(),
@@ -59,6 +62,16 @@ pub fn patch_in(
     task: &pb::Task,
     fields: &[TaskField],
     prefix: &str,
+    v: &mut Violations,
+) -> TaskPatch {
+    patch_from(task, fields, prefix, Source::Request, v)
+}
+
+fn patch_from(
+    task: &pb::Task,
+    fields: &[TaskField],
+    prefix: &str,
+    source: Source,
     v: &mut Violations,
 ) -> TaskPatch {
     let mut patch = TaskPatch::default();
@@ -101,7 +114,7 @@ pub fn patch_in(
             TaskField::Reminders => patch.reminders = reminders_in(&task.reminders, &path, v),
             TaskField::Recurrence => {
                 patch.recurrence = match &task.recurrence {
-                    Some(rule) => recurrence_in(rule, &path, v).map(Some),
+                    Some(rule) => recurrence_in(rule, &path, source, v).map(Some),
                     None => Some(None),
                 };
             }
@@ -209,7 +222,13 @@ pub fn task_in(task: &pb::Task) -> Result<Task, crate::error::AppError> {
     use crate::error::AppError;
 
     let mut v = Violations::default();
-    let fields = fields_in(task, "task", &mut v);
+    let fields = TaskFields::from_patch(patch_from(
+        task,
+        &TaskField::ALL,
+        "task",
+        Source::Snapshot,
+        &mut v,
+    ));
     let name = v.check("task.name", TaskName::parse(&task.name));
     let series = v.check(
         "task.series",

@@ -24,12 +24,15 @@ pub use insights::{
 };
 pub use notification::{FiredReminder, Kind, NewNotification, Notification};
 pub use notification_name::NotificationName;
-pub use recurrence::{Anchor, Frequency, Recurrence, Weekday};
+pub use recurrence::{
+    Anchor, Frequency, Missed, NthWeekday, Recurrence, RuleParts, Weekday, parse_rrule,
+    render_rrule, rrule_part_name,
+};
 pub use reminder::{
     LEAD_ID, REMINDERS_MAX, ReminderError, ReminderSpec, from_stored as reminders_from_stored,
     snooze_id, snoozed_of, spec_of, to_stored as reminders_to_stored,
 };
-pub use schedule::{SeriesPosition, next_due, zone};
+pub use schedule::{NextOccurrence, SeriesPosition, local_date, next_due, next_occurrence, zone};
 pub use task::{
     Deletion, Etag, Priority, Task, TaskFields, TaskPatch, occurrence_id, subtask_copy_id,
 };

@@ -328,7 +328,18 @@ impl Task {
         due: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Self {
-        let occurrence = self.occurrence.saturating_add(1);
+        self.later_occurrence(self.occurrence.saturating_add(1), anchor, due, now)
+    }
+
+    /// Occurrence `occurrence` of this task's series (a later one than this, when a late
+    /// completion skipped some), due at `due`; otherwise as [`Self::next_occurrence`].
+    pub fn later_occurrence(
+        &self,
+        occurrence: i32,
+        anchor: Option<DateTime<Utc>>,
+        due: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Self {
         let mut fields = self.fields.clone();
         fields.due_time = Some(due);
         let mut next = Self::new(

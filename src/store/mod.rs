@@ -19,6 +19,7 @@ pub mod outbox;
 pub mod reminder_batch;
 pub mod reminders;
 pub mod retention;
+pub mod series;
 pub mod subtasks;
 pub mod task_batch;
 pub mod tasks;

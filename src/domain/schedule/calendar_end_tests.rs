@@ -161,6 +161,7 @@ fn range_ends_give_none_instead_of_panicking() {
         until: None,
         count: Some(0),
         anchor: Anchor::Due,
+        ..Recurrence::plain(Frequency::Yearly)
     };
     assert_eq!(next_due(&odd, Tz::UTC, &at(utc(2025, 1, 1, 0, 0), 0)), None);
     let odd = Recurrence {
@@ -191,7 +192,7 @@ proptest! {
         completed_at in edge_instant(),
         occurrence in any::<u32>(),
     ) {
-        let rule = Recurrence { frequency, interval, weekdays: weekdays(bits & 0x7f), until: None, count: None, anchor: mode };
+        let rule = Recurrence { frequency, interval, weekdays: weekdays(bits & 0x7f), until: None, count: None, anchor: mode, ..Recurrence::plain(frequency) };
         let position = SeriesPosition { anchor, due, completed_at, occurrence };
         if let Some(next) = next_due(&rule, tz, &position) {
             prop_assert!((1..=9999).contains(&next.year()), "{} from {:?}", next, position);

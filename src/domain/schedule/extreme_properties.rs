@@ -68,7 +68,7 @@ proptest! {
         completed_at in extreme_instant(),
         occurrence in prop_oneof![Just(0u32), Just(u32::MAX), any::<u32>()],
     ) {
-        let rule = Recurrence { frequency, interval, weekdays: weekdays(bits & 0x7f), until, count, anchor: mode };
+        let rule = Recurrence { frequency, interval, weekdays: weekdays(bits & 0x7f), until, count, anchor: mode, ..Recurrence::plain(frequency) };
         let position = SeriesPosition { anchor, due, completed_at, occurrence };
         if let Some(next) = next_due(&rule, tz, &position) {
             prop_assert!(next > floor(&rule, &position), "{} after {:?}", next, position);
@@ -90,7 +90,7 @@ proptest! {
         mode in prop::sample::select(vec![Anchor::Due, Anchor::Completion]),
     ) {
         let days = if frequency == Frequency::Weekly { weekdays(bits) } else { vec![] };
-        let rule = Recurrence { frequency, interval, weekdays: days, until: None, count: None, anchor: mode };
+        let rule = Recurrence { frequency, interval, weekdays: days, until: None, count: None, anchor: mode, ..Recurrence::plain(frequency) };
         let mut position = SeriesPosition { anchor: Some(first), due: Some(first), completed_at: first, occurrence: 1 };
         for _ in 0..12 {
             let Some(completed_at) = position.due.and_then(|d| d.checked_add_signed(TimeDelta::seconds(lateness))) else { break };
@@ -116,7 +116,7 @@ proptest! {
         occurrence in 1u32..=100_000,
     ) {
         let first = DateTime::from_timestamp(first, 0).unwrap_or_default();
-        let open = Recurrence { frequency, interval, weekdays: vec![], until: None, count: None, anchor: Anchor::Due };
+        let open = Recurrence { frequency, interval, weekdays: vec![], until: None, count: None, anchor: Anchor::Due, ..Recurrence::plain(frequency) };
         let position = SeriesPosition { anchor: Some(first), due: Some(first), completed_at: first, occurrence };
         let next = next_due(&open, tz, &position).expect("an open series continues");
         let with = |count: Option<u32>, until: Option<DateTime<Utc>>| {
@@ -161,6 +161,7 @@ fn every_zone_steps_forward_from_both_ends_of_the_range() {
                 until: None,
                 count: None,
                 anchor: Anchor::Due,
+                ..Recurrence::plain(*frequency)
             };
             for first in starts {
                 let mut due = first;

@@ -12,6 +12,12 @@
 //!   `compatible` disambiguation). The occurrence after a moved one is back at the series'
 //!   time-of-day, stepped from the local date the moved one was meant for, even when the gap
 //!   crosses midnight and moved it onto the next date.
+//! - Monthly and yearly rules with BY parts (`2TU`, `-1FR`, BYMONTHDAY, BYMONTH, BYSETPOS)
+//!   expand as RFC 5545 says (see [`by_rules`]); their months (years) count from the series
+//!   anchor's, their time of day is the anchor's.
+//! - A due-anchored series whose rule skips missed occurrences (`Missed::Skip`) goes on with
+//!   the first occurrence after the completion; the skipped ones keep their positions, so they
+//!   count toward `count` as RFC 5545 counts them (see [`next_occurrence`]).
 
 use chrono::{
     DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone,
@@ -19,7 +25,13 @@ use chrono::{
 };
 use chrono_tz::{GapInfo, Tz};
 
-use super::recurrence::{Anchor, Frequency, Recurrence, Weekday};
+use super::recurrence::{Anchor, Frequency, Recurrence};
+
+mod by_rules;
+mod skip;
+
+use by_rules::ByRules;
+pub use skip::{NextOccurrence, next_occurrence};
 
 /// Where a recurring series stands when one of its occurrences is completed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,12 +60,19 @@ pub struct SeriesPosition {
 /// The result is strictly after the current due time (due-anchored series) or strictly after
 /// `completed_at` (completion-anchored series and occurrences without a due time). A
 /// due-anchored series does not skip occurrences that are already in the past: completing an
-/// overdue occurrence yields the next one in the series, which may be overdue too.
+/// overdue occurrence yields the next one in the series, which may be overdue too, unless the
+/// rule skips missed occurrences ([`next_occurrence`]).
 pub fn next_due(
     rule: &Recurrence,
     time_zone: Tz,
     position: &SeriesPosition,
 ) -> Option<DateTime<Utc>> {
+    next_occurrence(rule, time_zone, position).map(|next| next.due)
+}
+
+/// [`next_due`] for a rule that keeps missed occurrences: the occurrence right after the
+/// completed one.
+fn next_kept(rule: &Recurrence, time_zone: Tz, position: &SeriesPosition) -> Option<DateTime<Utc>> {
     if rule.count.is_some_and(|count| position.occurrence >= count) {
         return None;
     }
@@ -64,10 +83,7 @@ pub fn next_due(
         _ => Plan::from_completion(rule, time_zone, position),
     }?;
     let next = plan.first_after(time_zone)?;
-    if rule.until.is_some_and(|until| next > until) || !(1..=9999).contains(&next.year()) {
-        return None;
-    }
-    Some(next)
+    (!past_the_end(rule, next)).then_some(next)
 }
 
 /// The time zone a task's stored `time_zone` names: `""` means UTC.
@@ -82,6 +98,11 @@ pub fn zone(name: &str) -> Tz {
 /// around pathological time-zone transitions, where a wall-clock step can fail to move the
 /// instant forward.
 const MAX_STEPS: usize = 8;
+
+/// Whether `next` is past the rule's `until` or outside the years 1 to 9999.
+fn past_the_end(rule: &Recurrence, next: DateTime<Utc>) -> bool {
+    rule.until.is_some_and(|until| next > until) || !(1..=9999).contains(&next.year())
+}
 
 /// One next-due computation: the local date to step from, how to step, the local time-of-day
 /// of the result, and the instant the result must be strictly after.
@@ -155,14 +176,20 @@ enum Step {
         weekdays: u8,
         weeks: u32,
     },
-    /// Monthly and yearly: `months` months on, on `day` clamped to the month's length.
+    /// Monthly and yearly without BY parts: `months` months on, on `day` clamped to the
+    /// month's length.
     Months { months: i64, day: u32 },
+    /// Monthly and yearly with BY parts.
+    By(ByRules),
 }
 
 impl Step {
     /// The step of `rule` for a series whose day-of-month and week phase come from `origin`.
     fn new(rule: &Recurrence, origin: NaiveDate) -> Option<Self> {
         let interval = rule.interval.max(1);
+        if let Some(by) = ByRules::new(rule, origin) {
+            return Some(Self::By(by));
+        }
         Some(match rule.frequency {
             Frequency::Daily => Self::Days(u64::from(interval)),
             Frequency::Weekly if rule.weekdays.is_empty() => Self::Days(7 * u64::from(interval)),
@@ -171,7 +198,7 @@ impl Step {
                 weekdays: rule
                     .weekdays
                     .iter()
-                    .fold(0, |set, &day| set | 1 << days_from_monday(day)),
+                    .fold(0, |set, &day| set | 1 << day.days_from_monday()),
                 weeks: interval,
             },
             Frequency::Monthly => Self::Months {
@@ -188,6 +215,7 @@ impl Step {
     /// The rule's next date strictly after `date`.
     fn next(&self, date: NaiveDate) -> Option<NaiveDate> {
         match *self {
+            Self::By(ref by) => by.next(date),
             Self::Days(days) => date.checked_add_days(Days::new(days)),
             Self::Months { months, day } => {
                 let index = i64::from(date.year()) * 12 + i64::from(date.month0()) + months;
@@ -221,6 +249,7 @@ impl Step {
     /// and week phase come from `origin`.
     fn lands_on(&self, origin: NaiveDate, date: NaiveDate) -> bool {
         match *self {
+            Self::By(ref by) => by.lands_on(date),
             Self::Days(days) => i64::try_from(days)
                 .is_ok_and(|days| (date - origin).num_days().rem_euclid(days) == 0),
             Self::Months { months, day } => {
@@ -263,16 +292,9 @@ fn week_start(date: NaiveDate) -> Option<NaiveDate> {
     date.checked_sub_days(Days::new(u64::from(date.weekday().num_days_from_monday())))
 }
 
-fn days_from_monday(day: Weekday) -> u32 {
-    match day {
-        Weekday::Monday => 0,
-        Weekday::Tuesday => 1,
-        Weekday::Wednesday => 2,
-        Weekday::Thursday => 3,
-        Weekday::Friday => 4,
-        Weekday::Saturday => 5,
-        Weekday::Sunday => 6,
-    }
+/// The local date `instant` falls on in `tz` (`None` past chrono's range).
+pub fn local_date(tz: Tz, instant: DateTime<Utc>) -> Option<NaiveDate> {
+    to_local(tz, instant).map(|local| local.date())
 }
 
 /// The wall-clock time `instant` shows in `tz` (`None` past chrono's range).
@@ -322,6 +344,8 @@ fn resolve(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
     }
 }
 
+#[cfg(test)]
+mod by_rules_tests;
 #[cfg(test)]
 mod calendar_end_tests;
 #[cfg(test)]

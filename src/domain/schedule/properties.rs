@@ -258,7 +258,7 @@ proptest! {
         completed_at in instant(),
         occurrence in any::<u32>(),
     ) {
-        let rule = Recurrence { frequency, interval, weekdays: weekdays(bits & 0x7f), until, count, anchor: mode };
+        let rule = Recurrence { frequency, interval, weekdays: weekdays(bits & 0x7f), until, count, anchor: mode, ..Recurrence::plain(frequency) };
         let position = SeriesPosition { anchor, due, completed_at, occurrence };
         let _ = next_due(&rule, tz, &position);
     }
