@@ -357,4 +357,6 @@ mod extreme_properties;
 #[cfg(test)]
 mod properties;
 #[cfg(test)]
+mod rrule_crate_properties;
+#[cfg(test)]
 mod tests;
