@@ -33,6 +33,7 @@ mod notifications_watch;
 mod ports;
 mod python_client;
 mod readme;
+mod recurrence_rules;
 mod redelivery;
 mod relay_wakeup;
 mod reminder_jobs_after_commit;
