@@ -222,7 +222,8 @@ async fn boundary_values_are_accepted(backend: Backend) {
             due_time: Some(ts("2027-02-01T00:00:00Z")),
             recurrence: Some(pb::Recurrence {
                 interval: Some(1000),
-                count: Some(1),
+                // The earliest end a series may have (`count` and `until_time` are one or the
+                // other, RFC 5545).
                 until_time: Some(ts("2027-02-01T00:00:00Z")),
                 ..weekly(&[
                     pb::DayOfWeek::Sunday,
@@ -243,6 +244,20 @@ async fn boundary_values_are_accepted(backend: Backend) {
         "weekdays are de-duplicated and ordered"
     );
     assert_eq!(rule.interval, Some(1000));
+    let counted = crate::helpers::create(
+        &mut alice,
+        "alice",
+        pb::Task {
+            due_time: Some(ts("2027-02-01T00:00:00Z")),
+            recurrence: Some(pb::Recurrence {
+                count: Some(1),
+                ..weekly(&[pb::DayOfWeek::Monday])
+            }),
+            ..crate::helpers::titled("once")
+        },
+    )
+    .await;
+    assert_eq!(counted.recurrence.expect("recurrence").count, Some(1));
 }
 
 both_backends!(every_task_rule_is_enforced, boundary_values_are_accepted);
