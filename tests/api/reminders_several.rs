@@ -97,7 +97,7 @@ async fn each_reminder_fires_once_into_a_notification_with_the_due_time(backend:
     // Newest first: 1 h before, 2 h before, then the one at a fixed time.
     let whens: Vec<_> = listed
         .iter()
-        .map(|n| n.reminder.as_ref().and_then(|r| r.when.clone()))
+        .map(|n| n.reminder.as_ref().and_then(|r| r.when))
         .collect();
     assert_eq!(
         whens,

@@ -112,7 +112,7 @@ async fn a_snoozed_reminder_fires_again_and_snoozing_twice_moves_it(backend: Bac
     assert_eq!(triggered.len(), 2);
     assert!(triggered[1].snoozed && triggered[1].reminder_id == snooze_id);
     assert_eq!(
-        triggered[1].reminder.as_ref().and_then(|r| r.when.clone()),
+        triggered[1].reminder.as_ref().and_then(|r| r.when),
         before(Duration::hours(1)).when,
         "it says which reminder was snoozed"
     );
