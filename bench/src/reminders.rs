@@ -47,7 +47,7 @@ async fn seed(url: &str, count: u64, first_us: u64) -> Result<(), Error> {
         "BEGIN; \
          CREATE TEMP TABLE seed AS \
            SELECT g, gen_random_uuid() AS id, 'rb-' || (g % {USERS}) AS user_id, \
-             ({first_us} + (g * {MINUTE_US}) / {count})::bigint AS fire_at_us \
+             ({first_us}::bigint + (g::bigint * {MINUTE_US}) / {count}) AS fire_at_us \
            FROM generate_series(0, {count} - 1) g; \
          INSERT INTO tasks (id, user_id, title, description, priority, due_time_us, time_zone, \
            recurrence, completed, complete_time_us, series_id, occurrence, version, request_id, \
