@@ -138,22 +138,7 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     );
     step("postgres embedded: reminders due in the same minute, fired by the local scheduler");
     let reminded = reminders::run(&args.server, &args.database_url, profile.reminders).await?;
-    table.latency(
-        "postgres",
-        "reminder fire lateness",
-        &reminded.lateness,
-        &format!(
-            "{} reminders due within one minute, embedded scheduler; max {:.0} ms, \
-             first due -> last fired {:.1} s, {} duplicate notifications",
-            reminded.reminders,
-            reminded.max_late_ms,
-            reminded.span.as_secs_f64(),
-            reminded.duplicates
-        ),
-    );
-    if reminded.duplicates > 0 {
-        return Err(format!("{} reminders were notified twice", reminded.duplicates).into());
-    }
+    reminders::tabulate(&reminded, &mut table)?;
     let sqlite = embedded_sqlite(&args, &profile, &mut table).await?;
     table.figure(
         "postgres",

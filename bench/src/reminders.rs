@@ -11,6 +11,7 @@ use hdrhistogram::Histogram;
 use crate::Error;
 use crate::load::histogram;
 use crate::pg::psql;
+use crate::report::Table;
 use crate::server::Server;
 
 /// The users the seeded tasks belong to (`rb-0` … ).
@@ -46,8 +47,8 @@ async fn seed(url: &str, count: u64, first_us: u64) -> Result<(), Error> {
         "BEGIN; \
          CREATE TEMP TABLE seed AS \
            SELECT g, gen_random_uuid() AS id, 'rb-' || (g % {USERS}) AS user_id, \
-             ({first_us} + (g * {MINUTE_US}) / {count})::bigint AS fire_at_us \
-           FROM generate_series(0::bigint, {count} - 1) g; \
+             ({first_us}::bigint + (g::bigint * {MINUTE_US}) / {count}) AS fire_at_us \
+           FROM generate_series(0, {count} - 1) g; \
          INSERT INTO tasks (id, user_id, title, description, priority, due_time_us, time_zone, \
            recurrence, completed, complete_time_us, series_id, occurrence, version, request_id, \
            create_time_us, update_time_us, series_anchor_us, remind_before_us) \
@@ -135,4 +136,25 @@ pub async fn run(binary: &Path, url: &str, count: u64) -> Result<ReminderFigures
         duplicates: notifications - distinct,
         span: Duration::from_micros(last_us.saturating_sub(first_us)),
     })
+}
+
+/// The figure's row; an error when a reminder was notified twice.
+pub fn tabulate(figures: &ReminderFigures, table: &mut Table) -> Result<(), Error> {
+    table.latency(
+        "postgres",
+        "reminder fire lateness",
+        &figures.lateness,
+        &format!(
+            "{} reminders due within one minute, embedded scheduler; max {:.0} ms, \
+             first due -> last fired {:.1} s, {} duplicate notifications",
+            figures.reminders,
+            figures.max_late_ms,
+            figures.span.as_secs_f64(),
+            figures.duplicates
+        ),
+    );
+    if figures.duplicates > 0 {
+        return Err(format!("{} reminders were notified twice", figures.duplicates).into());
+    }
+    Ok(())
 }

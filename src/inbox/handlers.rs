@@ -14,11 +14,13 @@ use crate::proto::events::v1 as ev;
 use crate::reminders::Reminders;
 
 /// Whether handling `payload` can change anything beyond its `processed_events` record. Only
-/// a task with a due time has a reminder, and a change that removes the due time says so in
-/// its changed fields, so events of tasks without one (most `task.created`) change nothing.
+/// a task with a due time or reminders of its own has a reminder, and a change that removes
+/// either says so in its changed fields, so events of tasks without one (most `task.created`)
+/// change nothing.
 pub fn may_change_anything(payload: &Payload) -> bool {
-    let has_due =
-        |task: Option<&crate::proto::v1::Task>| task.is_some_and(|t| t.due_time.is_some());
+    let has_due = |task: Option<&crate::proto::v1::Task>| {
+        task.is_some_and(|t| t.due_time.is_some() || !t.reminders.is_empty())
+    };
     match payload {
         Payload::TaskCreated(created) => has_due(created.task.as_ref()),
         Payload::TaskUpdated(updated) => moves_reminder(updated),

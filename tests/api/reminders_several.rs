@@ -376,7 +376,32 @@ async fn bad_reminders_are_refused_naming_the_field_and_change_nothing(backend: 
     assert_eq!(fetched, task, "nothing changed");
 }
 
+async fn an_absolute_reminder_needs_no_due_time(backend: Backend) {
+    let (app, clock) = clocked(backend).await;
+    let mut alice = app.user("alice");
+    let when = clock.now() + Duration::hours(1);
+    let task = task_with(
+        &mut alice,
+        "undated",
+        None,
+        vec![at(when), before(Duration::hours(1))],
+    )
+    .await;
+    assert_eq!(task.reminders[0].fire_time, Some(timestamp(when)));
+    assert_eq!(task.reminders[1].fire_time, None, "no due time yet");
+    settled(&app).await;
+    let rows = reminder_rows(&app, &task).await;
+    assert_eq!(rows.len(), 1, "only the absolute one: {rows:?}");
+    assert_eq!(rows[&at_id(when)].due_at_us, None);
+    clock.advance(Duration::hours(1));
+    assert_eq!(app.reminders().fire_due().await.expect("step"), 1);
+    let written = notifications_of(&app, &task).await;
+    assert_eq!(written.len(), 1);
+    assert_eq!(written[0].due_us, None);
+}
+
 both_backends!(
+    an_absolute_reminder_needs_no_due_time,
     each_reminder_fires_once_into_a_notification_with_the_due_time,
     moving_the_due_time_moves_the_relative_ones_only,
     completing_or_deleting_cancels_them_all_and_undoing_rearms,
