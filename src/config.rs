@@ -3,10 +3,12 @@
 mod dead_letters;
 mod retention;
 mod secret_files;
+mod tls;
 
 pub use dead_letters::{DeadLetterAction, DeadLettersArgs};
 pub use retention::RetentionConfig;
 pub use secret_files::{SECRET_FILES, SecretFile};
+pub use tls::TlsConfig;
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -175,6 +177,8 @@ pub struct ServeConfig {
     /// Address of the public API (TaskService, reflection, grpc.health.v1).
     #[arg(long, env = "TASKFLOW_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: String,
+    #[command(flatten)]
+    pub tls: TlsConfig,
     /// HS256 secret that verifies `authorization: Bearer` JWTs. Without it the server runs in
     /// development mode, trusts `x-user-id` metadata, and only listens on loopback.
     #[arg(long, env = "TASKFLOW_JWT_SECRET", hide_env_values = true)]

@@ -20,4 +20,5 @@ pub mod sidecar;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod tracecontext;

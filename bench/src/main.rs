@@ -70,6 +70,10 @@ struct RunArgs {
     /// Overrides the profile's number of concurrent callers.
     #[arg(long)]
     callers: Option<usize>,
+    /// Runs only the tracing figures and prints them (writes no results.json): for trying a
+    /// change to the span path without the whole run.
+    #[arg(long)]
+    only_tracing: bool,
 }
 
 #[tokio::main]
@@ -100,6 +104,13 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     let started = Instant::now();
     let machine = machine::describe();
     let mut table = Table::default();
+    if args.only_tracing {
+        let tracing =
+            otel::overhead(&args.server, &args.database_url, &profile, profile.callers).await?;
+        tracing_figures(&tracing, &mut table);
+        print!("{}", table.render());
+        return Ok(());
+    }
     let pg = dapr_postgres(&args, &profile, &mut table).await?;
     let create_ratio = pg.create_tps / pg.pgbench_tps;
     step("postgres + dapr: three replicas, creates spread over all, then the relay's one killed");
@@ -116,26 +127,7 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     step("postgres: CreateTask with spans off, kept in the process, exported over OTLP");
     let tracing =
         otel::overhead(&args.server, &args.database_url, &profile, profile.callers).await?;
-    let kept_ratio = tracing.kept_tps / tracing.disabled_tps;
-    let exported_ratio = tracing.exported_tps / tracing.kept_tps;
-    table.figure(
-        "postgres",
-        "CreateTask, spans kept / off",
-        format!("{:.0} %", kept_ratio * 100.0),
-        &format!(
-            "{:.0} vs {:.0} tx/s (no collector vs OTEL_SDK_DISABLED)",
-            tracing.kept_tps, tracing.disabled_tps
-        ),
-    );
-    table.figure(
-        "postgres",
-        "CreateTask, spans exported / kept",
-        format!("{:.0} %", exported_ratio * 100.0),
-        &format!(
-            "{:.0} tx/s, every call sampled, {} spans to an OTLP collector",
-            tracing.exported_tps, tracing.spans_exported
-        ),
-    );
+    let (kept_ratio, exported_ratio) = tracing_figures(&tracing, &mut table);
     step("postgres embedded: reminders due in the same minute, fired by the local scheduler");
     let reminded = reminders::run(&args.server, &args.database_url, profile.reminders).await?;
     reminders::tabulate(&reminded, &mut table)?;
@@ -247,6 +239,31 @@ struct PgFigures {
 const HISTORY_CALLERS: usize = 16;
 /// The lists the list load's tasks are spread over (`ListTasks by list`).
 const LISTS: u64 = 4;
+
+/// The tracing figures' rows; returns the kept / off and exported / kept ratios.
+fn tracing_figures(tracing: &otel::Overhead, table: &mut Table) -> (f64, f64) {
+    let kept_ratio = tracing.kept_tps / tracing.disabled_tps;
+    let exported_ratio = tracing.exported_tps / tracing.kept_tps;
+    table.figure(
+        "postgres",
+        "CreateTask, spans kept / off",
+        format!("{:.0} %", kept_ratio * 100.0),
+        &format!(
+            "{:.0} vs {:.0} tx/s (no collector vs OTEL_SDK_DISABLED)",
+            tracing.kept_tps, tracing.disabled_tps
+        ),
+    );
+    table.figure(
+        "postgres",
+        "CreateTask, spans exported / kept",
+        format!("{:.0} %", exported_ratio * 100.0),
+        &format!(
+            "{:.0} tx/s, every call sampled, {} spans to an OTLP collector",
+            tracing.exported_tps, tracing.spans_exported
+        ),
+    );
+    (kept_ratio, exported_ratio)
+}
 
 async fn dapr_postgres(
     args: &RunArgs,

@@ -67,7 +67,6 @@ fn insights_out(insights: &Insights, time_zone: &str) -> pb::Insights {
 
 #[tonic::async_trait]
 impl ActivityService for ActivityApi {
-    #[tracing::instrument(skip_all)]
     async fn get_insights(
         &self,
         request: Request<pb::GetInsightsRequest>,
@@ -122,7 +121,6 @@ impl ActivityService for ActivityApi {
         Ok(Response::new(insights_out(&insights, zone.as_str())))
     }
 
-    #[tracing::instrument(skip_all)]
     async fn list_activities(
         &self,
         request: Request<pb::ListActivitiesRequest>,

@@ -52,7 +52,6 @@ fn position_in(cursor: &Cursor) -> Result<(i64, Uuid), AppError> {
 
 #[tonic::async_trait]
 impl ListService for ListApi {
-    #[tracing::instrument(skip_all)]
     async fn create_list(
         &self,
         request: Request<pb::CreateListRequest>,
@@ -69,7 +68,6 @@ impl ListService for ListApi {
         Ok(Response::new(task_list_out(&list)))
     }
 
-    #[tracing::instrument(skip_all)]
     async fn get_list(
         &self,
         request: Request<pb::GetListRequest>,
@@ -80,7 +78,6 @@ impl ListService for ListApi {
         Ok(Response::new(task_list_out(&list)))
     }
 
-    #[tracing::instrument(skip_all)]
     async fn list_lists(
         &self,
         request: Request<pb::ListListsRequest>,
@@ -112,7 +109,6 @@ impl ListService for ListApi {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
     async fn update_list(
         &self,
         request: Request<pb::UpdateListRequest>,
@@ -154,7 +150,6 @@ impl ListService for ListApi {
         Ok(Response::new(task_list_out(&list)))
     }
 
-    #[tracing::instrument(skip_all)]
     async fn delete_list(
         &self,
         request: Request<pb::DeleteListRequest>,

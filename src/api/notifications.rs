@@ -136,7 +136,6 @@ type NotificationStream =
 
 #[tonic::async_trait]
 impl NotificationService for NotificationApi {
-    #[tracing::instrument(skip_all)]
     async fn list_notifications(
         &self,
         request: Request<pb::ListNotificationsRequest>,
@@ -168,7 +167,6 @@ impl NotificationService for NotificationApi {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
     async fn mark_notification_read(
         &self,
         request: Request<pb::MarkNotificationReadRequest>,
@@ -186,7 +184,6 @@ impl NotificationService for NotificationApi {
         Ok(Response::new(notification_out(&notification)))
     }
 
-    #[tracing::instrument(skip_all)]
     async fn snooze_notification(
         &self,
         request: Request<pb::SnoozeNotificationRequest>,
@@ -202,7 +199,6 @@ impl NotificationService for NotificationApi {
 
     type WatchNotificationsStream = NotificationStream;
 
-    #[tracing::instrument(skip_all)]
     async fn watch_notifications(
         &self,
         request: Request<pb::WatchNotificationsRequest>,

@@ -66,7 +66,6 @@ pub(super) fn request_id_in(raw: &str) -> Result<Option<&str>, AppError> {
 
 #[tonic::async_trait]
 impl TaskService for TaskApi {
-    #[tracing::instrument(skip_all)]
     async fn create_task(
         &self,
         request: Request<pb::CreateTaskRequest>,
@@ -88,7 +87,6 @@ impl TaskService for TaskApi {
         Ok(Response::new(task_out(&task)))
     }
 
-    #[tracing::instrument(skip_all)]
     async fn get_task(
         &self,
         request: Request<pb::GetTaskRequest>,
@@ -99,7 +97,6 @@ impl TaskService for TaskApi {
         Ok(Response::new(task_out(&task)))
     }
 
-    #[tracing::instrument(skip_all)]
     async fn list_tasks(
         &self,
         request: Request<pb::ListTasksRequest>,
@@ -157,7 +154,6 @@ impl TaskService for TaskApi {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
     async fn update_task(
         &self,
         request: Request<pb::UpdateTaskRequest>,
@@ -183,7 +179,6 @@ impl TaskService for TaskApi {
         Ok(Response::new(task_out(&task)))
     }
 
-    #[tracing::instrument(skip_all)]
     async fn complete_task(
         &self,
         request: Request<pb::CompleteTaskRequest>,
@@ -194,7 +189,6 @@ impl TaskService for TaskApi {
         Ok(Response::new(task_out(&task)))
     }
 
-    #[tracing::instrument(skip_all)]
     async fn reopen_task(
         &self,
         request: Request<pb::ReopenTaskRequest>,
@@ -205,7 +199,6 @@ impl TaskService for TaskApi {
         Ok(Response::new(task_out(&task)))
     }
 
-    #[tracing::instrument(skip_all)]
     async fn delete_task(
         &self,
         request: Request<pb::DeleteTaskRequest>,
@@ -218,7 +211,6 @@ impl TaskService for TaskApi {
         Ok(Response::new(task_out(&task)))
     }
 
-    #[tracing::instrument(skip_all)]
     async fn undelete_task(
         &self,
         request: Request<pb::UndeleteTaskRequest>,

@@ -69,6 +69,8 @@ pub enum StartupError {
         max = crate::config::REMINDER_LEAD_MAX_SECONDS
     )]
     ReminderLead(u64),
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     #[error("reflection: {0}")]
     Reflection(String),
     #[error("server: {0}")]
@@ -104,6 +106,8 @@ struct ApiServices {
 /// A bound, migrated, wired server, ready to run.
 pub struct Application {
     api: Port,
+    /// TLS on the API port, when a certificate is configured.
+    api_tls: Option<tokio_rustls::TlsAcceptor>,
     callback: Port,
     metrics: Port,
     db: Database,
@@ -144,6 +148,10 @@ impl Application {
             None => Authenticator::development(),
         };
         let page_tokens = page_token_key(config);
+        let api_tls = match (&config.tls.tls_cert, &config.tls.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert.clone(), key.clone())?),
+            _ => None,
+        };
         let api = Port::bind(
             &config.listen,
             auth.is_development()
@@ -235,6 +243,7 @@ impl Application {
         ));
         Ok(Self {
             api,
+            api_tls,
             callback,
             metrics,
             db,

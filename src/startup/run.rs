@@ -35,6 +35,7 @@ impl Application {
     ) -> Result<(), StartupError> {
         let Application {
             api,
+            api_tls,
             callback,
             metrics,
             db,
@@ -73,7 +74,7 @@ impl Application {
 
         let (health, health_service) = tonic_health::server::health_reporter();
         set_serving(&health, ServingStatus::Serving).await;
-        let server = serve_api(api, services, health_service, token.clone())?;
+        let server = serve_api(api, api_tls, services, health_service, token.clone())?;
         let mut server = std::pin::pin!(server);
         tokio::select! {
             result = &mut server => {
@@ -118,12 +119,13 @@ async fn set_serving(health: &HealthReporter, status: ServingStatus) {
 /// The API port: health, reflection and taskflow's services, until draining starts.
 fn serve_api(
     api: Port,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     services: ApiServices,
     health: tonic_health::pb::health_server::HealthServer<
         impl tonic_health::pb::health_server::Health,
     >,
     token: Shutdown,
-) -> Result<impl Future<Output = Result<(), tonic::transport::Error>>, StartupError> {
+) -> Result<ApiServer, StartupError> {
     let reflection = |builder: tonic_reflection::server::Builder<'static>| {
         builder
             .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
@@ -136,8 +138,8 @@ fn serve_api(
     let reflection_v1alpha = reflection(tonic_reflection::server::Builder::configure())
         .build_v1alpha()
         .map_err(|e| StartupError::Reflection(e.to_string()))?;
-    tracing::info!(addr = %api.addr, "serving the taskflow API");
-    Ok(Server::builder()
+    tracing::info!(addr = %api.addr, tls = tls.is_some(), "serving the taskflow API");
+    let router = Server::builder()
         .layer(crate::telemetry::RpcLayer)
         .add_service(health)
         .add_service(reflection_v1)
@@ -145,11 +147,24 @@ fn serve_api(
         .add_service(services.tasks)
         .add_service(services.notifications)
         .add_service(services.activities)
-        .add_service(services.lists)
-        .serve_with_incoming_shutdown(incoming(api.listener), async move {
-            token.drained().await;
-        }))
+        .add_service(services.lists);
+    let drained = async move {
+        token.drained().await;
+    };
+    Ok(match tls {
+        None => Box::pin(router.serve_with_incoming_shutdown(incoming(api.listener), drained)),
+        Some(acceptor) => {
+            Box::pin(router.serve_with_incoming_shutdown(
+                crate::tls::incoming(api.listener, acceptor),
+                drained,
+            ))
+        }
+    })
 }
+
+/// The API server's future, plaintext or TLS.
+type ApiServer =
+    std::pin::Pin<Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send>>;
 
 /// The callback port the sidecar calls, until the background work stops.
 fn serve_callbacks(

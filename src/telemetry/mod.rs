@@ -23,10 +23,19 @@ const SECRET_BEARING_TARGETS: &str = "sqlx_postgres::options=error";
 
 type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
 
-/// The spans that become traces: taskflow's own, whatever the log filter says.
+/// The spans that become traces: taskflow's own, whatever the log filter says. A span carries
+/// what it was given and nothing per poll: no busy/idle timings, no thread or source location,
+/// and no OpenTelemetry context made current on every enter (nothing here reads it; the W3C
+/// context is taken from the span itself).
 fn trace_layer(export: bool) -> BoxedLayer {
     tracing_opentelemetry::layer()
         .with_tracer(otel::tracer(export))
+        .with_tracked_inactivity(false)
+        .with_threads(false)
+        .with_location(false)
+        .with_target(false)
+        .with_level(false)
+        .with_context_activation(false)
         .with_filter(Targets::new().with_target("taskflow", tracing::Level::INFO))
         .boxed()
 }

@@ -51,6 +51,7 @@ mod snooze;
 mod soft_delete;
 mod startup_config;
 mod subtasks;
+mod tls;
 mod traces;
 mod update;
 mod validation;

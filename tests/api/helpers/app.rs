@@ -336,6 +336,10 @@ pub fn test_config(database_url: &str) -> ServeConfig {
             database_acquire_timeout_ms: taskflow::store::DEFAULT_ACQUIRE_TIMEOUT_MS,
         },
         listen: "127.0.0.1:0".into(),
+        tls: taskflow::config::TlsConfig {
+            tls_cert: None,
+            tls_key: None,
+        },
         jwt_secret: None,
         page_token_key: None,
         jwt_issuer: None,
