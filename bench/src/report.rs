@@ -23,6 +23,7 @@ pub const REQUIRED: &[&str] = &[
     "rss_idle_mb",
     "rss_watch_mb",
     "list_by_list_p99_ms",
+    "list_by_list_16_p99_ms",
     "history_list_p99_ms",
     "history_filtered_p99_ms",
     "insights_p99_ms",

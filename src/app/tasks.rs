@@ -1,6 +1,7 @@
 //! The task use cases behind `TaskService`.
 
 use sea_orm::ConnectionTrait;
+use tracing::Instrument;
 
 use super::create_queue::CreateQueue;
 use super::task_tree::{MAX_DEPTH, check_owner, height, named_list, place, surviving_list};
@@ -120,8 +121,18 @@ impl Tasks {
 
     /// Applies `patch`. A patch that changes nothing returns the task as it is. Moving a task
     /// to another list moves its subtasks with it (a `task.updated` each).
-    #[tracing::instrument(name = "db.transaction", skip_all, fields(otel.kind = "client"))]
     pub async fn update(
+        &self,
+        name: &TaskName,
+        etag: Option<Etag>,
+        patch: TaskPatch,
+    ) -> Result<Task, AppError> {
+        self.update_in_transaction(name, etag, patch)
+            .instrument(crate::telemetry::db_transaction("update"))
+            .await
+    }
+
+    async fn update_in_transaction(
         &self,
         name: &TaskName,
         etag: Option<Etag>,
@@ -264,8 +275,20 @@ impl Tasks {
     /// Reads the task with its row locked, lets `change` edit it (returning the event that
     /// reports the change, or `None` when nothing changed), and writes it back with a new
     /// version and its event in the same transaction, then does `cascade` to its subtasks.
-    #[tracing::instrument(name = "db.transaction", skip_all, fields(otel.kind = "client"))]
     async fn write(
+        &self,
+        name: &TaskName,
+        etag: Option<Etag>,
+        deleted: Deleted,
+        cascade: Cascade,
+        change: impl FnOnce(&mut Task) -> Result<Option<(EventKind, Vec<TaskField>)>, AppError>,
+    ) -> Result<Task, AppError> {
+        self.write_in_transaction(name, etag, deleted, cascade, change)
+            .instrument(crate::telemetry::db_transaction("write"))
+            .await
+    }
+
+    async fn write_in_transaction(
         &self,
         name: &TaskName,
         etag: Option<Etag>,

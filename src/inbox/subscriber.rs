@@ -170,8 +170,13 @@ impl Subscriber {
         );
     }
 
-    #[tracing::instrument(name = "db.transaction", skip_all, fields(otel.kind = "client"))]
     async fn apply(&self, event: &Accepted) -> Result<(), AppError> {
+        self.apply_in_transaction(event)
+            .instrument(crate::telemetry::db_transaction("apply event"))
+            .await
+    }
+
+    async fn apply_in_transaction(&self, event: &Accepted) -> Result<(), AppError> {
         let (id, kind, user) = (&event.id, event.kind.as_type(), event.user.as_str());
         // The history entry, written with the record: exactly once per event.
         let entry =

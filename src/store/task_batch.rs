@@ -2,6 +2,7 @@
 
 use sea_orm::sea_query::{CommonTableExpression, PostgresQueryBuilder, WithClause};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryTrait, Statement};
+use tracing::Instrument;
 
 use super::{Backend, Database, entity::outbox as outbox_entity, tasks};
 use crate::domain::Task;
@@ -15,8 +16,13 @@ pub struct NewRow<'a> {
 }
 
 /// Writes `batch` in one transaction: on PostgreSQL as one statement.
-#[tracing::instrument(name = "db.transaction", skip_all, fields(otel.kind = "client", tasks = batch.len()))]
 pub async fn insert(db: &Database, batch: &[NewRow<'_>]) -> Result<(), DbErr> {
+    insert_in_transaction(db, batch)
+        .instrument(crate::telemetry::db_transaction("insert tasks"))
+        .await
+}
+
+async fn insert_in_transaction(db: &Database, batch: &[NewRow<'_>]) -> Result<(), DbErr> {
     if db.backend() == Backend::Postgres {
         return insert_as_one_statement(db, batch).await;
     }

@@ -15,6 +15,17 @@ use tracing_subscriber::{Layer, Registry, fmt};
 use crate::config::{LogConfig, LogFormat};
 
 pub use otel::{exporting, shutdown};
+
+/// The span of one database transaction, when spans leave the process (a collector is
+/// configured); none otherwise, so that work that is never seen costs nothing and log lines
+/// inside the transaction keep the call's or the delivery's span, with its `trace_id`.
+pub fn db_transaction(what: &'static str) -> tracing::Span {
+    if exporting() {
+        tracing::info_span!("db.transaction", otel.kind = "client", db.operation = what)
+    } else {
+        tracing::Span::none()
+    }
+}
 pub use rpc::{RpcLayer, set_access_log};
 
 /// Targets that would log a secret, kept to errors whatever the filter: sqlx warns about an

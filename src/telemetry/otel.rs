@@ -4,14 +4,15 @@
 //! turn export off). The exporter reads its other `OTEL_EXPORTER_OTLP_*` variables itself, the
 //! SDK `OTEL_TRACES_SAMPLER`/`_ARG`, `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES`.
 //! Without a collector, spans still carry the W3C context from callers into events and logs,
-//! and are dropped.
+//! and are dropped: taskflow's own traces are not marked sampled then (a caller's sampled one
+//! stays sampled), which spares recording spans nobody receives.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider};
 
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
 static EXPORTING: AtomicBool = AtomicBool::new(false);
@@ -68,6 +69,12 @@ pub fn tracer(export: bool) -> SdkTracer {
                 }
                 Err(err) => eprintln!("taskflow: traces are not exported: {err}"),
             }
+        }
+        if !exporting() && variable("OTEL_TRACES_SAMPLER").is_none() {
+            // Nothing leaves the process: spans of taskflow's own traces are not recorded (their
+            // ids still reach the logs and the events). A caller's sampled trace stays sampled,
+            // so the services downstream of its events record their part of it.
+            builder = builder.with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOff)));
         }
         builder.build()
     });
