@@ -1,11 +1,15 @@
 //! Command line and environment: every option has a `TASKFLOW_*` variable.
 
 mod dead_letters;
+mod dev_token;
+mod identity;
 mod retention;
 mod secret_files;
 mod tls;
 
 pub use dead_letters::{DeadLetterAction, DeadLettersArgs};
+pub use dev_token::DevTokenArgs;
+pub use identity::IdentityConfig;
 pub use retention::RetentionConfig;
 pub use secret_files::{SECRET_FILES, SecretFile};
 pub use tls::TlsConfig;
@@ -137,6 +141,9 @@ pub enum Command {
     /// List, show, replay or discard the events kept from the dead-letter topic. Reads the same
     /// configuration (environment) as `serve`.
     DeadLetters(DeadLettersArgs),
+    /// Print a development token for a user: HS256, signed with TASKFLOW_JWT_SECRET, with the
+    /// configured issuer and audience.
+    DevToken(DevTokenArgs),
 }
 
 impl Cli {
@@ -179,8 +186,9 @@ pub struct ServeConfig {
     pub listen: String,
     #[command(flatten)]
     pub tls: TlsConfig,
-    /// HS256 secret that verifies `authorization: Bearer` JWTs. Without it the server runs in
-    /// development mode, trusts `x-user-id` metadata, and only listens on loopback.
+    /// HS256 secret that verifies `authorization: Bearer` JWTs. Without it (and without an
+    /// identity provider's keys, `TASKFLOW_JWT_JWKS_URL` or `TASKFLOW_OIDC_ISSUER_URL`) the server
+    /// runs in development mode, trusts `x-user-id` metadata, and only listens on loopback.
     #[arg(long, env = "TASKFLOW_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
     /// Key that encrypts and authenticates page tokens (`next_page_token`), at least 32
@@ -200,6 +208,8 @@ pub struct ServeConfig {
     /// Required `aud` claim of tokens, when set.
     #[arg(long, env = "TASKFLOW_JWT_AUDIENCE")]
     pub jwt_audience: Option<String>,
+    #[command(flatten)]
+    pub identity: IdentityConfig,
     /// Longest wait for in-flight calls to finish on shutdown, in seconds.
     #[arg(long, env = "TASKFLOW_SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
     pub shutdown_grace_seconds: u64,

@@ -102,6 +102,9 @@ pub enum AppError {
     /// The Dapr sidecar could not do what was asked; it may succeed later.
     #[error("sidecar: {0}")]
     Sidecar(String),
+    /// The identity provider's keys could not be fetched (the cause, for the log).
+    #[error("identity provider unavailable: {0}")]
+    IdentityProvider(String),
     /// A database fault that is not the caller's doing.
     #[error("database error: {0}")]
     Database(#[source] sea_orm::DbErr),
@@ -150,13 +153,17 @@ impl AppError {
             Self::FailedPrecondition(_) => "FAILED_PRECONDITION",
             Self::Unavailable(_) => "DATABASE_UNAVAILABLE",
             Self::Sidecar(_) => "SIDECAR_UNAVAILABLE",
+            Self::IdentityProvider(_) => "IDENTITY_PROVIDER_UNAVAILABLE",
             Self::Database(_) | Self::Internal(_) => "INTERNAL",
         }
     }
 
     /// True for faults that go away by themselves (a retry may succeed).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Unavailable(_) | Self::Sidecar(_))
+        matches!(
+            self,
+            Self::Unavailable(_) | Self::Sidecar(_) | Self::IdentityProvider(_)
+        )
     }
 }
 
@@ -248,6 +255,13 @@ impl From<AppError> for Status {
                 (
                     Code::Unavailable,
                     "the sidecar is unavailable; retry later".to_owned(),
+                )
+            }
+            AppError::IdentityProvider(cause) => {
+                tracing::warn!(error = %cause, "identity provider unavailable");
+                (
+                    Code::Unavailable,
+                    "the identity provider's keys are not available yet; retry later".to_owned(),
                 )
             }
             AppError::Database(_) | AppError::Internal(_) => {

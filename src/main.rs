@@ -10,7 +10,10 @@ use taskflow::telemetry;
 #[tokio::main]
 async fn main() -> ExitCode {
     let (command, log) = Cli::parse_with_secret_files().into_command();
-    telemetry::init_to(&log, matches!(command, Command::DeadLetters(_)));
+    telemetry::init_to(
+        &log,
+        matches!(command, Command::DeadLetters(_) | Command::DevToken(_)),
+    );
     let result = match command {
         Command::Serve(config) => match Application::build(&config).await {
             Ok(app) => app
@@ -21,6 +24,9 @@ async fn main() -> ExitCode {
         },
         Command::Migrate(config) => migrate(&config).await,
         Command::DeadLetters(args) => taskflow::startup::dead_letters::run(&args).await,
+        Command::DevToken(args) => {
+            taskflow::auth::mint_dev_token(&args).map(|token| println!("{token}"))
+        }
     };
     telemetry::shutdown();
     match result {

@@ -94,6 +94,7 @@ impl Cli {
                 Target::Serve(&mut args.serve),
                 sub(&matches, "dead-letters"),
             ),
+            Some(Command::DevToken(args)) => (Target::Token(args), sub(&matches, "dev-token")),
         };
         let mut target = target;
         for secret in SECRET_FILES {
@@ -120,11 +121,16 @@ impl Cli {
 enum Target<'a> {
     Serve(&'a mut ServeConfig),
     Database(&'a mut DatabaseConfig),
+    Token(&'a mut super::DevTokenArgs),
 }
 
 impl Target<'_> {
     fn has(&self, secret: SecretFile) -> bool {
-        matches!(self, Target::Serve(_)) || secret.id == "database_url"
+        match self {
+            Target::Serve(_) => true,
+            Target::Database(_) => secret.id == "database_url",
+            Target::Token(_) => secret.id == "jwt_secret",
+        }
     }
 
     /// Sets the option, checked as its parser would check it.
@@ -140,7 +146,13 @@ impl Target<'_> {
                 database.database_url = DatabaseUrl(value);
                 return Ok(());
             }
-            Target::Database(_) => return Err(format!("{file_env}: not an option here")),
+            Target::Token(args) if secret.id == "jwt_secret" => {
+                args.jwt_secret = Some(secret_of(value)?);
+                return Ok(());
+            }
+            Target::Database(_) | Target::Token(_) => {
+                return Err(format!("{file_env}: not an option here"));
+            }
             Target::Serve(serve) => serve,
         };
         match secret.id {

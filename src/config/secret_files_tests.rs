@@ -44,7 +44,7 @@ impl Files {
         match command {
             Command::Serve(serve) => serve,
             Command::DeadLetters(args) => args.serve,
-            Command::Migrate(_) => panic!("expected serve options"),
+            Command::Migrate(_) | Command::DevToken(_) => panic!("expected serve options"),
         }
     }
 

@@ -2,6 +2,7 @@
 //! runs it until shutdown ([`Application::run_until`], in `run.rs`).
 
 pub mod dead_letters;
+mod identity;
 mod listen;
 mod run;
 mod shutdown;
@@ -10,11 +11,11 @@ use std::sync::Arc;
 use std::{io, net::SocketAddr, time::Duration};
 
 use tokio::net::TcpListener;
-use tonic::service::interceptor::InterceptedService;
+use tower::Layer;
 
 use crate::api::{ActivityApi, AppCallbackApi, ListApi, NotificationApi, TaskApi};
 use crate::app::{Lists, Retention, RetentionSettings, Tasks};
-use crate::auth::{AuthInterceptor, Authenticator};
+use crate::auth::{AuthLayer, Authenticated};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ServeConfig, SinkChoice};
 use crate::error::AppError;
@@ -52,9 +53,10 @@ pub enum StartupError {
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: String, source: io::Error },
     #[error(
-        "refusing to serve on {0} without TASKFLOW_JWT_SECRET: development mode trusts the \
-         x-user-id header, so it only listens on loopback (127.0.0.1 or ::1). Set \
-         TASKFLOW_JWT_SECRET or listen on a loopback address."
+        "refusing to serve on {0} without TASKFLOW_JWT_SECRET, TASKFLOW_JWT_JWKS_URL or \
+         TASKFLOW_OIDC_ISSUER_URL: development mode trusts the x-user-id header, so it only \
+         listens on loopback (127.0.0.1 or ::1). Configure how tokens are verified or listen on \
+         a loopback address."
     )]
     InsecureListen(SocketAddr),
     #[error(
@@ -69,6 +71,8 @@ pub enum StartupError {
         max = crate::config::REMINDER_LEAD_MAX_SECONDS
     )]
     ReminderLead(u64),
+    #[error("{0}")]
+    Identity(String),
     #[error("TLS: {0}")]
     Tls(#[from] crate::tls::TlsError),
     #[error("reflection: {0}")]
@@ -76,8 +80,6 @@ pub enum StartupError {
     #[error("server: {0}")]
     Serve(#[from] tonic::transport::Error),
 }
-
-type Authenticated<S> = InterceptedService<S, AuthInterceptor>;
 
 /// A bound port.
 struct Port {
@@ -139,14 +141,7 @@ impl Application {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
         let lead = reminder_lead(config)?;
-        let auth = match &config.jwt_secret {
-            Some(secret) => Authenticator::jwt(
-                secret,
-                config.jwt_issuer.as_deref(),
-                config.jwt_audience.as_deref(),
-            ),
-            None => Authenticator::development(),
-        };
+        let auth = identity::authenticator(config).await?;
         let page_tokens = page_token_key(config);
         let api_tls = match (&config.tls.tls_cert, &config.tls.tls_key) {
             (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert.clone(), key.clone())?),
@@ -204,20 +199,18 @@ impl Application {
         let api_limit = config.api_max_message_bytes;
         let tasks = Tasks::new(db.clone(), outbox).with_purge_after(config.retention.purge_after());
         let services = ApiServices {
-            lists: InterceptedService::new(
+            lists: AuthLayer(auth.clone()).layer(
                 ListServiceServer::new(ListApi::new(
                     Lists::new(db.clone(), tasks.clone()),
                     page_tokens.clone(),
                 ))
                 .max_decoding_message_size(api_limit),
-                auth.interceptor(),
             ),
-            tasks: InterceptedService::new(
+            tasks: AuthLayer(auth.clone()).layer(
                 TaskServiceServer::new(TaskApi::new(tasks, page_tokens.clone()))
                     .max_decoding_message_size(api_limit),
-                auth.interceptor(),
             ),
-            notifications: InterceptedService::new(
+            notifications: AuthLayer(auth.clone()).layer(
                 NotificationServiceServer::new(
                     NotificationApi::new(
                         db.clone(),
@@ -229,12 +222,10 @@ impl Application {
                     .with_clock(clock),
                 )
                 .max_decoding_message_size(api_limit),
-                auth.interceptor(),
             ),
-            activities: InterceptedService::new(
+            activities: AuthLayer(auth.clone()).layer(
                 ActivityServiceServer::new(ActivityApi::new(db.clone(), page_tokens))
                     .max_decoding_message_size(api_limit),
-                auth.interceptor(),
             ),
         };
         let callbacks = Arc::new(AppCallbackApi::new(

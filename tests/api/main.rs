@@ -30,6 +30,8 @@ mod metrics_formats;
 mod metrics_labels;
 mod notifications;
 mod notifications_watch;
+mod oidc;
+mod oidc_logs;
 mod ports;
 mod python_client;
 mod readme;

@@ -344,6 +344,7 @@ pub fn test_config(database_url: &str) -> ServeConfig {
         page_token_key: None,
         jwt_issuer: None,
         jwt_audience: None,
+        identity: taskflow::config::IdentityConfig::default(),
         shutdown_grace_seconds: 5,
         reminder_lead_seconds: 24 * 3600,
         callback_listen: "127.0.0.1:0".into(),
