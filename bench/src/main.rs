@@ -6,6 +6,7 @@
 mod client;
 mod events;
 mod history;
+mod jwks;
 mod load;
 mod machine;
 mod otel;
@@ -128,6 +129,18 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     let tracing =
         otel::overhead(&args.server, &args.database_url, &profile, profile.callers).await?;
     let (kept_ratio, exported_ratio) = tracing_figures(&tracing, &mut table);
+    step("postgres: CreateTask with HS256 tokens and with RS256 tokens from a JWKS");
+    let tokens = jwks::cost(&args.server, &args.database_url, &profile, profile.callers).await?;
+    let jwks_ratio = tokens.jwks_tps / tokens.hs256_tps;
+    table.figure(
+        "postgres",
+        "CreateTask, RS256 (JWKS) / HS256 tokens",
+        format!("{:.0} %", jwks_ratio * 100.0),
+        &format!(
+            "{:.0} vs {:.0} tx/s; {} key fetches during the loads (one at each start)",
+            tokens.jwks_tps, tokens.hs256_tps, tokens.fetches_during_loads
+        ),
+    );
     step("postgres embedded: reminders due in the same minute, fired by the local scheduler");
     let reminded = reminders::run(&args.server, &args.database_url, profile.reminders).await?;
     reminders::tabulate(&reminded, &mut table)?;
@@ -177,6 +190,10 @@ async fn run(args: RunArgs) -> Result<(), Error> {
         "otel_kept_ratio": kept_ratio,
         "otel_exported_ratio": exported_ratio,
         "otel_spans_exported": tracing.spans_exported,
+        "jwks_create_tps": tokens.jwks_tps,
+        "hs256_create_tps": tokens.hs256_tps,
+        "jwks_vs_hs256": jwks_ratio,
+        "jwks_fetches_during_loads": tokens.fetches_during_loads,
         "reminders_due_in_one_minute": reminded.reminders,
         "reminders_p50_late_ms": report::ms(&reminded.lateness, 0.5),
         "reminders_p99_late_ms": report::ms(&reminded.lateness, 0.99),

@@ -30,6 +30,8 @@ pub const REQUIRED: &[&str] = &[
     "otel_kept_ratio",
     "otel_exported_ratio",
     "otel_spans_exported",
+    "jwks_create_tps",
+    "jwks_vs_hs256",
     "reminders_due_in_one_minute",
     "reminders_p99_late_ms",
 ];

@@ -67,6 +67,8 @@ struct Refresh {
 /// The provider's keys; cheap to share.
 pub struct ProviderKeys {
     source: KeySource,
+    /// Counts the key sets installed: a token verified under an older one is checked again.
+    generation: std::sync::atomic::AtomicU64,
     http: reqwest::Client,
     keys: RwLock<Arc<KeySet>>,
     refresh: Mutex<Refresh>,
@@ -97,6 +99,7 @@ impl ProviderKeys {
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Arc::new(Self {
             source,
+            generation: std::sync::atomic::AtomicU64::new(0),
             http,
             keys: RwLock::new(Arc::new(KeySet::default())),
             refresh: Mutex::new(Refresh::default()),
@@ -169,6 +172,11 @@ impl ProviderKeys {
         self.lookup(kid, alg).ok_or(KeyLookup::Unknown)
     }
 
+    /// Which key set is in use (it changes with every fetch).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     fn loaded(&self) -> bool {
         self.current().loaded
     }
@@ -225,6 +233,8 @@ impl ProviderKeys {
             .keys
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(set);
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(max_age)
     }
 

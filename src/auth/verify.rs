@@ -2,7 +2,8 @@
 //! shared secret, the asymmetric algorithms the identity provider's key named by `kid` — and
 //! nothing else is accepted (no `none`, no HMAC with a published key, no other HMAC).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde::Deserialize;
@@ -40,10 +41,25 @@ pub struct TokenSettings {
     pub audience: Option<String>,
 }
 
+/// Tokens verified already: a client sends the same token with every call until it expires,
+/// and checking a signature (RSA above all) costs far more than a lookup. An entry holds the
+/// token's times, checked again at each use, and the key set it was verified under: a fetch of
+/// the keys (a key retired) makes every provider token be verified afresh.
+const VERIFIED_CAPACITY: usize = 4096;
+
+struct Verified {
+    user: UserId,
+    exp: u64,
+    nbf: Option<u64>,
+    /// The provider's key set generation; `None` for the shared secret's tokens.
+    generation: Option<u64>,
+}
+
 struct Tokens {
     secret: Option<DecodingKey>,
     provider: Option<Arc<ProviderKeys>>,
     settings: TokenSettings,
+    verified: Mutex<HashMap<String, Verified>>,
 }
 
 #[derive(Clone)]
@@ -78,6 +94,9 @@ impl std::fmt::Debug for Authenticator {
 #[derive(Deserialize)]
 struct Claims {
     sub: String,
+    // Numbers, as JWT's NumericDate may carry a fraction.
+    exp: f64,
+    nbf: Option<f64>,
 }
 
 impl Authenticator {
@@ -106,6 +125,7 @@ impl Authenticator {
                 secret: secret.map(|s| DecodingKey::from_secret(s.expose().as_bytes())),
                 provider,
                 settings,
+                verified: Mutex::new(HashMap::new()),
             })),
             failures: FailureLog::default(),
         }
@@ -177,14 +197,56 @@ fn bearer(headers: &http::HeaderMap) -> Result<&str, Refusal> {
 impl Tokens {
     async fn verify(&self, headers: &http::HeaderMap) -> Result<UserId, Refusal> {
         let token = bearer(headers)?;
+        if let Some(user) = self.already_verified(token) {
+            return Ok(user);
+        }
         let header = decode_header(token)
             .map_err(|e| invalid(&format!("invalid token: {}", token_problem(&e))))?;
+        let generation = match (&self.provider, header.alg) {
+            (_, Algorithm::HS256) | (None, _) => None,
+            (Some(provider), _) => Some(provider.generation()),
+        };
         let key = self.key_for(header.alg, header.kid.as_deref()).await?;
         let claims = decode::<Claims>(token, &key, &self.validation(header.alg))
             .map_err(|e| invalid(&format!("invalid token: {}", token_problem(&e))))?
             .claims;
-        UserId::parse(&claims.sub)
-            .map_err(|e| invalid(&format!("the token's subject is not a valid user id: {e}")))
+        let user = UserId::parse(&claims.sub)
+            .map_err(|e| invalid(&format!("the token's subject is not a valid user id: {e}")))?;
+        self.remember(token, &claims, &user, generation);
+        Ok(user)
+    }
+
+    /// The user of `token` if it was verified before and is still within its times.
+    fn already_verified(&self, token: &str) -> Option<UserId> {
+        let verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = verified.get(token)?;
+        let now = jsonwebtoken::get_current_timestamp();
+        let current = match (entry.generation, &self.provider) {
+            (None, _) => true,
+            (Some(generation), Some(provider)) => generation == provider.generation(),
+            (Some(_), None) => false,
+        };
+        let in_time = now <= entry.exp.saturating_add(CLOCK_LEEWAY_SECONDS)
+            && entry
+                .nbf
+                .is_none_or(|nbf| nbf <= now.saturating_add(CLOCK_LEEWAY_SECONDS));
+        (current && in_time).then(|| entry.user.clone())
+    }
+
+    fn remember(&self, token: &str, claims: &Claims, user: &UserId, generation: Option<u64>) {
+        let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+        if verified.len() >= VERIFIED_CAPACITY {
+            verified.clear();
+        }
+        verified.insert(
+            token.to_owned(),
+            Verified {
+                user: user.clone(),
+                exp: claims.exp.max(0.0) as u64,
+                nbf: claims.nbf.map(|nbf| nbf.max(0.0).ceil() as u64),
+                generation,
+            },
+        );
     }
 
     async fn key_for(
@@ -260,5 +322,59 @@ fn token_problem(err: &jsonwebtoken::errors::Error) -> String {
             "its header or claims are not the JSON a token holds".to_owned()
         }
         _ => err.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Authenticator, Mode, TokenSettings, Verified};
+    use crate::config::Secret;
+    use crate::domain::UserId;
+
+    fn tokens() -> std::sync::Arc<super::Tokens> {
+        let secret = Secret::new("a-secret-for-the-unit-tests-of-32-bytes");
+        match Authenticator::tokens(Some(&secret), None, TokenSettings::default()).mode {
+            Mode::Tokens(tokens) => tokens,
+            Mode::Development => unreachable!("tokens were configured"),
+        }
+    }
+
+    fn remembered(exp: u64, nbf: Option<u64>, generation: Option<u64>) -> Verified {
+        Verified {
+            user: UserId::parse("alice").expect("a user"),
+            exp,
+            nbf,
+            generation,
+        }
+    }
+
+    #[test]
+    fn a_remembered_token_counts_only_within_its_times_and_key_set() {
+        let tokens = tokens();
+        let now = jsonwebtoken::get_current_timestamp();
+        let cases = [
+            ("fresh", remembered(now + 600, None, None), true),
+            ("within the leeway", remembered(now - 10, None, None), true),
+            ("expired since", remembered(now - 100, None, None), false),
+            (
+                "not yet valid",
+                remembered(now + 600, Some(now + 100), None),
+                false,
+            ),
+            (
+                "verified under a provider's keys, none now",
+                remembered(now + 600, None, Some(1)),
+                false,
+            ),
+        ];
+        for (token, entry, counts) in cases {
+            tokens
+                .verified
+                .lock()
+                .expect("the cache")
+                .insert(token.to_owned(), entry);
+            assert_eq!(tokens.already_verified(token).is_some(), counts, "{token}");
+        }
+        assert!(tokens.already_verified("never seen").is_none());
     }
 }
