@@ -1,5 +1,6 @@
 //! Command line and environment: every option has a `TASKFLOW_*` variable.
 
+mod bounded;
 mod dead_letters;
 mod dev_token;
 mod identity;
@@ -7,9 +8,10 @@ mod retention;
 mod secret_files;
 mod tls;
 
+use bounded::SecondsUpTo;
 pub use dead_letters::{DeadLetterAction, DeadLettersArgs};
 pub use dev_token::DevTokenArgs;
-pub use identity::IdentityConfig;
+pub use identity::{DEFAULT_JWT_LEEWAY_SECONDS, IdentityConfig, MAX_JWT_LEEWAY_SECONDS};
 pub use retention::RetentionConfig;
 pub use secret_files::{SECRET_FILES, SecretFile};
 pub use tls::TlsConfig;
@@ -242,7 +244,7 @@ pub struct ServeConfig {
         long,
         env = "TASKFLOW_REMINDER_LEAD_SECONDS",
         default_value_t = 86_400,
-        value_parser = ReminderLeadSeconds
+        value_parser = SecondsUpTo { max: REMINDER_LEAD_MAX_SECONDS, max_shown: "366 days" }
     )]
     pub reminder_lead_seconds: u64,
     #[command(flatten)]
@@ -264,38 +266,6 @@ impl ServeConfig {
             .then(|| i64::try_from(self.reminder_lead_seconds).ok())
             .flatten()
             .and_then(chrono::TimeDelta::try_seconds)
-    }
-}
-
-/// Parses `TASKFLOW_REMINDER_LEAD_SECONDS`: a whole number of seconds from 0 to
-/// [`REMINDER_LEAD_MAX_SECONDS`]. The error names the variable, the range and the value (its
-/// first 100 characters), whether the value came from the environment or the flag.
-#[derive(Debug, Clone, Copy)]
-struct ReminderLeadSeconds;
-
-impl TypedValueParser for ReminderLeadSeconds {
-    type Value = u64;
-
-    fn parse_ref(
-        &self,
-        cmd: &clap::Command,
-        _arg: Option<&clap::Arg>,
-        value: &OsStr,
-    ) -> Result<u64, clap::Error> {
-        let text = value.to_string_lossy();
-        text.parse::<u64>()
-            .ok()
-            .filter(|&seconds| seconds <= REMINDER_LEAD_MAX_SECONDS)
-            .ok_or_else(|| {
-                let shown: String = text.chars().take(100).collect();
-                let cut = if shown.len() < text.len() { "…" } else { "" };
-                let message = format!(
-                    "TASKFLOW_REMINDER_LEAD_SECONDS (--reminder-lead-seconds) must be a whole \
-                     number of seconds from 0 to {REMINDER_LEAD_MAX_SECONDS} (366 days), got \
-                     '{shown}{cut}'\n"
-                );
-                clap::Error::raw(ErrorKind::ValueValidation, message).with_cmd(cmd)
-            })
     }
 }
 

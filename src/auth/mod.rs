@@ -17,7 +17,7 @@ pub use dev_token::mint as mint_dev_token;
 pub use failures::{FailureLog, QUIET_FOR};
 pub use layer::{AuthLayer, Authenticated};
 pub use provider::{KeySource, ProviderKeys};
-pub use verify::{Authenticator, CLOCK_LEEWAY_SECONDS, TokenSettings};
+pub use verify::{Authenticator, TokenSettings};
 
 /// The metadata key that names the user in development mode.
 pub const DEV_USER_HEADER: &str = "x-user-id";

@@ -11,13 +11,9 @@ use serde::Deserialize;
 use super::failures::{Failure, FailureLog};
 use super::provider::{KeyLookup, ProviderKeys};
 use super::{DEV_USER_HEADER, unauthenticated};
-use crate::config::Secret;
+use crate::config::{DEFAULT_JWT_LEEWAY_SECONDS, Secret};
 use crate::domain::UserId;
 use crate::error::AppError;
-
-/// How far the server's clock may disagree with the token issuer's, in seconds: a token is
-/// accepted until `exp` + leeway and from `nbf` − leeway on.
-pub const CLOCK_LEEWAY_SECONDS: u64 = 30;
 
 /// The asymmetric algorithms an identity provider's keys verify.
 const PROVIDER_ALGORITHMS: [Algorithm; 9] = [
@@ -33,12 +29,25 @@ const PROVIDER_ALGORITHMS: [Algorithm; 9] = [
 ];
 
 /// What a token must carry besides a good signature.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TokenSettings {
     /// Required `iss`.
     pub issuer: Option<String>,
     /// Required `aud` (one of the token's).
     pub audience: Option<String>,
+    /// How far the server's clock may disagree with the token issuer's, in seconds: a token is
+    /// accepted until `exp` + leeway and from `nbf` − leeway on.
+    pub leeway_seconds: u64,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            audience: None,
+            leeway_seconds: DEFAULT_JWT_LEEWAY_SECONDS,
+        }
+    }
 }
 
 /// Tokens verified already: a client sends the same token with every call until it expires,
@@ -102,7 +111,7 @@ struct Claims {
 impl Authenticator {
     /// JWT verification with an HS256 secret only: `exp` and `sub` are required, `nbf` is
     /// honoured when present, `iss` and `aud` are checked when given; times allow
-    /// [`CLOCK_LEEWAY_SECONDS`] of clock skew.
+    /// [`DEFAULT_JWT_LEEWAY_SECONDS`] of clock skew.
     pub fn jwt(secret: &Secret, issuer: Option<&str>, audience: Option<&str>) -> Self {
         Self::tokens(
             Some(secret),
@@ -110,6 +119,7 @@ impl Authenticator {
             TokenSettings {
                 issuer: issuer.map(str::to_owned),
                 audience: audience.map(str::to_owned),
+                leeway_seconds: DEFAULT_JWT_LEEWAY_SECONDS,
             },
         )
     }
@@ -226,10 +236,11 @@ impl Tokens {
             (Some(generation), Some(provider)) => generation == provider.generation(),
             (Some(_), None) => false,
         };
-        let in_time = now <= entry.exp.saturating_add(CLOCK_LEEWAY_SECONDS)
+        let leeway = self.settings.leeway_seconds;
+        let in_time = now <= entry.exp.saturating_add(leeway)
             && entry
                 .nbf
-                .is_none_or(|nbf| nbf <= now.saturating_add(CLOCK_LEEWAY_SECONDS));
+                .is_none_or(|nbf| nbf <= now.saturating_add(leeway));
         (current && in_time).then(|| entry.user.clone())
     }
 
@@ -294,7 +305,7 @@ impl Tokens {
         let mut validation = Validation::new(alg);
         validation.set_required_spec_claims(&["exp", "sub"]);
         validation.validate_nbf = true;
-        validation.leeway = CLOCK_LEEWAY_SECONDS;
+        validation.leeway = self.settings.leeway_seconds;
         if let Some(issuer) = &self.settings.issuer {
             validation.set_issuer(&[issuer]);
             validation.required_spec_claims.insert("iss".into());
@@ -328,12 +339,12 @@ fn token_problem(err: &jsonwebtoken::errors::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::{Authenticator, Mode, TokenSettings, Verified};
-    use crate::config::Secret;
+    use crate::config::{DEFAULT_JWT_LEEWAY_SECONDS, Secret};
     use crate::domain::UserId;
 
-    fn tokens() -> std::sync::Arc<super::Tokens> {
+    fn tokens_with(settings: TokenSettings) -> std::sync::Arc<super::Tokens> {
         let secret = Secret::new("a-secret-for-the-unit-tests-of-32-bytes");
-        match Authenticator::tokens(Some(&secret), None, TokenSettings::default()).mode {
+        match Authenticator::tokens(Some(&secret), None, settings).mode {
             Mode::Tokens(tokens) => tokens,
             Mode::Development => unreachable!("tokens were configured"),
         }
@@ -346,6 +357,10 @@ mod tests {
             nbf,
             generation,
         }
+    }
+
+    fn tokens() -> std::sync::Arc<super::Tokens> {
+        tokens_with(TokenSettings::default())
     }
 
     #[test]
@@ -376,5 +391,36 @@ mod tests {
             assert_eq!(tokens.already_verified(token).is_some(), counts, "{token}");
         }
         assert!(tokens.already_verified("never seen").is_none());
+    }
+
+    #[test]
+    fn a_remembered_token_follows_the_configured_leeway() {
+        let now = jsonwebtoken::get_current_timestamp();
+        for (leeway, expired_since, counts) in [(0, 1, false), (120, 100, true), (120, 130, false)]
+        {
+            let tokens = tokens_with(TokenSettings {
+                leeway_seconds: leeway,
+                ..TokenSettings::default()
+            });
+            tokens
+                .verified
+                .lock()
+                .expect("the cache")
+                .insert("t".to_owned(), remembered(now - expired_since, None, None));
+            assert_eq!(
+                tokens.already_verified("t").is_some(),
+                counts,
+                "leeway {leeway}, expired {expired_since} s ago"
+            );
+            tokens.verified.lock().expect("the cache").insert(
+                "n".to_owned(),
+                remembered(now + 600, Some(now + expired_since), None),
+            );
+            assert_eq!(
+                tokens.already_verified("n").is_some(),
+                counts,
+                "leeway {leeway}, valid in {expired_since} s"
+            );
+        }
     }
 }

@@ -3,7 +3,16 @@
 
 use clap::Args;
 
-#[derive(Debug, Clone, Args, Default)]
+use super::SecondsUpTo;
+
+/// The clock skew tolerated by default, in seconds.
+pub const DEFAULT_JWT_LEEWAY_SECONDS: u64 = 30;
+
+/// The most clock skew that can be configured, in seconds: beyond it an expired token would
+/// stay good for longer than many providers issue them for.
+pub const MAX_JWT_LEEWAY_SECONDS: u64 = 600;
+
+#[derive(Debug, Clone, Args)]
 pub struct IdentityConfig {
     /// URL of a JSON Web Key Set whose keys verify RS256/RS384/RS512, PS256/PS384/PS512, ES256,
     /// ES384 and EdDSA tokens (the token's `kid` picks the key).
@@ -23,6 +32,26 @@ pub struct IdentityConfig {
     /// provider more often than this.
     #[arg(long, env = "TASKFLOW_JWKS_MIN_REFRESH_MS", default_value_t = 10_000)]
     pub jwks_min_refresh_ms: u64,
+    /// How far this server's clock may disagree with the token issuer's, in seconds (0 to
+    /// 600): a token is accepted until `exp` + leeway and from `nbf` − leeway on.
+    #[arg(
+        long,
+        env = "TASKFLOW_JWT_LEEWAY_SECONDS",
+        default_value_t = DEFAULT_JWT_LEEWAY_SECONDS,
+        value_parser = SecondsUpTo { max: MAX_JWT_LEEWAY_SECONDS, max_shown: "10 minutes" }
+    )]
+    pub jwt_leeway_seconds: u64,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self {
+            jwt_jwks_url: None,
+            oidc_issuer_url: None,
+            jwks_min_refresh_ms: 10_000,
+            jwt_leeway_seconds: DEFAULT_JWT_LEEWAY_SECONDS,
+        }
+    }
 }
 
 impl IdentityConfig {

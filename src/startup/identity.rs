@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::StartupError;
 use crate::auth::{Authenticator, KeySource, ProviderKeys, TokenSettings};
-use crate::config::ServeConfig;
+use crate::config::{MAX_JWT_LEEWAY_SECONDS, ServeConfig};
 
 /// A URL of the identity configuration: `http` or `https`, else an error naming `variable`.
 fn checked_url(variable: &str, url: &str) -> Result<String, StartupError> {
@@ -27,6 +27,13 @@ fn checked_url(variable: &str, url: &str) -> Result<String, StartupError> {
 /// The authenticator `config` describes.
 pub async fn authenticator(config: &ServeConfig) -> Result<Authenticator, StartupError> {
     let identity = &config.identity;
+    if identity.jwt_leeway_seconds > MAX_JWT_LEEWAY_SECONDS {
+        return Err(StartupError::Identity(format!(
+            "TASKFLOW_JWT_LEEWAY_SECONDS must be a whole number of seconds from 0 to \
+             {MAX_JWT_LEEWAY_SECONDS}, got {}",
+            identity.jwt_leeway_seconds
+        )));
+    }
     let source = match (&identity.jwt_jwks_url, &identity.oidc_issuer_url) {
         (Some(url), _) => Some(KeySource::Jwks(checked_url("TASKFLOW_JWT_JWKS_URL", url)?)),
         (None, Some(issuer)) => Some(KeySource::Discovery(checked_url(
@@ -60,6 +67,7 @@ pub async fn authenticator(config: &ServeConfig) -> Result<Authenticator, Startu
         TokenSettings {
             issuer,
             audience: config.jwt_audience.clone(),
+            leeway_seconds: identity.jwt_leeway_seconds,
         },
     ))
 }

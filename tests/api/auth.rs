@@ -213,7 +213,7 @@ async fn development_mode_needs_a_valid_user_header(backend: Backend) {
 
 async fn tokens_are_valid_from_nbf_with_a_small_leeway(backend: Backend) {
     let app = TestApp::spawn_jwt(backend, None, None).await;
-    let leeway = i64::try_from(taskflow::auth::CLOCK_LEEWAY_SECONDS).expect("small");
+    let leeway = i64::try_from(taskflow::config::DEFAULT_JWT_LEEWAY_SECONDS).expect("small");
     assert!(
         (1..=60).contains(&leeway),
         "the leeway stays small: {leeway} s"
@@ -242,6 +242,60 @@ async fn tokens_are_valid_from_nbf_with_a_small_leeway(backend: Backend) {
             .expect_err(why);
         assert_eq!(status.code(), Code::Unauthenticated, "{why}: {status:?}");
     }
+}
+
+/// `TASKFLOW_JWT_LEEWAY_SECONDS` widens (or narrows) the skew tolerated on `exp` and `nbf`, for
+/// a token seen the first time and for one verified before.
+async fn the_clock_leeway_is_configurable(backend: Backend) {
+    let spawn = |leeway: u64| {
+        TestApp::spawn_with(backend, move |c| {
+            c.jwt_secret = Some(taskflow::config::Secret::new(JWT_SECRET));
+            c.identity.jwt_leeway_seconds = leeway;
+        })
+    };
+    let expired_a_minute_ago = token(json!({"sub": "alice", "exp": now() - 60}), JWT_SECRET);
+    let valid_in_a_minute = token(
+        json!({"sub": "alice", "exp": now() + 3600, "nbf": now() + 60}),
+        JWT_SECRET,
+    );
+    let expired_just_now = token(json!({"sub": "alice", "exp": now() - 5}), JWT_SECRET);
+
+    let default = TestApp::spawn_jwt(backend, None, None).await;
+    for (why, bearer) in [
+        ("expired a minute ago", &expired_a_minute_ago),
+        ("valid in a minute", &valid_in_a_minute),
+    ] {
+        let status = list_status(&mut default.bearer(bearer), "users/alice")
+            .await
+            .expect_err(why);
+        assert_eq!(
+            status.code(),
+            Code::Unauthenticated,
+            "default leeway, {why}"
+        );
+    }
+
+    let wide = spawn(120).await;
+    for (why, bearer) in [
+        ("expired a minute ago", &expired_a_minute_ago),
+        ("valid in a minute", &valid_in_a_minute),
+    ] {
+        for attempt in ["first", "remembered"] {
+            list_status(&mut wide.bearer(bearer), "users/alice")
+                .await
+                .unwrap_or_else(|e| panic!("leeway 120, {why}, {attempt}: {e:?}"));
+        }
+    }
+
+    // Without leeway a token expired five seconds ago is refused; the default takes it.
+    list_status(&mut default.bearer(&expired_just_now), "users/alice")
+        .await
+        .expect("within the default leeway");
+    let strict = spawn(0).await;
+    let status = list_status(&mut strict.bearer(&expired_just_now), "users/alice")
+        .await
+        .expect_err("no leeway");
+    assert_eq!(status.code(), Code::Unauthenticated);
 }
 
 async fn a_valid_token_reaches_only_its_subjects_resources(backend: Backend) {
@@ -281,5 +335,6 @@ both_backends!(
     bad_tokens_are_unauthenticated,
     development_mode_needs_a_valid_user_header,
     tokens_are_valid_from_nbf_with_a_small_leeway,
+    the_clock_leeway_is_configurable,
     a_valid_token_reaches_only_its_subjects_resources,
 );
