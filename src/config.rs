@@ -16,11 +16,8 @@ pub use retention::RetentionConfig;
 pub use secret_files::{SECRET_FILES, SecretFile};
 pub use tls::TlsConfig;
 
-use std::ffi::OsStr;
 use std::fmt;
 
-use clap::builder::TypedValueParser;
-use clap::error::ErrorKind;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::domain::REMIND_BEFORE_MAX_DAYS;
@@ -439,6 +436,7 @@ impl AccessLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::error::ErrorKind;
 
     #[test]
     fn secrets_are_redacted_in_debug() {

@@ -339,7 +339,7 @@ fn token_problem(err: &jsonwebtoken::errors::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::{Authenticator, Mode, TokenSettings, Verified};
-    use crate::config::{DEFAULT_JWT_LEEWAY_SECONDS, Secret};
+    use crate::config::Secret;
     use crate::domain::UserId;
 
     fn tokens_with(settings: TokenSettings) -> std::sync::Arc<super::Tokens> {
