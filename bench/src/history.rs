@@ -44,18 +44,19 @@ pub async fn seed(url: &str, mine: u64, total: u64) -> Result<(), Error> {
          FROM generate_series(1::bigint, {total}) g;"
     );
     psql(url, &sql).await?;
-    // Their hourly counts, as the service keeps them with each entry it records.
-    psql(url, &hourly_counts()).await?;
+    // Their counts per day, as the service keeps them with each entry it records.
+    psql(url, &daily_counts()).await?;
     // As autovacuum would have: the visibility map lets reads use the index alone.
     psql(url, "VACUUM ANALYZE activities;").await?;
-    psql(url, "VACUUM ANALYZE activity_hours;").await?;
+    psql(url, "VACUUM ANALYZE activity_days;").await?;
     Ok(())
 }
 
-/// The `activity_hours` rows of the entries seeded (per user and hour; each count per quarter);
-/// the service keeps those of the entries it records itself.
-fn hourly_counts() -> String {
-    let quarter = "(occur_us % 3600000000) / 900000000";
+/// The `activity_days` rows of the entries seeded (per user and UTC day, running totals by the
+/// quarter hour); the service keeps those of the entries it records itself.
+fn daily_counts() -> String {
+    let day = format!("occur_us - occur_us % {DAY_US}");
+    let quarter = format!("(occur_us % {DAY_US}) / 900000000");
     let mut columns = Vec::new();
     let mut sums = Vec::new();
     for (count, condition) in [
@@ -70,18 +71,17 @@ fn hourly_counts() -> String {
             "kind = 3 AND due_us IS NOT NULL AND occur_us > due_us",
         ),
     ] {
-        for q in 0..4 {
-            columns.push(format!("{count}{q}"));
+        for k in 1..=96 {
+            columns.push(format!("{count}_{k:02}"));
             sums.push(format!(
-                "SUM(CASE WHEN {condition} AND {quarter} = {q} THEN 1 ELSE 0 END)"
+                "SUM(CASE WHEN {condition} AND {quarter} < {k} THEN 1 ELSE 0 END)"
             ));
         }
     }
     format!(
-        "INSERT INTO activity_hours (user_id, hour_us, {}) \
-         SELECT user_id, occur_us - occur_us % 3600000000, {} FROM activities \
-         WHERE kind IN (1, 3) AND event_id LIKE 'seed-%' \
-         GROUP BY user_id, occur_us - occur_us % 3600000000;",
+        "INSERT INTO activity_days (user_id, day_us, {}) \
+         SELECT user_id, {day}, {} FROM activities \
+         WHERE kind IN (1, 3) AND event_id LIKE 'seed-%' GROUP BY user_id, {day};",
         columns.join(", "),
         sums.join(", ")
     )

@@ -75,6 +75,9 @@ struct RunArgs {
     /// change to the span path without the whole run.
     #[arg(long)]
     only_tracing: bool,
+    /// Runs only the history figures (ListActivities, GetInsights) and prints them.
+    #[arg(long, conflicts_with = "only_tracing")]
+    only_history: bool,
 }
 
 #[tokio::main]
@@ -109,6 +112,17 @@ async fn run(args: RunArgs) -> Result<(), Error> {
         let tracing =
             otel::overhead(&args.server, &args.database_url, &profile, profile.callers).await?;
         tracing_figures(&tracing, &mut table);
+        print!("{}", table.render());
+        return Ok(());
+    }
+    if args.only_history {
+        let server = Server::start(
+            &args.server,
+            &[("TASKFLOW_DATABASE_URL", args.database_url.clone())],
+        )
+        .await?;
+        history_figures(&args.database_url, &server, &profile, &mut table).await?;
+        server.stop().await?;
         print!("{}", table.render());
         return Ok(());
     }
@@ -258,6 +272,74 @@ struct PgFigures {
 const HISTORY_CALLERS: usize = 16;
 /// The lists the list load's tasks are spread over (`ListTasks by list`).
 const LISTS: u64 = 4;
+
+/// The history loads' calls.
+struct HistoryFigures {
+    list: load::Measured,
+    filtered: load::Measured,
+    insights: load::Measured,
+}
+
+/// Seeds the history into `url` (the database `server` uses) and runs its loads: the first
+/// page of `ListActivities`, a filtered page, and `GetInsights` over a year.
+async fn history_figures(
+    url: &str,
+    server: &Server,
+    profile: &Profile,
+    table: &mut Table,
+) -> Result<HistoryFigures, Error> {
+    const B: &str = "postgres";
+    step("postgres: ListActivities and GetInsights over a large history");
+    history::seed(url, profile.history_mine, profile.history_total).await?;
+    let history_clients: Vec<history::History> =
+        client::channels(&server.endpoint(), HISTORY_CALLERS.div_ceil(8))
+            .await?
+            .into_iter()
+            .map(history::History::new)
+            .collect();
+    let seeded = format!(
+        "{} of {} entries, {HISTORY_CALLERS} callers",
+        profile.history_mine, profile.history_total
+    );
+    let list = history::list(
+        &history_clients,
+        HISTORY_CALLERS,
+        profile.read,
+        String::new(),
+    )
+    .await?;
+    table.calls(
+        B,
+        "ListActivities",
+        &list,
+        &format!("first page of 50, {seeded}"),
+    );
+    let filtered = history::list(
+        &history_clients,
+        HISTORY_CALLERS,
+        profile.read,
+        history::completed_lately(),
+    )
+    .await?;
+    table.calls(
+        B,
+        "ListActivities filtered",
+        &filtered,
+        &format!("completions of the last half year, page of 50, {seeded}"),
+    );
+    let insights = history::insights(&history_clients, HISTORY_CALLERS, profile.read).await?;
+    table.calls(
+        B,
+        "GetInsights",
+        &insights,
+        &format!("a year in Berlin days, {seeded}"),
+    );
+    Ok(HistoryFigures {
+        list,
+        filtered,
+        insights,
+    })
+}
 
 /// The tracing figures' rows; returns the kept / off and exported / kept ratios.
 fn tracing_figures(tracing: &otel::Overhead, table: &mut Table) -> (f64, f64) {
@@ -512,51 +594,7 @@ async fn dapr_postgres(
     drop(streams);
 
     // The history loads run last, so that the entries they seed weigh on no other figure.
-    step("postgres + dapr: ListActivities and GetInsights over a large history");
-    history::seed(url, profile.history_mine, profile.history_total).await?;
-    let history_clients: Vec<history::History> =
-        client::channels(&server.endpoint(), HISTORY_CALLERS.div_ceil(8))
-            .await?
-            .into_iter()
-            .map(history::History::new)
-            .collect();
-    let seeded = format!(
-        "{} of {} entries, {HISTORY_CALLERS} callers",
-        profile.history_mine, profile.history_total
-    );
-    let history_list = history::list(
-        &history_clients,
-        HISTORY_CALLERS,
-        profile.read,
-        String::new(),
-    )
-    .await?;
-    table.calls(
-        B,
-        "ListActivities",
-        &history_list,
-        &format!("first page of 50, {seeded}"),
-    );
-    let history_filtered = history::list(
-        &history_clients,
-        HISTORY_CALLERS,
-        profile.read,
-        history::completed_lately(),
-    )
-    .await?;
-    table.calls(
-        B,
-        "ListActivities filtered",
-        &history_filtered,
-        &format!("completions of the last half year, page of 50, {seeded}"),
-    );
-    let insights = history::insights(&history_clients, HISTORY_CALLERS, profile.read).await?;
-    table.calls(
-        B,
-        "GetInsights",
-        &insights,
-        &format!("a year in Berlin days, {seeded}"),
-    );
+    let history = history_figures(url, &server, profile, table).await?;
     drop(clients);
     server.stop().await?;
     // pgbench starts from a checkpoint, not behind the history's writes.
@@ -590,9 +628,9 @@ async fn dapr_postgres(
         fan_out_p99_ms: report::ms(&fan_out.latency, 0.99),
         list_by_list_p99_ms: by_list.ms(0.99),
         list_by_list_16_p99_ms: by_list_16.ms(0.99),
-        history_list_p99_ms: history_list.ms(0.99),
-        history_filtered_p99_ms: history_filtered.ms(0.99),
-        insights_p99_ms: insights.ms(0.99),
+        history_list_p99_ms: history.list.ms(0.99),
+        history_filtered_p99_ms: history.filtered.ms(0.99),
+        insights_p99_ms: history.insights.ms(0.99),
     })
 }
 

@@ -15,6 +15,7 @@ mod m20261204_000009_activity_insights_index;
 mod m20261204_000010_activity_hours;
 mod m20261205_000011_lists_and_subtasks;
 mod m20261205_000012_several_reminders;
+mod m20261205_000013_activity_days;
 
 /// Applies taskflow's migrations in order.
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000010_activity_hours::Migration),
             Box::new(m20261205_000011_lists_and_subtasks::Migration),
             Box::new(m20261205_000012_several_reminders::Migration),
+            Box::new(m20261205_000013_activity_days::Migration),
         ]
     }
 }

@@ -54,7 +54,7 @@ impl RetentionSettings {
             Kept::ReadNotifications => self.read_notifications,
             Kept::ResolvedDeadLetters => self.resolved_dead_letters,
             Kept::PublishedEvents => self.published_events,
-            Kept::Activities | Kept::ActivityHours => self.activities,
+            Kept::Activities | Kept::ActivityDays => self.activities,
         }
     }
 }
@@ -67,7 +67,7 @@ pub struct Pruned {
     pub resolved_dead_letters: u64,
     pub published_events: u64,
     pub activities: u64,
-    pub activity_hours: u64,
+    pub activity_days: u64,
     /// Deleted tasks past their purge time, removed with a `task.purged` event each.
     pub purged_tasks: u64,
     /// The statements the pass ran (a batch that found fewer rows than the limit ends a kind).
@@ -81,7 +81,7 @@ impl Pruned {
             + self.resolved_dead_letters
             + self.published_events
             + self.activities
-            + self.activity_hours
+            + self.activity_days
             + self.purged_tasks
     }
 
@@ -92,7 +92,7 @@ impl Pruned {
             Kept::ResolvedDeadLetters => &mut self.resolved_dead_letters,
             Kept::PublishedEvents => &mut self.published_events,
             Kept::Activities => &mut self.activities,
-            Kept::ActivityHours => &mut self.activity_hours,
+            Kept::ActivityDays => &mut self.activity_days,
         };
         *count += n;
         self.batches += 1;

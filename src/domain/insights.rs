@@ -1,6 +1,7 @@
 //! Insights: a window of a user's history summarised in days of a time zone. The store counts
-//! entries per local day itself — the window is cut where the zone's UTC offset changes, and
-//! each piece shifted by its offset — so a year is a few hundred rows, whatever the zone.
+//! entries per local day from running totals kept per UTC day — the window is cut where the
+//! zone's UTC offset changes and where its days begin — so a year is a few hundred rows,
+//! whatever the zone.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +16,18 @@ pub const DAY_US: i64 = 86_400_000_000;
 pub struct OffsetSpan {
     pub from_us: i64,
     pub offset_us: i64,
+}
+
+/// The local day (days since 1970-01-01) of the instant `us` under `spans`: shifted by the
+/// offset of the last span begun by then (the first span's before any began).
+pub fn local_day(spans: &[OffsetSpan], us: i64) -> i64 {
+    let offset = spans
+        .iter()
+        .rev()
+        .find(|s| s.from_us <= us)
+        .or(spans.first())
+        .map_or(0, |s| s.offset_us);
+    (us + offset).div_euclid(DAY_US)
 }
 
 /// The counts of one local day, as the store returns them: `day` is the local date's number
@@ -212,15 +225,8 @@ mod tests {
             .with_timezone(&Utc)
     }
 
-    /// What the store computes: the local day of `when` under the spans.
     fn day_of(spans: &[OffsetSpan], when: DateTime<Utc>) -> i64 {
-        let us = when.timestamp_micros();
-        let offset = spans
-            .iter()
-            .rev()
-            .find(|s| s.from_us <= us)
-            .map_or(0, |s| s.offset_us);
-        (us + offset).div_euclid(DAY_US)
+        local_day(spans, when.timestamp_micros())
     }
 
     #[test]

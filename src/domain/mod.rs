@@ -20,7 +20,8 @@ pub use fields::{
 };
 pub use ids::{TaskId, TaskName, UserId, parse_canonical_uuid, parse_parent, parse_user_resource};
 pub use insights::{
-    DAY_US, DayCount, DayRow, Insights, OffsetSpan, offset_spans, summarise, window_dates,
+    DAY_US, DayCount, DayRow, Insights, OffsetSpan, local_day, offset_spans, summarise,
+    window_dates,
 };
 pub use notification::{FiredReminder, Kind, NewNotification, Notification};
 pub use notification_name::NotificationName;

@@ -138,7 +138,7 @@ impl Metrics {
         registry.register(
             "retention_deleted",
             "Rows deleted past their retention, by kind (processed_events, read_notifications, \
-             resolved_dead_letters, published_events, activities, activity_hours, purged_tasks)",
+             resolved_dead_letters, published_events, activities, activity_days, purged_tasks)",
             retention_deleted.clone(),
         );
         let outbox_depth = Gauge::default();

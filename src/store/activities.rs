@@ -8,7 +8,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, OnConflict, Query, SimpleExpr},
 };
 
-use super::activity_hours::{self, Counted};
+use super::activity_days::{self, Counted};
 use super::entity::activity::{self, Column, Entity};
 use super::list::{compare, micros_condition};
 use super::{from_micros, to_micros};
@@ -34,7 +34,8 @@ pub fn row(entry: &Activity) -> activity::ActiveModel {
 }
 
 /// Records entries, skipping those already recorded (the same event delivered again), and
-/// adds the new ones to their hours (`activity_hours`), in the caller's transaction.
+/// adds the new ones to their days' running totals (`activity_days`), in the caller's
+/// transaction.
 pub async fn record(
     conn: &impl ConnectionTrait,
     rows: Vec<activity::ActiveModel>,
@@ -64,7 +65,7 @@ pub async fn record(
             })
         })
         .collect::<Result<Vec<_>, DbErr>>()?;
-    activity_hours::add(conn, &counted).await?;
+    activity_days::add(conn, &counted).await?;
     Ok(counted.len() as u64)
 }
 

@@ -3,7 +3,7 @@
 //! inside one transaction.
 
 pub mod activities;
-pub mod activity_hours;
+pub mod activity_days;
 pub mod announcements;
 pub mod day_counts;
 mod db;

@@ -7,6 +7,7 @@
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
+use crate::domain::DAY_US;
 use crate::error::AppError;
 
 /// A kind of row that is kept only for a while.
@@ -22,8 +23,9 @@ pub enum Kept {
     PublishedEvents,
     /// `activities`: the history.
     Activities,
-    /// `activity_hours`: the history's hourly counts, kept as long as the history.
-    ActivityHours,
+    /// `activity_days`: the history's counts per day, kept as long as the history (a day's
+    /// row goes once the whole day is past it).
+    ActivityDays,
 }
 
 impl Kept {
@@ -33,7 +35,7 @@ impl Kept {
         Kept::ResolvedDeadLetters,
         Kept::PublishedEvents,
         Kept::Activities,
-        Kept::ActivityHours,
+        Kept::ActivityDays,
     ];
 
     /// The name used in logs and in the `taskflow_retention_deleted_total` metric.
@@ -44,7 +46,7 @@ impl Kept {
             Kept::ResolvedDeadLetters => "resolved_dead_letters",
             Kept::PublishedEvents => "published_events",
             Kept::Activities => "activities",
-            Kept::ActivityHours => "activity_hours",
+            Kept::ActivityDays => "activity_days",
         }
     }
 
@@ -63,7 +65,7 @@ impl Kept {
             ),
             Kept::PublishedEvents => ("outbox", "seq", "published_us", ""),
             Kept::Activities => ("activities", "id", "occur_us", ""),
-            Kept::ActivityHours => ("activity_hours", "", "hour_us", ""),
+            Kept::ActivityDays => ("activity_days", "", "day_us", ""),
         }
     }
 
@@ -107,6 +109,11 @@ pub async fn prune_batch(
 ) -> Result<u64, AppError> {
     let backend = conn.get_database_backend();
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    // A day's row holds the whole day: it goes when the day's end is past the retention.
+    let before_us = match kept {
+        Kept::ActivityDays => before_us.saturating_sub(DAY_US),
+        _ => before_us,
+    };
     let result = conn
         .execute_raw(Statement::from_sql_and_values(
             backend,

@@ -204,6 +204,7 @@ both_backends!(
     overdue_counts_open_tasks_past_due_now,
     bad_windows_and_zones_are_refused,
     odd_zones_and_edges_count_exactly,
+    daylight_saving_and_odd_offsets_count_exactly_over_months,
 );
 
 /// Zones with quarter-hour offsets and windows that start and end inside a quarter of an hour
@@ -269,5 +270,127 @@ async fn odd_zones_and_edges_count_exactly(backend: Backend) {
         }
         let total: i32 = expected.values().map(|c| c.0 + c.1).sum();
         assert_eq!(insights.created + insights.completed, total, "{zone}");
+    }
+}
+
+/// Over windows of months — across daylight saving time changes (of an hour, and of half an
+/// hour on Lord Howe Island), half- and quarter-hour offsets, the day Samoa skipped in 2011 —
+/// each local day counts exactly the entries a calendar puts on it, recorded in batches of
+/// several days, and the totals split completions on time and late by their due times.
+async fn daylight_saving_and_odd_offsets_count_exactly_over_months(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    // Entries at irregular times (a linear congruential walk of 1 to 37 hours and odd
+    // seconds) from 2011-11-01 to 2012-02-15 and from 2025-12-01 over 400 days.
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        seed >> 33
+    };
+    let mut times = Vec::new();
+    for (from, until) in [
+        (at("2011-11-01T00:00:00Z"), at("2012-02-15T00:00:00Z")),
+        (at("2025-12-01T00:00:00Z"), at("2027-01-05T00:00:00Z")),
+    ] {
+        let mut when = from;
+        while when < until {
+            times.push(when);
+            let step = i64::try_from(3_600 + next() % (36 * 3_600)).expect("small");
+            when += Duration::seconds(step);
+        }
+    }
+    let history: Vec<Activity> = times
+        .iter()
+        .map(|when| {
+            let roll = next() % 6;
+            let kind = if roll < 2 {
+                ActivityKind::TaskCreated
+            } else if roll < 5 {
+                ActivityKind::TaskCompleted
+            } else {
+                ActivityKind::TaskUpdated
+            };
+            let due = match next() % 3 {
+                0 => None,
+                1 => Some(*when + Duration::minutes(10)),
+                _ => Some(*when - Duration::seconds(1)),
+            };
+            let mut entry = entry(kind, &when.to_rfc3339(), None);
+            entry.due_time = due;
+            entry
+        })
+        .collect();
+    let db = app.db().await;
+    for batch in history.chunks(7) {
+        activities::record(db.conn(), batch.iter().map(activities::row).collect())
+            .await
+            .expect("recorded");
+    }
+    let mut client = ActivityServiceClient::with_interceptor(
+        app.channel(),
+        Metadata::new(&[("x-user-id", "alice")]),
+    );
+    let windows = [
+        ("2011-11-20T13:07:30Z", "2012-02-10T08:52:10.5Z"),
+        ("2025-12-05T10:07:13Z", "2026-12-31T23:59:59Z"),
+        ("2026-03-01T00:00:00Z", "2026-04-15T00:00:00Z"),
+        ("2026-09-20T05:14:59.999Z", "2026-11-10T05:15:00.001Z"),
+    ];
+    for zone in [
+        "Europe/Berlin",
+        "America/New_York",
+        "America/St_Johns",
+        "Australia/Lord_Howe",
+        "Pacific/Chatham",
+        "Asia/Kathmandu",
+        "Asia/Kolkata",
+        "Pacific/Apia",
+        "Pacific/Kiritimati",
+        "UTC",
+    ] {
+        let tz: chrono_tz::Tz = zone.parse().expect("a zone");
+        for (start, end) in windows {
+            let (start_at, end_at) = (at(start), at(end));
+            let insights = client
+                .get_insights(request(start, end, zone))
+                .await
+                .unwrap_or_else(|e| panic!("{zone} {start}: {e:?}"))
+                .into_inner();
+            let mut expected: std::collections::BTreeMap<String, (i32, i32)> = Default::default();
+            let (mut on_time, mut late) = (0, 0);
+            for entry in &history {
+                if entry.occur_time < start_at || entry.occur_time >= end_at {
+                    continue;
+                }
+                let day = entry.occur_time.with_timezone(&tz).date_naive().to_string();
+                let counts = expected.entry(day).or_default();
+                match entry.kind {
+                    ActivityKind::TaskCreated => counts.0 += 1,
+                    ActivityKind::TaskCompleted => {
+                        counts.1 += 1;
+                        match entry.due_time {
+                            Some(due) if entry.occur_time <= due => on_time += 1,
+                            Some(_) => late += 1,
+                            None => {}
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            expected.retain(|_, counts| *counts != (0, 0));
+            let got: std::collections::BTreeMap<String, (i32, i32)> = insights
+                .days
+                .iter()
+                .filter(|d| (d.created, d.completed) != (0, 0))
+                .map(|d| (d.date.clone(), (d.created, d.completed)))
+                .collect();
+            assert_eq!(got, expected, "{zone} from {start} to {end}");
+            assert_eq!(
+                (insights.completed_on_time, insights.completed_late),
+                (on_time, late),
+                "{zone} from {start} to {end}"
+            );
+        }
     }
 }

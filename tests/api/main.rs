@@ -45,6 +45,7 @@ mod reminders_jobs_several;
 mod reminders_readme;
 mod reminders_several;
 mod retention;
+mod schema_history;
 mod secrets;
 mod series_anchor;
 mod series_end;

@@ -163,10 +163,22 @@ async fn each_kind_goes_after_its_own_retention_and_what_is_needed_stays(backend
     clock.advance(Duration::days(1));
     let pass = app.retention.run_once().await.expect("a pass");
     assert_eq!(pass.activities, 5, "{pass:?}");
-    assert!(pass.activity_hours >= 1, "their hours go too: {pass:?}");
-    assert_eq!(pass.total(), 5 + pass.activity_hours, "{pass:?}");
-    assert_eq!(count(&db, "activity_hours").await, 0);
     assert_eq!(count(&db, "activities").await, 0);
+    // Their day's counts go once the whole (UTC) day is past the retention.
+    let left = count(&db, "activity_days").await;
+    assert!(
+        (1..=2).contains(&(u64::try_from(left).expect("a count") + pass.activity_days)),
+        "{left} day rows left: {pass:?}"
+    );
+    assert_eq!(pass.total(), 5 + pass.activity_days, "{pass:?}");
+    clock.advance(Duration::days(1));
+    let pass = app.retention.run_once().await.expect("a pass");
+    assert_eq!(
+        pass.activity_days,
+        u64::try_from(left).expect("a count"),
+        "{pass:?}"
+    );
+    assert_eq!(count(&db, "activity_days").await, 0);
     clock.advance(Duration::days(3650));
     let pass = app.retention.run_once().await.expect("a pass");
     assert_eq!(pass.total(), 0, "{pass:?}");
@@ -178,7 +190,7 @@ async fn each_kind_goes_after_its_own_retention_and_what_is_needed_stays(backend
         "resolved_dead_letters",
         "published_events",
         "activities",
-        "activity_hours",
+        "activity_days",
     ] {
         let line = format!("taskflow_retention_deleted_total{{table=\"{kind}\"}}");
         assert!(metrics.contains(&line), "{line} missing");

@@ -1,0 +1,104 @@
+//! Later migrations rebuild what they change from what the schema keeps: the history's
+//! counts per day are made from the entries, going up and coming back down.
+
+use chrono::{DateTime, Duration, Utc};
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, Statement};
+use taskflow::domain::{Activity, ActivityKind, Actor, TaskId, UserId};
+use taskflow::store::activities;
+
+use crate::both_backends;
+use crate::helpers::*;
+
+/// Every row of `activity_days`, every column, in key order.
+async fn day_rows(db: &taskflow::store::Database) -> Vec<(String, i64, Vec<i32>)> {
+    let conn = db.conn();
+    let backend = conn.get_database_backend();
+    let rows = conn
+        .query_all_raw(Statement::from_string(
+            backend,
+            "SELECT * FROM activity_days ORDER BY user_id, day_us",
+        ))
+        .await
+        .expect("reads the days");
+    rows.iter()
+        .map(|row| {
+            let counts = (2..2 + 4 * 96)
+                .map(|i| row.try_get_by_index::<i32>(i).expect("a count"))
+                .collect();
+            (
+                row.try_get_by_index::<String>(0).expect("a user"),
+                row.try_get_by_index::<i64>(1).expect("a day"),
+                counts,
+            )
+        })
+        .collect()
+}
+
+async fn the_counts_per_day_are_rebuilt_from_the_entries(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let base: DateTime<Utc> = "2026-10-20T21:13:07Z".parse().expect("a time");
+    let history: Vec<Activity> = (0..240_i64)
+        .map(|i| {
+            let when = base + Duration::seconds(i * 4_877);
+            let kind = match i % 4 {
+                0 => ActivityKind::TaskCreated,
+                1 | 2 => ActivityKind::TaskCompleted,
+                _ => ActivityKind::TaskUpdated,
+            };
+            let event_id = uuid::Uuid::now_v7().to_string();
+            Activity {
+                id: Activity::id_for(&event_id),
+                user: UserId::parse(if i % 3 == 0 {
+                    "bob@example.com"
+                } else {
+                    "alice"
+                })
+                .expect("a user"),
+                kind,
+                actor: Actor::User,
+                task: TaskId::new_v7(),
+                task_title: "a task".into(),
+                occur_time: when,
+                changes: Vec::new(),
+                event_id,
+                due_time: (i % 5 != 0).then(|| when + Duration::minutes(30 - i % 60)),
+            }
+        })
+        .collect();
+    let db = app.db().await;
+    for batch in history.chunks(9) {
+        activities::record(db.conn(), batch.iter().map(activities::row).collect())
+            .await
+            .expect("recorded");
+    }
+    let kept = day_rows(&db).await;
+    assert!(kept.len() >= 20, "{} day rows", kept.len());
+    let total: i32 = kept.iter().map(|(_, _, counts)| counts[95]).sum();
+    assert_eq!(
+        total, 60,
+        "the tasks created, as each day's last running total"
+    );
+
+    Migrator::down(db.conn(), Some(1))
+        .await
+        .expect("migrates down");
+    let conn = db.conn();
+    let backend = conn.get_database_backend();
+    let hours = conn
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT SUM(created0 + created1 + created2 + created3) AS n FROM activity_hours",
+        ))
+        .await
+        .expect("reads the hours")
+        .expect("a row")
+        .try_get::<i64>("", "n")
+        .expect("a sum");
+    assert_eq!(hours, 60, "the hourly counts are back");
+
+    Migrator::up(db.conn(), None).await.expect("migrates up");
+    assert_eq!(day_rows(&db).await, kept);
+}
+
+both_backends!(the_counts_per_day_are_rebuilt_from_the_entries,);
