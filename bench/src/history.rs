@@ -52,39 +52,34 @@ pub async fn seed(url: &str, mine: u64, total: u64) -> Result<(), Error> {
     Ok(())
 }
 
-/// The `activity_days` rows of the entries seeded (per user and UTC day, running totals by the
-/// quarter hour); the service keeps those of the entries it records itself.
+/// The `activity_days` rows of the entries seeded (per user, UTC day and count, running totals
+/// by the quarter hour); the service keeps those of the entries it records itself.
 fn daily_counts() -> String {
     let day = format!("occur_us - occur_us % {DAY_US}");
     let quarter = format!("(occur_us % {DAY_US}) / 900000000");
-    let mut columns = Vec::new();
-    let mut sums = Vec::new();
-    for (count, condition) in [
-        ("created", "kind = 1"),
-        ("completed", "kind = 3"),
-        (
-            "on_time",
-            "kind = 3 AND due_us IS NOT NULL AND occur_us <= due_us",
-        ),
-        (
-            "late",
-            "kind = 3 AND due_us IS NOT NULL AND occur_us > due_us",
-        ),
-    ] {
-        for k in 1..=96 {
-            columns.push(format!("{count}_{k:02}"));
-            sums.push(format!(
-                "SUM(CASE WHEN {condition} AND {quarter} < {k} THEN 1 ELSE 0 END)"
-            ));
-        }
-    }
-    format!(
-        "INSERT INTO activity_days (user_id, day_us, {}) \
-         SELECT user_id, {day}, {} FROM activities \
-         WHERE kind IN (1, 3) AND event_id LIKE 'seed-%' GROUP BY user_id, {day};",
-        columns.join(", "),
-        sums.join(", ")
-    )
+    let columns: Vec<String> = (1..=96).map(|k| format!("t{k:02}")).collect();
+    let sums: Vec<String> = (1..=96)
+        .map(|k| format!("SUM(CASE WHEN {quarter} < {k} THEN 1 ELSE 0 END)"))
+        .collect();
+    [
+        "kind = 1",
+        "kind = 3",
+        "kind = 3 AND due_us IS NOT NULL AND occur_us <= due_us",
+        "kind = 3 AND due_us IS NOT NULL AND occur_us > due_us",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(counted, condition)| {
+        format!(
+            "INSERT INTO activity_days (user_id, day_us, counted, {}) \
+             SELECT user_id, {day}, {counted}, {} FROM activities \
+             WHERE {condition} AND event_id LIKE 'seed-%' GROUP BY user_id, {day};",
+            columns.join(", "),
+            sums.join(", ")
+        )
+    })
+    .collect::<Vec<_>>()
+    .join("\n")
 }
 
 fn parent() -> String {

@@ -1,10 +1,10 @@
-//! The history's counts per user and UTC day, as running totals by the quarter hour: in the
-//! row of a day, `created_k` is how many tasks were created in the day's first `k` quarters
-//! of an hour (`k` from 1 to 96), and likewise completions, and completions on time or late.
-//! Any quarter-aligned stretch of a day is then the difference of two columns, so a local day
-//! of any zone (whole, half- or quarter-hour offsets, daylight saving time) reads one or two
-//! rows, not 24 hourly ones: a year is 366 rows. Replaces `activity_hours`; filled from the
-//! entries already there.
+//! The history's counts per user, UTC day and what is counted (`counted`: 0 tasks created, 1 completions, 2 of those
+//! on time, 3 late), as running totals by the quarter hour: `t_k` is the count over the day's
+//! first `k` quarters of an hour (`k` from 1 to 96). Any quarter-aligned stretch of a day is
+//! the difference of two columns, so a local day of any zone (whole, half- or quarter-hour
+//! offsets, daylight saving time) reads a row or two per count, not 24 hourly ones. A row holds
+//! one count (384 bytes of totals), so that recording a created task rewrites no more than
+//! that. Replaces `activity_hours`; filled from the entries already there.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -36,16 +36,16 @@ impl MigrationTrait for Migration {
         table
             .table(ActivityDays::Table)
             .col(string_len(ActivityDays::UserId, 128))
-            .col(big_integer(ActivityDays::DayUs));
-        for (count, _) in COUNTS {
-            for k in 1..=96 {
-                table.col(integer(Alias::new(format!("{count}_{k:02}"))).default(0));
-            }
+            .col(big_integer(ActivityDays::DayUs))
+            .col(small_integer(ActivityDays::Counted));
+        for k in 1..=96 {
+            table.col(integer(Alias::new(format!("t{k:02}"))).default(0));
         }
         table.primary_key(
             Index::create()
                 .col(ActivityDays::UserId)
-                .col(ActivityDays::DayUs),
+                .col(ActivityDays::DayUs)
+                .col(ActivityDays::Counted),
         );
         manager.create_table(table.to_owned()).await?;
         manager
@@ -60,24 +60,20 @@ impl MigrationTrait for Migration {
         // The entries already recorded, counted the same way.
         let day = format!("(occur_us / {DAY_US}) * {DAY_US}");
         let quarter = format!("(occur_us - {day}) / {QUARTER_US}");
-        let mut columns = Vec::new();
-        let mut sums = Vec::new();
-        for (count, condition) in COUNTS {
-            for k in 1..=96 {
-                columns.push(format!("{count}_{k:02}"));
-                sums.push(format!(
-                    "SUM(CASE WHEN {condition} AND {quarter} < {k} THEN 1 ELSE 0 END)"
-                ));
-            }
+        let columns: Vec<String> = (1..=96).map(|k| format!("t{k:02}")).collect();
+        for (number, (_, condition)) in COUNTS.iter().enumerate() {
+            let sums: Vec<String> = (1..=96)
+                .map(|k| format!("SUM(CASE WHEN {quarter} < {k} THEN 1 ELSE 0 END)"))
+                .collect();
+            let sql = format!(
+                "INSERT INTO activity_days (user_id, day_us, counted, {}) \
+                 SELECT user_id, {day}, {number}, {} FROM activities \
+                 WHERE occur_us >= 0 AND {condition} GROUP BY user_id, {day}",
+                columns.join(", "),
+                sums.join(", ")
+            );
+            manager.get_connection().execute_unprepared(&sql).await?;
         }
-        let sql = format!(
-            "INSERT INTO activity_days (user_id, day_us, {}) \
-             SELECT user_id, {day}, {} FROM activities \
-             WHERE occur_us >= 0 AND kind IN (1, 3) GROUP BY user_id, {day}",
-            columns.join(", "),
-            sums.join(", ")
-        );
-        manager.get_connection().execute_unprepared(&sql).await?;
         hours::Migration.down(manager).await
     }
 
@@ -94,4 +90,5 @@ enum ActivityDays {
     Table,
     UserId,
     DayUs,
+    Counted,
 }

@@ -1,9 +1,10 @@
-//! `activity_days`: the history counted per user and UTC day as running totals by the quarter
-//! hour. In a day's row, `created_k` is how many tasks were created in its first `k` quarters
-//! of an hour (`k` from 1 to 96; the day's total is `created_96`), and likewise `completed_k`,
-//! `on_time_k` and `late_k`. Kept with the entries, in the same transaction and only for
-//! entries newly recorded; a quarter-aligned stretch of a day is the difference of two
-//! columns, so the insights read one row per UTC day of the window.
+//! `activity_days`: the history counted per user, UTC day and what is counted (`counted`: the
+//! index of a [`Tally`] field — tasks created, completions, completions on time, late) as
+//! running totals by the quarter hour: `t_k` is the count over the day's first `k` quarters of
+//! an hour (`k` from 1 to 96; the day's total is `t96`). Kept with the entries, in the same
+//! transaction and only for entries newly recorded; a quarter-aligned stretch of a day is the
+//! difference of two columns, so the insights read a row per count and UTC day of the window.
+//! One row per count keeps the row a write rewrites small (a created task: 96 totals).
 
 use std::collections::BTreeMap;
 
@@ -16,8 +17,8 @@ pub const QUARTER_US: i64 = 900_000_000;
 /// Quarters of an hour in a day.
 pub const QUARTERS: usize = 96;
 
-/// What is counted, in the order of [`Tally`]'s fields.
-const COUNTS: [&str; 4] = ["created", "completed", "on_time", "late"];
+/// How many counts a [`Tally`] holds (the values of `counted`).
+pub const COUNTS: usize = 4;
 
 /// An entry as the counts see it.
 #[derive(Debug, Clone)]
@@ -38,11 +39,11 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn get(&self, count: usize) -> i64 {
+    pub fn get(&self, count: usize) -> i64 {
         [self.created, self.completed, self.on_time, self.late][count]
     }
 
-    fn get_mut(&mut self, count: usize) -> &mut i64 {
+    pub fn get_mut(&mut self, count: usize) -> &mut i64 {
         match count {
             0 => &mut self.created,
             1 => &mut self.completed,
@@ -52,17 +53,9 @@ impl Tally {
     }
 
     pub fn add(&mut self, other: &Tally) {
-        for count in 0..COUNTS.len() {
+        for count in 0..COUNTS {
             *self.get_mut(count) += other.get(count);
         }
-    }
-
-    pub fn minus(&self, other: &Tally) -> Tally {
-        let mut out = *self;
-        for count in 0..COUNTS.len() {
-            *out.get_mut(count) -= other.get(count);
-        }
-        out
     }
 
     pub fn is_zero(&self) -> bool {
@@ -86,14 +79,9 @@ impl Tally {
     }
 }
 
-/// The column of `count`'s running total over a day's first `k` quarters (1 ≤ k ≤ 96).
-pub fn column(count: usize, k: usize) -> String {
-    format!("{}_{k:02}", COUNTS[count])
-}
-
-/// The names of the four running totals at quarter `k`, in [`Tally`]'s order.
-pub fn columns_at(k: usize) -> [String; 4] {
-    [0, 1, 2, 3].map(|count| column(count, k))
+/// The column of the running total over a day's first `k` quarters (1 ≤ k ≤ 96).
+pub fn column(k: usize) -> String {
+    format!("t{k:02}")
 }
 
 /// Parameter `n` (from 1), which may appear more than once.
@@ -115,58 +103,53 @@ pub fn day_and_quarter(us: i64) -> (i64, usize) {
 /// writers lock shared rows in the same order). Only the running totals an entry changes
 /// are written: those from its quarter to the day's end.
 pub async fn add(conn: &impl ConnectionTrait, entries: &[Counted]) -> Result<(), DbErr> {
-    let mut days: BTreeMap<(&str, i64), Vec<Tally>> = BTreeMap::new();
+    // Per user, day and count: the running totals' increments, quarter by quarter.
+    let mut rows: BTreeMap<(&str, i64, usize), [i64; QUARTERS]> = BTreeMap::new();
     for entry in entries {
         let tally = Tally::of(entry.kind, entry.occur_us, entry.due_us);
-        if tally.is_zero() {
-            continue;
-        }
         let (day, quarter) = day_and_quarter(entry.occur_us);
-        let totals = days
-            .entry((entry.user_id.as_str(), day))
-            .or_insert_with(|| vec![Tally::default(); QUARTERS]);
-        // The running totals of quarters k > quarter (columns k = quarter + 1 ..= 96).
-        for total in &mut totals[quarter..] {
-            total.add(&tally);
-        }
-    }
-    if days.is_empty() {
-        return Ok(());
-    }
-    // The columns any of the rows changes; the others keep their value (0 in a new row).
-    let mut touched = Vec::new();
-    for count in 0..COUNTS.len() {
-        for k in 1..=QUARTERS {
-            if days.values().any(|totals| totals[k - 1].get(count) != 0) {
-                touched.push((count, k));
+        for count in (0..COUNTS).filter(|&count| tally.get(count) != 0) {
+            let totals = rows
+                .entry((entry.user_id.as_str(), day, count))
+                .or_insert([0; QUARTERS]);
+            // The totals of the quarters from this one on (columns k = quarter + 1 ..= 96).
+            for total in &mut totals[quarter..] {
+                *total += tally.get(count);
             }
         }
     }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // The columns any of the rows changes (from the earliest quarter on); the others keep
+    // their value (0 in a new row).
+    let first = rows
+        .values()
+        .filter_map(|totals| totals.iter().position(|n| *n != 0))
+        .min()
+        .unwrap_or(0);
     let backend = conn.get_database_backend();
     let mut values = Vec::new();
-    let mut rows = Vec::new();
-    for ((user, day), totals) in &days {
+    let mut tuples = Vec::new();
+    for ((user, day, count), totals) in &rows {
         values.push(Value::from(*user));
-        let counts: Vec<String> = touched
-            .iter()
-            .map(|&(count, k)| totals[k - 1].get(count).to_string())
-            .collect();
-        rows.push(format!(
-            "({}, {day}, {})",
+        let counts: Vec<String> = totals[first..].iter().map(i64::to_string).collect();
+        tuples.push(format!(
+            "({}, {day}, {count}, {})",
             placeholder(backend, values.len()),
             counts.join(", ")
         ));
     }
-    let names: Vec<String> = touched.iter().map(|&(c, k)| column(c, k)).collect();
+    let names: Vec<String> = (first + 1..=QUARTERS).map(column).collect();
     let updates: Vec<String> = names
         .iter()
         .map(|c| format!("{c} = activity_days.{c} + excluded.{c}"))
         .collect();
     let sql = format!(
-        "INSERT INTO activity_days (user_id, day_us, {}) VALUES {} \
-         ON CONFLICT (user_id, day_us) DO UPDATE SET {}",
+        "INSERT INTO activity_days (user_id, day_us, counted, {}) VALUES {} \
+         ON CONFLICT (user_id, day_us, counted) DO UPDATE SET {}",
         names.join(", "),
-        rows.join(", "),
+        tuples.join(", "),
         updates.join(", ")
     );
     conn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
@@ -199,7 +182,7 @@ mod tests {
         assert_eq!(Tally::of(completed, at, None).on_time, 0);
         assert_eq!(Tally::of(created, at, None).created, 1);
         assert!(Tally::of(ActivityKind::TaskUpdated.number(), at, None).is_zero());
-        assert_eq!(column(3, 7), "late_07");
-        assert_eq!(columns_at(96)[0], "created_96");
+        assert_eq!(column(7), "t07");
+        assert_eq!(column(96), "t96");
     }
 }

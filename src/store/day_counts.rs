@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sea_orm::{ConnectionTrait, DbErr, QueryResult, Statement, Value};
 
-use super::activity_days::{QUARTER_US, QUARTERS, Tally, columns_at, day_and_quarter, placeholder};
+use super::activity_days::{
+    COUNTS, QUARTER_US, QUARTERS, Tally, column, day_and_quarter, placeholder,
+};
 use crate::domain::{DAY_US, DayRow, OffsetSpan, UserId, local_day};
 use crate::error::AppError;
 
@@ -45,18 +47,11 @@ fn cuts(spans: &[OffsetSpan], from_us: i64, to_us: i64) -> Vec<usize> {
     cuts.into_iter().collect()
 }
 
-/// The running totals of a row at each cut, in the order of the cuts (after the row's day).
-fn totals(row: &QueryResult, cuts: usize) -> Result<Vec<Tally>, DbErr> {
+/// The running totals of a row at each cut, in the order of the cuts (after the row's day and
+/// what it counts).
+fn totals(row: &QueryResult, cuts: usize) -> Result<Vec<i64>, DbErr> {
     (0..cuts)
-        .map(|i| {
-            let get = |j: usize| row.try_get_by_index::<i32>(1 + 4 * i + j).map(i64::from);
-            Ok(Tally {
-                created: get(0)?,
-                completed: get(1)?,
-                on_time: get(2)?,
-                late: get(3)?,
-            })
-        })
+        .map(|i| row.try_get_by_index::<i32>(2 + i).map(i64::from))
         .collect()
 }
 
@@ -71,10 +66,10 @@ async fn from_days(
 ) -> Result<(), DbErr> {
     let backend = conn.get_database_backend();
     let cuts = cuts(spans, from_us, to_us);
-    let columns: Vec<String> = cuts.iter().flat_map(|&k| columns_at(k)).collect();
+    let columns: Vec<String> = cuts.iter().map(|&k| column(k)).collect();
     let sql = format!(
-        "SELECT day_us, {} FROM activity_days WHERE user_id = {} AND day_us >= {} \
-         AND day_us < {} ORDER BY day_us",
+        "SELECT day_us, counted, {} FROM activity_days WHERE user_id = {} AND day_us >= {} \
+         AND day_us < {}",
         columns.join(", "),
         placeholder(backend, 1),
         placeholder(backend, 2),
@@ -87,20 +82,25 @@ async fn from_days(
         .await?;
     for row in &rows {
         let day: i64 = row.try_get_by_index(0)?;
+        let counted: i16 = row.try_get_by_index(1)?;
+        let Some(count) = usize::try_from(counted).ok().filter(|&c| c < COUNTS) else {
+            continue;
+        };
         let totals = totals(row, cuts.len())?;
-        let mut before = (0, Tally::default());
-        for (&cut, total) in cuts.iter().zip(&totals) {
+        let mut before = (0, 0);
+        for (&cut, &total) in cuts.iter().zip(&totals) {
             let (start, end) = (
                 day + before.0 as i64 * QUARTER_US,
                 day + cut as i64 * QUARTER_US,
             );
-            let counts = total.minus(&before.1);
-            if start >= from_us && end <= to_us && !counts.is_zero() {
-                days.entry(local_day(spans, start))
+            let n = total - before.1;
+            if start >= from_us && end <= to_us && n != 0 {
+                *days
+                    .entry(local_day(spans, start))
                     .or_default()
-                    .add(&counts);
+                    .get_mut(count) += n;
             }
-            before = (cut, *total);
+            before = (cut, total);
         }
     }
     Ok(())
