@@ -552,3 +552,39 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod readme_tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every variable the command line reads, in any subcommand.
+    fn variables(command: &clap::Command, out: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            if let Some(env) = arg.get_env() {
+                out.push(env.to_string_lossy().into_owned());
+            }
+        }
+        for sub in command.get_subcommands() {
+            variables(sub, out);
+        }
+    }
+
+    /// The README's configuration table has a row for every variable, so that it stays true as
+    /// options are added.
+    #[test]
+    fn the_readme_lists_every_variable() {
+        let readme = include_str!("../README.md");
+        let mut all = Vec::new();
+        variables(&Cli::command(), &mut all);
+        all.sort();
+        all.dedup();
+        assert!(all.len() > 30, "{all:?}");
+        let missing: Vec<&String> = all
+            .iter()
+            .filter(|name| !readme.contains(&format!("| `{name}`")))
+            .collect();
+        assert!(missing.is_empty(), "not in the README's table: {missing:?}");
+    }
+}
