@@ -78,6 +78,9 @@ struct RunArgs {
     /// Runs only the history figures (ListActivities, GetInsights) and prints them.
     #[arg(long, conflicts_with = "only_tracing")]
     only_history: bool,
+    /// Runs only the embedded SQLite figures and prints them.
+    #[arg(long, conflicts_with_all = ["only_tracing", "only_history"])]
+    only_sqlite: bool,
 }
 
 #[tokio::main]
@@ -112,6 +115,11 @@ async fn run(args: RunArgs) -> Result<(), Error> {
         let tracing =
             otel::overhead(&args.server, &args.database_url, &profile, profile.callers).await?;
         tracing_figures(&tracing, &mut table);
+        print!("{}", table.render());
+        return Ok(());
+    }
+    if args.only_sqlite {
+        embedded_sqlite(&args, &profile, &mut table).await?;
         print!("{}", table.render());
         return Ok(());
     }

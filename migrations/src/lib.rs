@@ -16,6 +16,7 @@ mod m20261204_000010_activity_hours;
 mod m20261205_000011_lists_and_subtasks;
 mod m20261205_000012_several_reminders;
 mod m20261205_000013_activity_days;
+mod m20261205_000014_tasks_by_user_and_parent;
 
 /// Applies taskflow's migrations in order.
 pub struct Migrator;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000011_lists_and_subtasks::Migration),
             Box::new(m20261205_000012_several_reminders::Migration),
             Box::new(m20261205_000013_activity_days::Migration),
+            Box::new(m20261205_000014_tasks_by_user_and_parent::Migration),
         ]
     }
 }

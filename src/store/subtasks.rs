@@ -1,7 +1,7 @@
 //! The task tree: a task's ancestors and descendants, level by level (a tree is at most
 //! four levels deep, so these are a few indexed lookups).
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use super::entity::task;
@@ -53,15 +53,16 @@ pub async fn descendants(
         if level.is_empty() {
             break;
         }
+        // Sorted here: asked to order them, SQLite's planner would rather read all the user's
+        // tasks in order than find the few by their parents and sort them.
         let mut query = task::Entity::find()
             .filter(task::Column::UserId.eq(user.as_str()))
-            .filter(task::Column::ParentId.is_in(level))
-            .order_by_asc(task::Column::CreateTimeUs)
-            .order_by_asc(task::Column::Id);
+            .filter(task::Column::ParentId.is_in(level));
         if for_update {
             query = query.lock_exclusive();
         }
-        let rows = query.all(conn).await?;
+        let mut rows = query.all(conn).await?;
+        rows.sort_by_key(|row| (row.create_time_us, row.id));
         level = rows.iter().map(|r| r.id).collect();
         all.push(with_tags(conn, rows).await?);
     }
