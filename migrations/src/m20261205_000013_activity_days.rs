@@ -4,7 +4,9 @@
 //! the difference of two columns, so a local day of any zone (whole, half- or quarter-hour
 //! offsets, daylight saving time) reads a row or two per count, not 24 hourly ones. A row holds
 //! one count (384 bytes of totals), so that recording a created task rewrites no more than
-//! that. Replaces `activity_hours`; filled from the entries already there.
+//! that. Filled from the entries already there. It replaces `activity_hours`, which stays
+//! (expand, then contract): replicas of the previous release still write it during a rolling
+//! update, and a later release removes it.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -74,10 +76,13 @@ impl MigrationTrait for Migration {
             );
             manager.get_connection().execute_unprepared(&sql).await?;
         }
-        hours::Migration.down(manager).await
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // The hourly counts, not written while this migration was applied, made again from
+        // the entries for the code that reads them.
+        hours::Migration.down(manager).await?;
         hours::Migration.up(manager).await?;
         manager
             .drop_table(Table::drop().table(ActivityDays::Table).to_owned())

@@ -85,6 +85,15 @@ async fn the_counts_per_day_are_rebuilt_from_the_entries(backend: Backend) {
         "the tasks created, as each day's last running total"
     );
 
+    // The hourly counts stay for replicas of the previous release during a rolling update.
+    let conn = db.conn();
+    conn.query_one_raw(Statement::from_string(
+        conn.get_database_backend(),
+        "SELECT COUNT(*) AS n FROM activity_hours",
+    ))
+    .await
+    .expect("the hourly counts' table is still there");
+
     // Back to before the counts per day (the migrations after them first).
     let after = Migrator::migrations()
         .iter()
