@@ -82,8 +82,35 @@ pub struct ChildServer {
 }
 
 impl ChildServer {
-    /// Starts the binary on `database_url`, wired to `double` both ways.
+    /// Starts the binary on `database_url`, wired to `double` both ways. A port picked free
+    /// can be taken by another socket before the server binds it (eight servers start at once
+    /// in one test): the server then exits saying so, and the start is tried again on other
+    /// ports.
     pub async fn start(database_url: &str, double: &DaprDouble) -> Self {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let mut server = Self::configure(database_url, double);
+            match server.launch().await {
+                Ok(()) => {
+                    double.set_app_addr(server.callback);
+                    // The sidecar asks for the subscriptions once; ask now, while the server
+                    // is surely up.
+                    let subscriptions = double.subscriptions().await.expect("the subscriptions");
+                    assert!(
+                        !subscriptions.is_empty(),
+                        "the server subscribes to its topics"
+                    );
+                    return server;
+                }
+                Err(log) if attempts < 5 && log.contains("Address already in use") => {}
+                Err(log) => panic!("the server exited at start:\n{log}"),
+            }
+        }
+    }
+
+    /// The process's settings, on ports free at the time of the call.
+    fn configure(database_url: &str, double: &DaprDouble) -> Self {
         let api = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
         let callback = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
         let metrics = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
@@ -108,26 +135,24 @@ impl ChildServer {
         if let Some(token) = &config.app_api_token {
             env.push(("APP_API_TOKEN", token.clone()));
         }
-        let mut server = Self {
+        Self {
             env: env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
             api,
             callback,
             log: tempfile::NamedTempFile::new().expect("a log file"),
             child: None,
-        };
-        server.restart().await;
-        double.set_app_addr(callback);
-        // The sidecar asks for the subscriptions once; ask now, while the server is surely up.
-        let subscriptions = double.subscriptions().await.expect("the subscriptions");
-        assert!(
-            !subscriptions.is_empty(),
-            "the server subscribes to its topics"
-        );
-        server
+        }
     }
 
     /// Starts the process again on the same ports and waits until it serves.
     pub async fn restart(&mut self) {
+        if let Err(log) = self.launch().await {
+            panic!("the server exited at start:\n{log}");
+        }
+    }
+
+    /// Spawns the process and waits until it serves; the log's tail if it exits first.
+    async fn launch(&mut self) -> Result<(), String> {
         assert!(self.child.is_none(), "the server is still running");
         let log = std::fs::OpenOptions::new()
             .append(true)
@@ -145,10 +170,10 @@ impl ChildServer {
             command.env(key, value);
         }
         self.child = Some(command.spawn().expect("the taskflow binary starts"));
-        self.wait_serving().await;
+        self.wait_serving().await
     }
 
-    async fn wait_serving(&mut self) {
+    async fn wait_serving(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut health = HealthClient::new(self.channel());
         loop {
@@ -158,13 +183,11 @@ impl ChildServer {
             if let Ok(Ok(reply)) = tokio::time::timeout(Duration::from_secs(1), check).await
                 && reply.into_inner().status == ServingStatus::Serving as i32
             {
-                return;
+                return Ok(());
             }
             if let Some(status) = self.exited() {
-                panic!(
-                    "the server exited at start ({status}):\n{}",
-                    self.log_tail()
-                );
+                self.child = None;
+                return Err(format!("({status})\n{}", self.log_tail()));
             }
             assert!(
                 Instant::now() < deadline,
