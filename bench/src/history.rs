@@ -44,42 +44,17 @@ pub async fn seed(url: &str, mine: u64, total: u64) -> Result<(), Error> {
          FROM generate_series(1::bigint, {total}) g;"
     );
     psql(url, &sql).await?;
-    // Their counts per day, as the service keeps them with each entry it records.
-    psql(url, &daily_counts()).await?;
+    // Their counts per day, as the service keeps them with each entry it records (and as the
+    // migration that made the table counted the entries before it).
+    psql(
+        url,
+        &migrations::fill_activity_days("event_id LIKE 'seed-%'").join(";\n"),
+    )
+    .await?;
     // As autovacuum would have: the visibility map lets reads use the index alone.
     psql(url, "VACUUM ANALYZE activities;").await?;
     psql(url, "VACUUM ANALYZE activity_days;").await?;
     Ok(())
-}
-
-/// The `activity_days` rows of the entries seeded (per user, UTC day and count, running totals
-/// by the quarter hour); the service keeps those of the entries it records itself.
-fn daily_counts() -> String {
-    let day = format!("occur_us - occur_us % {DAY_US}");
-    let quarter = format!("(occur_us % {DAY_US}) / 900000000");
-    let columns: Vec<String> = (1..=96).map(|k| format!("t{k:02}")).collect();
-    let sums: Vec<String> = (1..=96)
-        .map(|k| format!("SUM(CASE WHEN {quarter} < {k} THEN 1 ELSE 0 END)"))
-        .collect();
-    [
-        "kind = 1",
-        "kind = 3",
-        "kind = 3 AND due_us IS NOT NULL AND occur_us <= due_us",
-        "kind = 3 AND due_us IS NOT NULL AND occur_us > due_us",
-    ]
-    .iter()
-    .enumerate()
-    .map(|(counted, condition)| {
-        format!(
-            "INSERT INTO activity_days (user_id, day_us, counted, {}) \
-             SELECT user_id, {day}, {counted}, {} FROM activities \
-             WHERE {condition} AND event_id LIKE 'seed-%' GROUP BY user_id, {day};",
-            columns.join(", "),
-            sums.join(", ")
-        )
-    })
-    .collect::<Vec<_>>()
-    .join("\n")
 }
 
 fn parent() -> String {

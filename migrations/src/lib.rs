@@ -3,6 +3,9 @@
 
 pub use sea_orm_migration::prelude::*;
 
+/// The statements that count entries of the history into `activity_days` (for seeding).
+pub use m20261205_000013_activity_days::fill as fill_activity_days;
+
 mod m20261125_000001_create_tasks;
 mod m20261125_000002_create_events;
 mod m20261125_000003_create_reminders_notifications;

@@ -15,17 +15,12 @@ use super::m20261204_000010_activity_hours as hours;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const COUNTS: [(&str, &str); 4] = [
-    ("created", "kind = 1"),
-    ("completed", "kind = 3"),
-    (
-        "on_time",
-        "kind = 3 AND due_us IS NOT NULL AND occur_us <= due_us",
-    ),
-    (
-        "late",
-        "kind = 3 AND due_us IS NOT NULL AND occur_us > due_us",
-    ),
+/// What each value of `counted` counts, as a condition on an entry.
+const COUNTED: [&str; 4] = [
+    "kind = 1",
+    "kind = 3",
+    "kind = 3 AND due_us IS NOT NULL AND occur_us <= due_us",
+    "kind = 3 AND due_us IS NOT NULL AND occur_us > due_us",
 ];
 
 const DAY_US: i64 = 86_400_000_000;
@@ -60,20 +55,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // The entries already recorded, counted the same way.
-        let day = format!("(occur_us / {DAY_US}) * {DAY_US}");
-        let quarter = format!("(occur_us - {day}) / {QUARTER_US}");
-        let columns: Vec<String> = (1..=96).map(|k| format!("t{k:02}")).collect();
-        for (number, (_, condition)) in COUNTS.iter().enumerate() {
-            let sums: Vec<String> = (1..=96)
-                .map(|k| format!("SUM(CASE WHEN {quarter} < {k} THEN 1 ELSE 0 END)"))
-                .collect();
-            let sql = format!(
-                "INSERT INTO activity_days (user_id, day_us, counted, {}) \
-                 SELECT user_id, {day}, {number}, {} FROM activities \
-                 WHERE occur_us >= 0 AND {condition} GROUP BY user_id, {day}",
-                columns.join(", "),
-                sums.join(", ")
-            );
+        for sql in fill("occur_us >= 0") {
             manager.get_connection().execute_unprepared(&sql).await?;
         }
         Ok(())
@@ -88,6 +70,30 @@ impl MigrationTrait for Migration {
             .drop_table(Table::drop().table(ActivityDays::Table).to_owned())
             .await
     }
+}
+
+/// The statements that add the entries matching `only` (an SQL condition on `activities`) to
+/// `activity_days`, one per count; the entries must not be counted there yet.
+pub fn fill(only: &str) -> Vec<String> {
+    let day = format!("(occur_us / {DAY_US}) * {DAY_US}");
+    let quarter = format!("(occur_us - {day}) / {QUARTER_US}");
+    let columns: Vec<String> = (1..=96).map(|k| format!("t{k:02}")).collect();
+    let sums: Vec<String> = (1..=96)
+        .map(|k| format!("SUM(CASE WHEN {quarter} < {k} THEN 1 ELSE 0 END)"))
+        .collect();
+    COUNTED
+        .iter()
+        .enumerate()
+        .map(|(counted, condition)| {
+            format!(
+                "INSERT INTO activity_days (user_id, day_us, counted, {}) \
+                 SELECT user_id, {day}, {counted}, {} FROM activities \
+                 WHERE ({only}) AND {condition} GROUP BY user_id, {day}",
+                columns.join(", "),
+                sums.join(", ")
+            )
+        })
+        .collect()
 }
 
 #[derive(DeriveIden)]

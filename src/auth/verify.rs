@@ -119,7 +119,7 @@ impl Authenticator {
             TokenSettings {
                 issuer: issuer.map(str::to_owned),
                 audience: audience.map(str::to_owned),
-                leeway_seconds: DEFAULT_JWT_LEEWAY_SECONDS,
+                ..TokenSettings::default()
             },
         )
     }

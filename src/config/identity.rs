@@ -5,6 +5,9 @@ use clap::Args;
 
 use super::SecondsUpTo;
 
+/// The shortest time between two fetches of the keys that unknown `kid`s cause, by default.
+const DEFAULT_JWKS_MIN_REFRESH_MS: u64 = 10_000;
+
 /// The clock skew tolerated by default, in seconds.
 pub const DEFAULT_JWT_LEEWAY_SECONDS: u64 = 30;
 
@@ -30,7 +33,7 @@ pub struct IdentityConfig {
     /// The shortest time between two fetches of the key set that a token with an unknown `kid`
     /// causes, in milliseconds: tokens naming keys that do not exist cannot make taskflow call the
     /// provider more often than this.
-    #[arg(long, env = "TASKFLOW_JWKS_MIN_REFRESH_MS", default_value_t = 10_000)]
+    #[arg(long, env = "TASKFLOW_JWKS_MIN_REFRESH_MS", default_value_t = DEFAULT_JWKS_MIN_REFRESH_MS)]
     pub jwks_min_refresh_ms: u64,
     /// How far this server's clock may disagree with the token issuer's, in seconds (0 to
     /// 600): a token is accepted until `exp` + leeway and from `nbf` − leeway on.
@@ -48,7 +51,7 @@ impl Default for IdentityConfig {
         Self {
             jwt_jwks_url: None,
             oidc_issuer_url: None,
-            jwks_min_refresh_ms: 10_000,
+            jwks_min_refresh_ms: DEFAULT_JWKS_MIN_REFRESH_MS,
             jwt_leeway_seconds: DEFAULT_JWT_LEEWAY_SECONDS,
         }
     }
