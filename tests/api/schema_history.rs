@@ -67,7 +67,12 @@ async fn the_counts_per_day_are_rebuilt_from_the_entries(backend: Backend) {
             }
         })
         .collect();
-    let db = app.db().await;
+    // One connection: each migration's statements then run on the connection that ran the
+    // ones before (with a pool, a SQLite connection could still see the schema it read before
+    // another one changed it).
+    let db = taskflow::store::Database::connect(&app.database_url, 1)
+        .await
+        .expect("connects to the test database");
     for batch in history.chunks(9) {
         activities::record(db.conn(), batch.iter().map(activities::row).collect())
             .await
