@@ -5,6 +5,9 @@
 //! see the cause of their own mistakes (field violations, names) but never database text.
 
 use std::fmt;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -178,23 +181,59 @@ impl From<sea_orm::DbErr> for AppError {
 }
 
 /// True when the database could not be reached (a retry may succeed), not when it refused
-/// the statement.
+/// the statement. A connection found broken is noted (see [`connection_fault_within`]).
 pub fn is_transient(err: &sea_orm::DbErr) -> bool {
     use sea_orm::DbErr;
-    match err {
+    let transient = match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
         | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => is_connection_fault(e),
         _ => false,
+    };
+    if transient {
+        note_connection_fault();
     }
+    transient
 }
 
 fn is_connection_fault(err: &sea_orm::sqlx::Error) -> bool {
     use sea_orm::sqlx::Error;
-    matches!(
-        err,
-        Error::Io(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed
-    )
+    match err {
+        Error::Io(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed => true,
+        // The server ended the session: class 08 (connection exception), or 57P01–57P03
+        // (administrator or crash shutdown, not accepting connections yet).
+        Error::Database(e) => e.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
+}
+
+/// When a database connection was last found broken: milliseconds since [`fault_epoch`],
+/// plus one (0: never).
+static LAST_CONNECTION_FAULT: AtomicU64 = AtomicU64::new(0);
+
+fn fault_epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn note_connection_fault() {
+    let ms = u64::try_from(fault_epoch().elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+    LAST_CONNECTION_FAULT.store(ms + 1, Ordering::Relaxed);
+}
+
+/// Whether a database connection was found broken in the last `window`: after a restart of
+/// the database, the other pooled connections are likely broken too (the pool then tests each
+/// before handing it out).
+pub fn connection_fault_within(window: Duration) -> bool {
+    match LAST_CONNECTION_FAULT.load(Ordering::Relaxed) {
+        0 => false,
+        at => {
+            let now = u64::try_from(fault_epoch().elapsed().as_millis()).unwrap_or(u64::MAX);
+            now.saturating_sub(at - 1) <= u64::try_from(window.as_millis()).unwrap_or(u64::MAX)
+        }
+    }
 }
 
 /// The violations a status reports: each bounded, as many as fit the bounds, in order;

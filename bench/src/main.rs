@@ -81,6 +81,10 @@ struct RunArgs {
     /// Runs only the embedded SQLite figures and prints them.
     #[arg(long, conflicts_with_all = ["only_tracing", "only_history"])]
     only_sqlite: bool,
+    /// Runs only CreateTask on PostgreSQL with the Dapr sidecar double, then pgbench, and
+    /// prints them with their ratio: for trying a change to the write path.
+    #[arg(long, conflicts_with_all = ["only_tracing", "only_history", "only_sqlite"])]
+    only_create: bool,
 }
 
 #[tokio::main]
@@ -120,6 +124,11 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     }
     if args.only_sqlite {
         embedded_sqlite(&args, &profile, &mut table).await?;
+        print!("{}", table.render());
+        return Ok(());
+    }
+    if args.only_create {
+        only_create(&args, &profile, &mut table).await?;
         print!("{}", table.render());
         return Ok(());
     }
@@ -372,6 +381,75 @@ fn tracing_figures(tracing: &otel::Overhead, table: &mut Table) -> (f64, f64) {
         ),
     );
     (kept_ratio, exported_ratio)
+}
+
+/// CreateTask on PostgreSQL with the Dapr sidecar double (as in the full run), then pgbench.
+async fn only_create(args: &RunArgs, profile: &Profile, table: &mut Table) -> Result<(), Error> {
+    const B: &str = "postgres";
+    let url = args.database_url.as_str();
+    let double = DaprDouble::start(DaprDoubleConfig::fast(Duration::from_millis(5))).await?;
+    let server = Server::start(
+        &args.server,
+        &[
+            ("TASKFLOW_DATABASE_URL", url.to_owned()),
+            ("TASKFLOW_EVENT_SINK", "dapr".to_owned()),
+            ("DAPR_GRPC_ENDPOINT", double.endpoint()),
+        ],
+    )
+    .await?;
+    double.set_app_addr(server.callback_addr);
+    let clients = client::task_clients(&server.endpoint(), profile.callers).await?;
+    if !profile.warmup.is_zero() {
+        rpc::create(
+            &clients,
+            profile.callers,
+            Until::Elapsed(profile.warmup),
+            false,
+        )
+        .await?;
+    }
+    events::settle(&double, url, Duration::from_secs(120)).await?;
+    step("postgres + dapr: CreateTask");
+    let cpu_before = server::cpu_time(server.pid())?;
+    let (create, _) = rpc::create(
+        &clients,
+        profile.callers,
+        Until::Elapsed(profile.create),
+        false,
+    )
+    .await?;
+    table.calls(B, "CreateTask", &create, "task + outbox row");
+    // The events of the tasks created are published and handled before the CPU is read.
+    events::settle(&double, url, Duration::from_secs(120)).await?;
+    let cpu = server::cpu_time(server.pid())?.saturating_sub(cpu_before);
+    table.figure(
+        B,
+        "server CPU per CreateTask",
+        format!(
+            "{:.1} µs",
+            cpu.as_secs_f64() * 1e6 / create.ok.max(1) as f64
+        ),
+        "the call, its event published and its delivery handled",
+    );
+    drop(clients);
+    server.stop().await?;
+    pg::psql(url, "CHECKPOINT;").await?;
+    step("postgres: pgbench (the limit)");
+    let pgbench_tps = pgbench::run(
+        &args.pgbench,
+        url,
+        &args.work_dir,
+        profile.callers,
+        profile.pgbench,
+    )
+    .await?;
+    table.figure(
+        B,
+        "CreateTask / pgbench",
+        format!("{:.0} %", create.per_second() / pgbench_tps * 100.0),
+        &format!("{:.0} vs {pgbench_tps:.0} tx/s", create.per_second()),
+    );
+    Ok(())
 }
 
 async fn dapr_postgres(

@@ -25,6 +25,21 @@ pub const DEFAULT_ACQUIRE_TIMEOUT_MS: u64 = 2000;
 /// The advisory-lock key the migrator holds ("tfmigrat" in ASCII).
 pub const MIGRATION_LOCK_KEY: i64 = 0x7466_6d69_6772_6174;
 
+/// A pooled PostgreSQL connection idle longer than this is pinged before it is handed out. Every
+/// connection is pinged when it goes back to the pool (SQLx does that on each release), so one
+/// idle for less was found alive that recently; pinging it again on each acquire cost a round
+/// trip per transaction under load.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+/// For this long after a connection was found broken, every pooled connection is pinged
+/// before it is handed out: a restarted database has ended the idle sessions too, and each
+/// would otherwise fail one caller.
+const PING_ALL_AFTER_FAULT: Duration = Duration::from_secs(10);
+
+/// Whether a pooled connection idle for `idle_for` is tested before it is handed out.
+fn ping_before_use(idle_for: Duration) -> bool {
+    idle_for >= PING_IF_IDLE_FOR || crate::error::connection_fault_within(PING_ALL_AFTER_FAULT)
+}
+
 /// How long a SQLite writer waits for the write lock (in this process or another).
 const SQLITE_WRITE_WAIT: Duration = Duration::from_secs(10);
 
@@ -103,7 +118,17 @@ impl Database {
                 }
             }
             Backend::Postgres => {
-                options.max_connections(max_connections.max(1));
+                options
+                    .max_connections(max_connections.max(1))
+                    .test_before_acquire(false)
+                    .map_sqlx_postgres_before_acquire(|conn, meta| {
+                        Box::pin(async move {
+                            if ping_before_use(meta.idle_for) {
+                                sea_orm::sqlx::Connection::ping(conn).await?;
+                            }
+                            Ok(true)
+                        })
+                    });
             }
         }
         let conn = sea_orm::Database::connect(options)

@@ -32,6 +32,7 @@ mod notifications;
 mod notifications_watch;
 mod oidc;
 mod oidc_logs;
+mod pool_sessions;
 mod ports;
 mod python_client;
 mod readme;
