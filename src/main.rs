@@ -7,9 +7,6 @@ use taskflow::startup::{Application, shutdown_signal};
 use taskflow::store::Database;
 use taskflow::telemetry;
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let (command, log) = Cli::parse_with_secret_files().into_command();

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
@@ -15,10 +16,11 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 
 use crate::Error;
 use crate::client;
+use crate::events;
 use crate::load::Until;
 use crate::profile::Profile;
 use crate::rpc;
-use crate::server::Server;
+use crate::server::{self, Server};
 
 /// Counts the spans it is sent.
 #[derive(Clone, Default)]
@@ -44,30 +46,47 @@ impl TraceService for Collector {
     }
 }
 
-/// CreateTask per second in each mode, and the spans the collector received.
+/// CreateTask per second in each mode, the server CPU each create cost (its events relayed and
+/// handled included), and the spans the collector received.
 pub struct Overhead {
     pub disabled_tps: f64,
     pub kept_tps: f64,
     pub exported_tps: f64,
+    pub disabled_cpu_us: f64,
+    pub kept_cpu_us: f64,
+    pub exported_cpu_us: f64,
     pub spans_exported: u64,
 }
 
+/// One mode's run: creates per second, and server CPU per create in µs.
 async fn create_rate(
     binary: &std::path::Path,
     env: &[(&str, String)],
     profile: &Profile,
     callers: usize,
-) -> Result<f64, Error> {
+) -> Result<(f64, f64), Error> {
+    let url = env
+        .iter()
+        .find(|(name, _)| *name == "TASKFLOW_DATABASE_URL")
+        .map(|(_, url)| url.clone())
+        .ok_or("no database URL")?;
     let server = Server::start(binary, env).await?;
     let clients = client::task_clients(&server.endpoint(), callers).await?;
     if !profile.warmup.is_zero() {
         rpc::create(&clients, callers, Until::Elapsed(profile.warmup), false).await?;
     }
+    events::settle_embedded(&url, Duration::from_secs(120)).await?;
+    let cpu_before = server::cpu_time(server.pid())?;
     let (created, _) =
         rpc::create(&clients, callers, Until::Elapsed(profile.create), false).await?;
+    // Every event of the load is relayed and handled before the CPU is read and the server
+    // stops: no mode's backlog is left for the next server to carry.
+    events::settle_embedded(&url, Duration::from_secs(120)).await?;
+    let cpu = server::cpu_time(server.pid())?.saturating_sub(cpu_before);
     drop(clients);
     server.stop().await?;
-    Ok(created.per_second())
+    let cpu_us = cpu.as_secs_f64() * 1e6 / created.ok.max(1) as f64;
+    Ok((created.per_second(), cpu_us))
 }
 
 pub async fn overhead(
@@ -103,9 +122,11 @@ pub async fn overhead(
     // Each mode twice, in the order off, kept, exported, exported, kept, off: the table grows
     // and the database's background work comes and goes over the run, and a drift that is
     // even over the run weighs on every mode alike.
-    let mut rates = [0.0; 3];
+    let (mut rates, mut cpu) = ([0.0; 3], [0.0; 3]);
     for mode in [0, 1, 2, 2, 1, 0] {
-        rates[mode] += create_rate(binary, &modes[mode], profile, callers).await? / 2.0;
+        let (rate, cpu_us) = create_rate(binary, &modes[mode], profile, callers).await?;
+        rates[mode] += rate / 2.0;
+        cpu[mode] += cpu_us / 2.0;
     }
     let [disabled, kept, exported] = rates;
     // The server flushes its last spans before it exits, so the collector has them all.
@@ -114,6 +135,9 @@ pub async fn overhead(
         disabled_tps: disabled,
         kept_tps: kept,
         exported_tps: exported,
+        disabled_cpu_us: cpu[0],
+        kept_cpu_us: cpu[1],
+        exported_cpu_us: cpu[2],
         spans_exported: collector.spans.load(Ordering::Relaxed),
     })
 }
