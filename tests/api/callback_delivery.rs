@@ -181,15 +181,8 @@ async fn database_outage_answers_retry_then_recovers() {
         completed_event(&done, "alice"),
     );
 
-    let name = app
-        .database_url
-        .rsplit('/')
-        .next()
-        .expect("a database name")
-        .to_owned();
-    let admin = sea_orm::Database::connect(crate::helpers::postgres_admin_url())
-        .await
-        .expect("admin");
+    let name = crate::helpers::database_name(&app.database_url);
+    let admin = crate::helpers::postgres_admin().await;
     admin
         .execute_unprepared(&format!(
             "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false"

@@ -7,7 +7,9 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use taskflow::proto::v1 as pb;
 use tonic::Code;
 
-use crate::helpers::{Backend, TestApp, create, eventually, list_all, titled};
+use crate::helpers::{
+    Backend, TestApp, create, database_name, eventually, list_all, postgres_admin, titled,
+};
 
 async fn pids(admin: &DatabaseConnection, sql: String) -> Vec<i32> {
     admin
@@ -35,15 +37,8 @@ async fn sessions_ended_by_the_database_fail_at_most_one_call_with_unavailable()
     for read in futures_util::future::join_all(reads).await {
         read.expect("read before");
     }
-    let name = app
-        .database_url
-        .rsplit('/')
-        .next()
-        .expect("a database name")
-        .to_owned();
-    let admin = sea_orm::Database::connect(crate::helpers::postgres_admin_url())
-        .await
-        .expect("admin");
+    let name = database_name(&app.database_url);
+    let admin = postgres_admin().await;
     let ended = pids(
         &admin,
         format!(

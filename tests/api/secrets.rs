@@ -11,9 +11,7 @@ use taskflow::proto::v1::{self as pb, task_service_client::TaskServiceClient};
 use tonic::Code;
 
 use super::auth::{now, token};
-use crate::helpers::{
-    Backend, Binary, Metadata, TestDb, eventually, postgres_admin_url, water_plants,
-};
+use crate::helpers::{Backend, Binary, Metadata, TestDb, eventually, postgres_admin, water_plants};
 
 const JWT_SECRET: &str = "jwtSecretQ7v2Lk9Xw3Rt5Zp8Hn4Bm6";
 const DAPR_TOKEN: &str = "daprTokenA1s2D3f4G5h6J7k8";
@@ -224,9 +222,7 @@ async fn the_binary_never_logs_a_secret_even_at_trace_level() {
     }
 
     // The database goes away: the client learns that, and nothing about where it was.
-    let admin = sea_orm::Database::connect(&postgres_admin_url())
-        .await
-        .expect("connects as admin");
+    let admin = postgres_admin().await;
     use sea_orm::ConnectionTrait;
     admin
         .execute_unprepared(&format!(

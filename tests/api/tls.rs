@@ -243,9 +243,7 @@ both_backends!(
 #[tokio::test]
 async fn postgres_connections_use_tls_with_sslmode_require() {
     let (_db, database_url) = TestDb::create(Backend::Postgres).await;
-    let admin = sea_orm::Database::connect(crate::helpers::postgres_admin_url())
-        .await
-        .expect("connects");
+    let admin = crate::helpers::postgres_admin().await;
     use sea_orm::{ConnectionTrait, Statement};
     let ssl = admin
         .query_one_raw(Statement::from_string(
@@ -258,11 +256,7 @@ async fn postgres_connections_use_tls_with_sslmode_require() {
         .try_get_by_index::<String>(0)
         .expect("text");
     assert_eq!(ssl, "on", "this test needs PostgreSQL with ssl = on");
-    let name = database_url
-        .rsplit('/')
-        .next()
-        .expect("a database name")
-        .to_owned();
+    let name = crate::helpers::database_name(&database_url);
     let dir = tempfile::tempdir().expect("a temporary directory");
     let url = format!("{database_url}?sslmode=require");
     let mut binary = Binary::spawn(dir.path(), &[], &[("TASKFLOW_DATABASE_URL", &url)]);

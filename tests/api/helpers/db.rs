@@ -9,6 +9,23 @@ pub fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
+/// A connection to PostgreSQL's `postgres` database, for what a test does to another database
+/// from outside (ending its sessions, refusing connections).
+pub async fn postgres_admin() -> sea_orm::DatabaseConnection {
+    sea_orm::Database::connect(postgres_admin_url())
+        .await
+        .expect("connects as admin")
+}
+
+/// The name of the PostgreSQL database a URL points at.
+pub fn database_name(database_url: &str) -> String {
+    database_url
+        .rsplit('/')
+        .next()
+        .expect("a database name")
+        .to_owned()
+}
+
 /// A database that exists for one test.
 pub enum TestDb {
     /// The directory holding the database file, removed on drop.
