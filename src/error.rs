@@ -181,31 +181,50 @@ impl From<sea_orm::DbErr> for AppError {
 }
 
 /// True when the database could not be reached (a retry may succeed), not when it refused
-/// the statement. A connection found broken is noted (see [`connection_fault_within`]).
+/// the statement. A connection found broken is noted (see [`connection_fault_within`]); a
+/// pool with no connection free in time is not (it is busy, or the database unreachable).
 pub fn is_transient(err: &sea_orm::DbErr) -> bool {
-    use sea_orm::DbErr;
-    let transient = match err {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
-        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => is_connection_fault(e),
-        _ => false,
-    };
-    if transient {
+    let fault = db_fault(err);
+    if matches!(fault, Some(ConnectionFault::Broken)) {
         note_connection_fault();
     }
-    transient
+    fault.is_some()
 }
 
-fn is_connection_fault(err: &sea_orm::sqlx::Error) -> bool {
+/// Why the database could not be reached, if that is what `err` says.
+enum ConnectionFault {
+    /// No connection was free in time, or the pool is closing.
+    Busy,
+    /// The connection failed or the server ended the session.
+    Broken,
+}
+
+fn db_fault(err: &sea_orm::DbErr) -> Option<ConnectionFault> {
+    use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
+    match err {
+        DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => Some(ConnectionFault::Busy),
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Some(ConnectionFault::Broken),
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            connection_fault(e)
+        }
+        _ => None,
+    }
+}
+
+fn connection_fault(err: &sea_orm::sqlx::Error) -> Option<ConnectionFault> {
     use sea_orm::sqlx::Error;
     match err {
-        Error::Io(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed => true,
+        Error::PoolTimedOut | Error::PoolClosed => Some(ConnectionFault::Busy),
+        Error::Io(_) | Error::WorkerCrashed => Some(ConnectionFault::Broken),
         // The server ended the session: class 08 (connection exception), or 57P01–57P03
         // (administrator or crash shutdown, not accepting connections yet).
-        Error::Database(e) => e.code().is_some_and(|code| {
-            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
-        }),
-        _ => false,
+        Error::Database(e) => e
+            .code()
+            .is_some_and(|code| {
+                code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+            })
+            .then_some(ConnectionFault::Broken),
+        _ => None,
     }
 }
 

@@ -61,27 +61,23 @@ pub struct Overhead {
 /// One mode's run: creates per second, and server CPU per create in µs.
 async fn create_rate(
     binary: &std::path::Path,
+    url: &str,
     env: &[(&str, String)],
     profile: &Profile,
     callers: usize,
 ) -> Result<(f64, f64), Error> {
-    let url = env
-        .iter()
-        .find(|(name, _)| *name == "TASKFLOW_DATABASE_URL")
-        .map(|(_, url)| url.clone())
-        .ok_or("no database URL")?;
     let server = Server::start(binary, env).await?;
     let clients = client::task_clients(&server.endpoint(), callers).await?;
     if !profile.warmup.is_zero() {
         rpc::create(&clients, callers, Until::Elapsed(profile.warmup), false).await?;
     }
-    events::settle_embedded(&url, Duration::from_secs(120)).await?;
+    events::settle_embedded(url, Duration::from_secs(120)).await?;
     let cpu_before = server::cpu_time(server.pid())?;
     let (created, _) =
         rpc::create(&clients, callers, Until::Elapsed(profile.create), false).await?;
     // Every event of the load is relayed and handled before the CPU is read and the server
     // stops: no mode's backlog is left for the next server to carry.
-    events::settle_embedded(&url, Duration::from_secs(120)).await?;
+    events::settle_embedded(url, Duration::from_secs(120)).await?;
     let cpu = server::cpu_time(server.pid())?.saturating_sub(cpu_before);
     drop(clients);
     server.stop().await?;
@@ -124,7 +120,7 @@ pub async fn overhead(
     // even over the run weighs on every mode alike.
     let (mut rates, mut cpu) = ([0.0; 3], [0.0; 3]);
     for mode in [0, 1, 2, 2, 1, 0] {
-        let (rate, cpu_us) = create_rate(binary, &modes[mode], profile, callers).await?;
+        let (rate, cpu_us) = create_rate(binary, url, &modes[mode], profile, callers).await?;
         rates[mode] += rate / 2.0;
         cpu[mode] += cpu_us / 2.0;
     }
