@@ -85,6 +85,10 @@ struct RunArgs {
     /// prints them with their ratio: for trying a change to the write path.
     #[arg(long, conflicts_with_all = ["only_tracing", "only_history", "only_sqlite"])]
     only_create: bool,
+    /// Runs only the three-replica figures, creating at this many tasks per second in all,
+    /// and prints them: for trying a change to the relay across replicas.
+    #[arg(long, value_name = "CREATES_PER_SECOND", conflicts_with_all = ["only_tracing", "only_history", "only_sqlite", "only_create"])]
+    only_replicas: Option<f64>,
 }
 
 #[tokio::main]
@@ -129,6 +133,20 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     }
     if args.only_create {
         only_create(&args, &profile, &mut table).await?;
+        print!("{}", table.render());
+        return Ok(());
+    }
+    if let Some(rate) = args.only_replicas {
+        let replicas = replicas::run(
+            &args.server,
+            &args.database_url,
+            3,
+            profile.callers,
+            rate,
+            profile.publish,
+        )
+        .await?;
+        replicas::tabulate(&replicas, &mut table);
         print!("{}", table.render());
         return Ok(());
     }

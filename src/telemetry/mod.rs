@@ -4,6 +4,7 @@
 //! ([`otel`]), exported over OTLP when a collector is configured. Each call also gets one
 //! access log line ([`rpc`]).
 
+mod json_fields;
 mod otel;
 pub mod rpc;
 
@@ -78,6 +79,7 @@ pub fn init_to(config: &LogConfig, to_stderr: bool) {
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
+            .fmt_fields(json_fields::AppendJsonFields)
             .with_target(true)
             .with_writer(writer)
             .with_filter(filter)
