@@ -7,7 +7,7 @@ use sea_orm::{
 
 use super::entity::{activity, processed_event};
 use super::group_commit::{GroupCommit, Waiting, settle};
-use super::{Database, activities, to_micros};
+use super::{Backend, Database, activities, to_micros};
 use crate::clock::now;
 use crate::error::AppError;
 
@@ -76,8 +76,8 @@ const RECORD_WRITERS: usize = 1;
 /// The most records in one batch.
 const MAX_RECORDS: usize = 128;
 
-/// Batches of records, each one transaction (one statement when no entry comes with them); a
-/// record delivered twice in one batch is written once.
+/// Batches of records, each one transaction (one statement on PostgreSQL, or when no entry
+/// comes with them); a record delivered twice in one batch is written once.
 pub fn record_writer(db: Database) -> RecordWriter {
     GroupCommit::start(
         RECORD_WRITERS,
@@ -98,8 +98,11 @@ pub fn record_writer(db: Database) -> RecordWriter {
 }
 
 /// Inserts delivery records (and their history entries, in the same transaction) in this
-/// process's turn to write.
+/// process's turn to write; on PostgreSQL as one statement ([`super::delivery_batch`]).
 async fn insert_in_turn(db: &Database, rows: Vec<Record>) -> Result<(), DbErr> {
+    if db.backend() == Backend::Postgres {
+        return super::delivery_batch::insert(db, rows).await;
+    }
     let _turn = db.write_turn().await.map_err(AppError::into_db_err)?;
     let (processed, entries): (Vec<_>, Vec<_>) =
         rows.into_iter().map(|r| (r.processed, r.activity)).unzip();

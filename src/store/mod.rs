@@ -9,6 +9,7 @@ pub mod day_counts;
 mod db;
 pub mod dead_letters;
 pub mod deliveries;
+mod delivery_batch;
 pub mod entity;
 pub mod group_commit;
 mod leader_lock;

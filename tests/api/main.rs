@@ -11,6 +11,7 @@ mod create_get;
 mod cross_user;
 mod dapr_versions;
 mod dead_letters;
+mod delivery_records;
 mod delta_sync;
 mod edges;
 mod escaped_keys;
