@@ -36,7 +36,7 @@ const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 const PING_ALL_AFTER_FAULT: Duration = Duration::from_secs(10);
 
 /// Whether a pooled connection idle for `idle_for` is tested before it is handed out.
-fn ping_before_use(idle_for: Duration) -> bool {
+pub(super) fn ping_before_use(idle_for: Duration) -> bool {
     idle_for >= PING_IF_IDLE_FOR || crate::error::connection_fault_within(PING_ALL_AFTER_FAULT)
 }
 

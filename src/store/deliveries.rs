@@ -5,6 +5,8 @@ use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, TransactionTrait, sea_query::OnConflict,
 };
 
+use sea_orm::sqlx::postgres::PgPool;
+
 use super::entity::{activity, processed_event};
 use super::group_commit::{GroupCommit, Waiting, settle};
 use super::{Backend, Database, activities, to_micros};
@@ -79,17 +81,20 @@ const MAX_RECORDS: usize = 128;
 /// Batches of records, each one transaction (one statement on PostgreSQL, or when no entry
 /// comes with them); a record delivered twice in one batch is written once.
 pub fn record_writer(db: Database) -> RecordWriter {
+    let pool = (db.backend() == Backend::Postgres).then(|| super::delivery_batch::pool(&db));
     GroupCommit::start(
         RECORD_WRITERS,
         MAX_RECORDS,
         move |batch: Vec<Waiting<Record>>| {
             let db = db.clone();
+            let pool = pool.clone();
             async move {
                 let rows = batch.iter().map(|w| w.item.clone()).collect();
-                let result = insert_in_turn(&db, rows).await;
+                let result = insert_in_turn(&db, pool.as_ref(), rows).await;
                 settle(batch, result, |row| {
                     let db = db.clone();
-                    async move { insert_in_turn(&db, vec![row]).await }
+                    let pool = pool.clone();
+                    async move { insert_in_turn(&db, pool.as_ref(), vec![row]).await }
                 })
                 .await
             }
@@ -98,10 +103,15 @@ pub fn record_writer(db: Database) -> RecordWriter {
 }
 
 /// Inserts delivery records (and their history entries, in the same transaction) in this
-/// process's turn to write; on PostgreSQL as one statement ([`super::delivery_batch`]).
-async fn insert_in_turn(db: &Database, rows: Vec<Record>) -> Result<(), DbErr> {
-    if db.backend() == Backend::Postgres {
-        return super::delivery_batch::insert(db, rows).await;
+/// process's turn to write; on PostgreSQL as one statement on `pool`
+/// ([`super::delivery_batch`]).
+async fn insert_in_turn(
+    db: &Database,
+    pool: Option<&PgPool>,
+    rows: Vec<Record>,
+) -> Result<(), DbErr> {
+    if let Some(pool) = pool {
+        return super::delivery_batch::insert(pool, rows).await;
     }
     let _turn = db.write_turn().await.map_err(AppError::into_db_err)?;
     let (processed, entries): (Vec<_>, Vec<_>) =

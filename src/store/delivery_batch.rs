@@ -3,16 +3,22 @@
 //! itself: one round trip instead of BEGIN, three statements and COMMIT, and the same SQL
 //! text whatever the batch's size, so each connection plans it once.
 //!
-//! It counts as [`activity_days::add`] does (only entries newly recorded, from their quarter
+//! It runs on a connection of its own whose session uses generic plans: with arrays this
+//! small PostgreSQL judges a custom plan cheaper and plans the statement again on every
+//! execution (about 1 ms for the 96 running totals, against 0.2 ms to run it).
+//!
+//! It counts as [`super::activity_days::add`] does (only entries newly recorded, from their quarter
 //! to the day's end, rows locked in the same order: user ids by their bytes, then day, then
 //! count).
 
 use std::sync::LazyLock;
 
+use sea_orm::sqlx::postgres::{PgPool, PgPoolOptions};
 use sea_orm::{DbErr, RuntimeErr, TryIntoModel};
 
 use super::Database;
 use super::activity_days::{QUARTER_US, QUARTERS, column};
+use super::db::ping_before_use;
 use super::deliveries::Record;
 use crate::domain::{ActivityKind, DAY_US};
 
@@ -63,8 +69,31 @@ static SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Writes `rows` (see the module documentation).
-pub async fn insert(db: &Database, rows: Vec<Record>) -> Result<(), DbErr> {
+/// The writer's connection (see the module documentation), opened when first used, pinged
+/// as the API's pool pings its connections.
+pub fn pool(db: &Database) -> PgPool {
+    let shared = db.conn().get_postgres_connection_pool();
+    let options = (*shared.connect_options())
+        .clone()
+        .options([("plan_cache_mode", "force_generic_plan")]);
+    PgPoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .acquire_timeout(shared.options().get_acquire_timeout())
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if ping_before_use(meta.idle_for) {
+                    sea_orm::sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+        .connect_lazy_with(options)
+}
+
+/// Writes `rows` on `pool` (see the module documentation).
+pub async fn insert(pool: &PgPool, rows: Vec<Record>) -> Result<(), DbErr> {
     let mut consumer = Vec::with_capacity(rows.len());
     let mut event_id = Vec::with_capacity(rows.len());
     let mut event_type = Vec::with_capacity(rows.len());
@@ -100,7 +129,7 @@ pub async fn insert(db: &Database, rows: Vec<Record>) -> Result<(), DbErr> {
         .bind(entries.due_us)
         .bind(ActivityKind::TaskCreated.number())
         .bind(ActivityKind::TaskCompleted.number())
-        .execute(db.conn().get_postgres_connection_pool())
+        .execute(pool)
         .await
         .map_err(|err| DbErr::Exec(RuntimeErr::SqlxError(err.into())))?;
     Ok(())
