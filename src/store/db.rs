@@ -1,9 +1,13 @@
 //! Connecting to SQLite or PostgreSQL, migrating, and starting write transactions.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::pool::PoolConnectionMetadata;
+use sea_orm::sqlx::postgres::PgConnection;
 use sea_orm::{
     ConnectOptions, DatabaseConnection, DatabaseTransaction, DbBackend, SqliteTransactionMode,
     TransactionOptions, TransactionTrait,
@@ -36,8 +40,22 @@ const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 const PING_ALL_AFTER_FAULT: Duration = Duration::from_secs(10);
 
 /// Whether a pooled connection idle for `idle_for` is tested before it is handed out.
-pub(super) fn ping_before_use(idle_for: Duration) -> bool {
+fn ping_before_use(idle_for: Duration) -> bool {
     idle_for >= PING_IF_IDLE_FOR || crate::error::connection_fault_within(PING_ALL_AFTER_FAULT)
+}
+
+/// The test a PostgreSQL pool runs on a connection before handing it out: a ping when
+/// [`ping_before_use`] says so (the pool's own test, which pings every time, is off).
+pub(super) fn ping_if_due(
+    conn: &mut PgConnection,
+    meta: PoolConnectionMetadata,
+) -> Pin<Box<dyn Future<Output = Result<bool, sea_orm::sqlx::Error>> + Send + '_>> {
+    Box::pin(async move {
+        if ping_before_use(meta.idle_for) {
+            sea_orm::sqlx::Connection::ping(conn).await?;
+        }
+        Ok(true)
+    })
 }
 
 /// How long a SQLite writer waits for the write lock (in this process or another).
@@ -121,14 +139,7 @@ impl Database {
                 options
                     .max_connections(max_connections.max(1))
                     .test_before_acquire(false)
-                    .map_sqlx_postgres_before_acquire(|conn, meta| {
-                        Box::pin(async move {
-                            if ping_before_use(meta.idle_for) {
-                                sea_orm::sqlx::Connection::ping(conn).await?;
-                            }
-                            Ok(true)
-                        })
-                    });
+                    .map_sqlx_postgres_before_acquire(ping_if_due);
             }
         }
         let conn = sea_orm::Database::connect(options)

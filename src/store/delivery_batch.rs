@@ -18,7 +18,7 @@ use sea_orm::{DbErr, RuntimeErr, TryIntoModel};
 
 use super::Database;
 use super::activity_days::{QUARTER_US, QUARTERS, column};
-use super::db::ping_before_use;
+use super::db::ping_if_due;
 use super::deliveries::Record;
 use crate::domain::{ActivityKind, DAY_US};
 
@@ -81,14 +81,7 @@ pub fn pool(db: &Database) -> PgPool {
         .min_connections(0)
         .acquire_timeout(shared.options().get_acquire_timeout())
         .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if ping_before_use(meta.idle_for) {
-                    sea_orm::sqlx::Connection::ping(conn).await?;
-                }
-                Ok(true)
-            })
-        })
+        .before_acquire(ping_if_due)
         .connect_lazy_with(options)
 }
 

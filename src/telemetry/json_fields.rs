@@ -28,7 +28,7 @@ impl<'writer> FormatFields<'writer> for AppendJsonFields {
         fields: R,
     ) -> fmt::Result {
         let mut object = String::from("{");
-        let mut visitor = Visitor::new(&mut object, true);
+        let mut visitor = Visitor::new(&mut object);
         fields.record(&mut visitor);
         visitor.result?;
         object.push('}');
@@ -42,19 +42,13 @@ impl<'writer> FormatFields<'writer> for AppendJsonFields {
     ) -> fmt::Result {
         // Reopen the object: everything but its closing brace stays as it is.
         let text = &mut current.fields;
-        let first = match text.strip_suffix('}') {
-            Some(open) if open.starts_with('{') => {
-                let empty = open.len() == 1;
-                text.pop();
-                empty
-            }
-            _ => {
-                text.clear();
-                text.push('{');
-                true
-            }
-        };
-        let mut visitor = Visitor::new(text, first);
+        if text.starts_with('{') && text.ends_with('}') {
+            text.pop();
+        } else {
+            text.clear();
+            text.push('{');
+        }
+        let mut visitor = Visitor::new(text);
         fields.record(&mut visitor);
         let result = visitor.result;
         text.push('}');
@@ -62,18 +56,17 @@ impl<'writer> FormatFields<'writer> for AppendJsonFields {
     }
 }
 
-/// Writes `"name":value` pairs, comma-separated, into an open JSON object.
+/// Writes `"name":value` pairs, comma-separated, into an open JSON object (a value never
+/// ends in `{`, so the object is empty while it does).
 struct Visitor<'a> {
     out: &'a mut String,
-    first: bool,
     result: fmt::Result,
 }
 
 impl<'a> Visitor<'a> {
-    fn new(out: &'a mut String, first: bool) -> Self {
+    fn new(out: &'a mut String) -> Self {
         Self {
             out,
-            first,
             result: Ok(()),
         }
     }
@@ -85,10 +78,9 @@ impl<'a> Visitor<'a> {
             return None;
         }
         let name = name.strip_prefix("r#").unwrap_or(name);
-        if !self.first {
+        if !self.out.ends_with('{') {
             self.out.push(',');
         }
-        self.first = false;
         push_json_string(self.out, name);
         self.out.push(':');
         Some(self.out)
