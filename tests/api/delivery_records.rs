@@ -99,26 +99,10 @@ fn expected(history: &[Activity]) -> DayRows {
 }
 
 async fn stored(db: &Database) -> DayRows {
-    let conn = db.conn();
-    let rows = conn
-        .query_all_raw(Statement::from_string(
-            conn.get_database_backend(),
-            "SELECT * FROM activity_days",
-        ))
+    day_rows(db)
         .await
-        .expect("reads the days");
-    rows.iter()
-        .map(|row| {
-            let totals = (3..3 + QUARTERS)
-                .map(|i| row.try_get_by_index::<i32>(i).expect("a total"))
-                .collect();
-            let key = (
-                row.try_get_by_index::<String>(0).expect("a user"),
-                row.try_get_by_index::<i64>(1).expect("a day"),
-                row.try_get_by_index::<i16>(2).expect("what is counted"),
-            );
-            (key, totals)
-        })
+        .into_iter()
+        .map(|(user, day, counted, totals)| ((user, day, counted), totals))
         .collect()
 }
 

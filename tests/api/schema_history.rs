@@ -10,32 +10,6 @@ use taskflow::store::activities;
 use crate::both_backends;
 use crate::helpers::*;
 
-/// Every row of `activity_days`, every column, in key order.
-async fn day_rows(db: &taskflow::store::Database) -> Vec<(String, i64, i16, Vec<i32>)> {
-    let conn = db.conn();
-    let backend = conn.get_database_backend();
-    let rows = conn
-        .query_all_raw(Statement::from_string(
-            backend,
-            "SELECT * FROM activity_days ORDER BY user_id, day_us, counted",
-        ))
-        .await
-        .expect("reads the days");
-    rows.iter()
-        .map(|row| {
-            let totals = (3..3 + 96)
-                .map(|i| row.try_get_by_index::<i32>(i).expect("a total"))
-                .collect();
-            (
-                row.try_get_by_index::<String>(0).expect("a user"),
-                row.try_get_by_index::<i64>(1).expect("a day"),
-                row.try_get_by_index::<i16>(2).expect("what is counted"),
-                totals,
-            )
-        })
-        .collect()
-}
-
 async fn the_counts_per_day_are_rebuilt_from_the_entries(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let base: DateTime<Utc> = "2026-10-20T21:13:07Z".parse().expect("a time");

@@ -26,6 +26,32 @@ pub fn database_name(database_url: &str) -> String {
         .to_owned()
 }
 
+/// Every row of `activity_days`, every column, in key order (the database's).
+pub async fn day_rows(db: &taskflow::store::Database) -> Vec<(String, i64, i16, Vec<i32>)> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let conn = db.conn();
+    let rows = conn
+        .query_all_raw(Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT * FROM activity_days ORDER BY user_id, day_us, counted",
+        ))
+        .await
+        .expect("reads the days");
+    rows.iter()
+        .map(|row| {
+            let totals = (3..3 + taskflow::store::activity_days::QUARTERS)
+                .map(|i| row.try_get_by_index::<i32>(i).expect("a total"))
+                .collect();
+            (
+                row.try_get_by_index::<String>(0).expect("a user"),
+                row.try_get_by_index::<i64>(1).expect("a day"),
+                row.try_get_by_index::<i16>(2).expect("what is counted"),
+                totals,
+            )
+        })
+        .collect()
+}
+
 /// A database that exists for one test.
 pub enum TestDb {
     /// The directory holding the database file, removed on drop.
