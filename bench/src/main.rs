@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use dapr_double::{DaprDouble, DaprDoubleConfig};
+use dapr_double::DaprDouble;
 
 use crate::load::{RssSampler, Until};
 use crate::profile::Profile;
@@ -210,6 +210,9 @@ async fn run(args: RunArgs) -> Result<(), Error> {
         "create_tps": pg.create_tps,
         "pgbench_tps": pg.pgbench_tps,
         "create_ratio": create_ratio,
+        "create_with_deliveries_per_s": pg.deliveries.sustained_per_s,
+        "deliveries_drain_per_s": pg.deliveries.drain_per_s,
+        "topic_partitions": events::TOPIC_PARTITIONS,
         "publish_p50_ms": pg.publish_p50_ms,
         "publish_p99_ms": pg.publish_p99_ms,
         "publish_measured_from": pg.publish_measured_from,
@@ -283,6 +286,9 @@ async fn run(args: RunArgs) -> Result<(), Error> {
 /// The headline figures of the PostgreSQL + Dapr run.
 struct PgFigures {
     create_tps: f64,
+    /// The creates' deliveries: their drain once the creates stopped, and the creates a
+    /// second counting the wait for the last one.
+    deliveries: events::DeliveryFigures,
     pgbench_tps: f64,
     publish_rate: f64,
     publish_p50_ms: f64,
@@ -422,7 +428,7 @@ fn tracing_figures(tracing: &otel::Overhead, table: &mut Table) -> (f64, f64) {
 async fn only_create(args: &RunArgs, profile: &Profile, table: &mut Table) -> Result<(), Error> {
     const B: &str = "postgres";
     let url = args.database_url.as_str();
-    let double = DaprDouble::start(DaprDoubleConfig::fast(Duration::from_millis(5))).await?;
+    let double = DaprDouble::start(events::double_config()).await?;
     let server = Server::start(
         &args.server,
         &[
@@ -455,7 +461,9 @@ async fn only_create(args: &RunArgs, profile: &Profile, table: &mut Table) -> Re
     .await?;
     table.calls(B, "CreateTask", &create, "task + outbox row");
     // The events of the tasks created are published and handled before the CPU is read.
-    events::settle(&double, url, Duration::from_secs(120)).await?;
+    let in_window = double.delivery_count();
+    let settled = events::settle(&double, url, Duration::from_secs(120)).await?;
+    events::delivery_rows(table, B, &create, in_window, settled);
     let cpu = server::cpu_time(server.pid())?.saturating_sub(cpu_before);
     table.figure(
         B,
@@ -495,7 +503,7 @@ async fn dapr_postgres(
     const B: &str = "postgres";
     let url = args.database_url.as_str();
     let callers = profile.callers;
-    let double = DaprDouble::start(DaprDoubleConfig::fast(Duration::from_millis(5))).await?;
+    let double = DaprDouble::start(events::double_config()).await?;
     step("postgres + dapr: starting the server");
     let server = Server::start(
         &args.server,
@@ -523,10 +531,15 @@ async fn dapr_postgres(
     if !profile.warmup.is_zero() {
         rpc::create(&clients, callers, Until::Elapsed(profile.warmup), false).await?;
     }
+    // The warm-up's deliveries finish before the load starts, as in `--only-create`.
+    events::settle(&double, url, Duration::from_secs(120)).await?;
     step("postgres + dapr: CreateTask");
     let (create, created) =
         rpc::create(&clients, callers, Until::Elapsed(profile.create), false).await?;
     table.calls(B, "CreateTask", &create, "task + outbox row");
+    let in_window = double.delivery_count();
+    let settled = events::settle(&double, url, Duration::from_secs(120)).await?;
+    let deliveries = events::delivery_rows(table, B, &create, in_window, settled);
     step("postgres + dapr: GetTask");
     let get = rpc::get(&clients, callers, profile.read, created).await?;
     table.calls(B, "GetTask", &get, "");
@@ -731,6 +744,7 @@ async fn dapr_postgres(
         &format!("-M prepared, {callers} clients"),
     );
     Ok(PgFigures {
+        deliveries,
         create_tps: create.per_second(),
         pgbench_tps,
         publish_rate: publish.rate,

@@ -7,12 +7,13 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use dapr_double::{DaprDouble, DaprDoubleConfig, Published};
+use dapr_double::{DaprDouble, Published};
 use hdrhistogram::Histogram;
 use tokio::time::MissedTickBehavior;
 
 use crate::Error;
 use crate::client::{self, Tasks, as_user};
+use crate::events;
 use crate::load::{histogram, micros};
 use crate::pg;
 use crate::report::{self, Table};
@@ -111,7 +112,7 @@ pub async fn run(
 ) -> Result<ReplicaFigures, Error> {
     let mut replicas = Vec::with_capacity(count);
     for _ in 0..count {
-        let double = DaprDouble::start(DaprDoubleConfig::fast(Duration::from_millis(5))).await?;
+        let double = DaprDouble::start(events::double_config()).await?;
         let server = Server::start(
             binary,
             &[

@@ -13,6 +13,7 @@ pub const REQUIRED: &[&str] = &[
     "create_tps",
     "pgbench_tps",
     "create_ratio",
+    "create_with_deliveries_per_s",
     "publish_p50_ms",
     "publish_p99_ms",
     "drain_events_per_s",

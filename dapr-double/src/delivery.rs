@@ -495,6 +495,11 @@ impl DaprDouble {
         self.shared.deliveries.snapshot()
     }
 
+    /// How many deliveries have finished (since the last clear), without copying them.
+    pub fn delivery_count(&self) -> usize {
+        self.shared.deliveries.len()
+    }
+
     /// Waits (woken on every finished delivery) until at least `n` deliveries have finished.
     pub async fn wait_for_deliveries(
         &self,

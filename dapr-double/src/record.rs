@@ -218,6 +218,11 @@ impl<T: Clone> Recorder<T> {
         self.len.send_replace(len);
     }
 
+    /// How many records there are, without copying them.
+    pub(crate) fn len(&self) -> usize {
+        *self.len.borrow()
+    }
+
     pub(crate) fn snapshot(&self) -> Vec<T> {
         lock(&self.items).clone()
     }

@@ -208,6 +208,12 @@ async fn order_is_kept_per_key_across_retries() {
         .map(|e| e.metadata.get("__offset").cloned().unwrap_or_default())
         .collect();
     assert_eq!(offsets, ["0", "1", "2", "3", "4"]);
+    // The count agrees with the records, and a clear forgets both.
+    assert_eq!(double.delivery_count(), double.deliveries().len());
+    assert!(double.delivery_count() >= 5);
+    double.clear();
+    assert_eq!(double.delivery_count(), 0);
+    assert!(double.deliveries().is_empty());
 }
 
 #[tokio::test]
