@@ -73,16 +73,18 @@ pub struct DeliveryFigures {
     pub sustained_per_s: f64,
 }
 
-/// The deliveries a CreateTask load left behind: `in_window` had finished when its calls
-/// ended, `settled` is the wait for the rest. Adds two rows (the backlog's drain rate, and
-/// the creates a second with that wait included).
-pub fn delivery_rows(
+/// Called as a CreateTask load's calls end: counts the deliveries finished so far, settles
+/// the rest (see [`settle`]) and adds two rows (the backlog's drain rate, and the creates a
+/// second with the wait for the last delivery included).
+pub async fn settle_creates(
+    double: &DaprDouble,
+    url: &str,
     table: &mut crate::report::Table,
     backend: &str,
     create: &Measured,
-    in_window: usize,
-    settled: Settled,
-) -> DeliveryFigures {
+) -> Result<DeliveryFigures, Error> {
+    let in_window = double.delivery_count();
+    let settled = settle(double, url, Duration::from_secs(120)).await?;
     let behind = settled.deliveries.saturating_sub(in_window);
     let drain_secs = settled.took.as_secs_f64();
     let drain_per_s = if behind == 0 {
@@ -105,10 +107,10 @@ pub fn delivery_rows(
         format!("{sustained:.0}/s"),
         "created ÷ (the load + the wait for its last delivery)",
     );
-    DeliveryFigures {
+    Ok(DeliveryFigures {
         drain_per_s,
         sustained_per_s: sustained,
-    }
+    })
 }
 
 /// Waits until embedded mode's relay has handed every committed event to the in-process bus,

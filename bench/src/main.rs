@@ -461,9 +461,7 @@ async fn only_create(args: &RunArgs, profile: &Profile, table: &mut Table) -> Re
     .await?;
     table.calls(B, "CreateTask", &create, "task + outbox row");
     // The events of the tasks created are published and handled before the CPU is read.
-    let in_window = double.delivery_count();
-    let settled = events::settle(&double, url, Duration::from_secs(120)).await?;
-    events::delivery_rows(table, B, &create, in_window, settled);
+    events::settle_creates(&double, url, table, B, &create).await?;
     let cpu = server::cpu_time(server.pid())?.saturating_sub(cpu_before);
     table.figure(
         B,
@@ -537,9 +535,7 @@ async fn dapr_postgres(
     let (create, created) =
         rpc::create(&clients, callers, Until::Elapsed(profile.create), false).await?;
     table.calls(B, "CreateTask", &create, "task + outbox row");
-    let in_window = double.delivery_count();
-    let settled = events::settle(&double, url, Duration::from_secs(120)).await?;
-    let deliveries = events::delivery_rows(table, B, &create, in_window, settled);
+    let deliveries = events::settle_creates(&double, url, table, B, &create).await?;
     step("postgres + dapr: GetTask");
     let get = rpc::get(&clients, callers, profile.read, created).await?;
     table.calls(B, "GetTask", &get, "");

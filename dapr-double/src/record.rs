@@ -220,7 +220,7 @@ impl<T: Clone> Recorder<T> {
 
     /// How many records there are, without copying them.
     pub(crate) fn len(&self) -> usize {
-        *self.len.borrow()
+        lock(&self.items).len()
     }
 
     pub(crate) fn snapshot(&self) -> Vec<T> {
