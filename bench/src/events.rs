@@ -73,46 +73,6 @@ pub struct DeliveryFigures {
     pub sustained_per_s: f64,
 }
 
-/// Called as a CreateTask load's calls end: counts the deliveries finished so far, settles
-/// the rest (see [`settle`]) and adds two rows (the backlog's drain rate, and the creates a
-/// second with the wait for the last delivery included).
-pub async fn settle_creates(
-    double: &DaprDouble,
-    url: &str,
-    table: &mut crate::report::Table,
-    backend: &str,
-    create: &Measured,
-) -> Result<DeliveryFigures, Error> {
-    let in_window = double.delivery_count();
-    let settled = settle(double, url, Duration::from_secs(120)).await?;
-    let behind = settled.deliveries.saturating_sub(in_window);
-    let drain_secs = settled.took.as_secs_f64();
-    let drain_per_s = if behind == 0 {
-        0.0
-    } else {
-        behind as f64 / drain_secs.max(1e-3)
-    };
-    table.figure(
-        backend,
-        "deliveries behind when the creates end",
-        format!("{behind}"),
-        &format!(
-            "{in_window} delivered during the load; the rest in {drain_secs:.1} s ({drain_per_s:.0}/s), {TOPIC_PARTITIONS} partitions, one delivery in flight each",
-        ),
-    );
-    let sustained = create.ok as f64 / (create.elapsed.as_secs_f64() + drain_secs).max(1e-9);
-    table.figure(
-        backend,
-        "CreateTask, its deliveries included",
-        format!("{sustained:.0}/s"),
-        "created ÷ (the load + the wait for its last delivery)",
-    );
-    Ok(DeliveryFigures {
-        drain_per_s,
-        sustained_per_s: sustained,
-    })
-}
-
 /// Waits until embedded mode's relay has handed every committed event to the in-process bus,
 /// whose handlers run before an event counts as published (their own events included).
 pub async fn settle_embedded(database_url: &str, timeout: Duration) -> Result<(), Error> {

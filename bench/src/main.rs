@@ -4,6 +4,7 @@
 #![recursion_limit = "256"]
 
 mod client;
+mod create_ratio;
 mod events;
 mod history;
 mod jwks;
@@ -162,7 +163,7 @@ async fn run(args: RunArgs) -> Result<(), Error> {
         return Ok(());
     }
     let pg = dapr_postgres(&args, &profile, &mut table).await?;
-    let create_ratio = pg.create_tps / pg.pgbench_tps;
+    let create_ratio = pg.create_ratio;
     step("postgres + dapr: three replicas, creates spread over all, then the relay's one killed");
     let replicas = replicas::run(
         &args.server,
@@ -194,22 +195,14 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     let reminded = reminders::run(&args.server, &args.database_url, profile.reminders).await?;
     reminders::tabulate(&reminded, &mut table)?;
     let sqlite = embedded_sqlite(&args, &profile, &mut table).await?;
-    table.figure(
-        "postgres",
-        "CreateTask / pgbench",
-        format!("{:.0} %", create_ratio * 100.0),
-        &format!(
-            "{:.0} vs {:.0} tx/s at {} callers",
-            pg.create_tps, pg.pgbench_tps, profile.callers
-        ),
-    );
-
     let results = serde_json::json!({
         "profile": profile.name,
         "callers": profile.callers,
         "create_tps": pg.create_tps,
         "pgbench_tps": pg.pgbench_tps,
         "create_ratio": create_ratio,
+        "create_ratio_rounds": profile.ratio_rounds,
+        "server_cpu_per_create_us": pg.server_cpu_per_create_us,
         "create_with_deliveries_per_s": pg.deliveries.sustained_per_s,
         "deliveries_drain_per_s": pg.deliveries.drain_per_s,
         "topic_partitions": events::TOPIC_PARTITIONS,
@@ -290,6 +283,10 @@ struct PgFigures {
     /// second counting the wait for the last one.
     deliveries: events::DeliveryFigures,
     pgbench_tps: f64,
+    /// The median of the alternating rounds' CreateTask / pgbench.
+    create_ratio: f64,
+    /// The call, its event published and its delivery handled.
+    server_cpu_per_create_us: f64,
     publish_rate: f64,
     publish_p50_ms: f64,
     publish_p99_ms: f64,
@@ -424,9 +421,9 @@ fn tracing_figures(tracing: &otel::Overhead, table: &mut Table) -> (f64, f64) {
     (kept_ratio, exported_ratio)
 }
 
-/// CreateTask on PostgreSQL with the Dapr sidecar double (as in the full run), then pgbench.
+/// CreateTask on PostgreSQL with the Dapr sidecar double against pgbench, in alternating
+/// rounds (as in the full run).
 async fn only_create(args: &RunArgs, profile: &Profile, table: &mut Table) -> Result<(), Error> {
-    const B: &str = "postgres";
     let url = args.database_url.as_str();
     let double = DaprDouble::start(events::double_config()).await?;
     let server = Server::start(
@@ -450,46 +447,24 @@ async fn only_create(args: &RunArgs, profile: &Profile, table: &mut Table) -> Re
         .await?;
     }
     events::settle(&double, url, Duration::from_secs(120)).await?;
-    step("postgres + dapr: CreateTask");
-    let cpu_before = server::cpu_time(server.pid())?;
-    let (create, _) = rpc::create(
-        &clients,
-        profile.callers,
-        Until::Elapsed(profile.create),
-        false,
+    create_ratio::measure(
+        &create_ratio::Setup {
+            clients: &clients,
+            callers: profile.callers,
+            double: &double,
+            server_pid: server.pid(),
+            url,
+            pgbench: &args.pgbench,
+            work_dir: &args.work_dir,
+        },
+        profile.ratio_rounds,
+        profile.create,
+        profile.pgbench,
+        table,
     )
     .await?;
-    table.calls(B, "CreateTask", &create, "task + outbox row");
-    // The events of the tasks created are published and handled before the CPU is read.
-    events::settle_creates(&double, url, table, B, &create).await?;
-    let cpu = server::cpu_time(server.pid())?.saturating_sub(cpu_before);
-    table.figure(
-        B,
-        "server CPU per CreateTask",
-        format!(
-            "{:.1} µs",
-            cpu.as_secs_f64() * 1e6 / create.ok.max(1) as f64
-        ),
-        "the call, its event published and its delivery handled",
-    );
     drop(clients);
     server.stop().await?;
-    pg::psql(url, "CHECKPOINT;").await?;
-    step("postgres: pgbench (the limit)");
-    let pgbench_tps = pgbench::run(
-        &args.pgbench,
-        url,
-        &args.work_dir,
-        profile.callers,
-        profile.pgbench,
-    )
-    .await?;
-    table.figure(
-        B,
-        "CreateTask / pgbench",
-        format!("{:.0} %", create.per_second() / pgbench_tps * 100.0),
-        &format!("{:.0} vs {pgbench_tps:.0} tx/s", create.per_second()),
-    );
     Ok(())
 }
 
@@ -531,11 +506,23 @@ async fn dapr_postgres(
     }
     // The warm-up's deliveries finish before the load starts, as in `--only-create`.
     events::settle(&double, url, Duration::from_secs(120)).await?;
-    step("postgres + dapr: CreateTask");
-    let (create, created) =
-        rpc::create(&clients, callers, Until::Elapsed(profile.create), false).await?;
-    table.calls(B, "CreateTask", &create, "task + outbox row");
-    let deliveries = events::settle_creates(&double, url, table, B, &create).await?;
+    let ratio = create_ratio::measure(
+        &create_ratio::Setup {
+            clients: &clients,
+            callers,
+            double: &double,
+            server_pid: server.pid(),
+            url,
+            pgbench: &args.pgbench,
+            work_dir: &args.work_dir,
+        },
+        profile.ratio_rounds,
+        profile.create,
+        profile.pgbench,
+        table,
+    )
+    .await?;
+    let (create, created) = (&ratio.create, ratio.created.clone());
     step("postgres + dapr: GetTask");
     let get = rpc::get(&clients, callers, profile.read, created).await?;
     table.calls(B, "GetTask", &get, "");
@@ -727,22 +714,12 @@ async fn dapr_postgres(
     let history = history_figures(url, &server, profile, table).await?;
     drop(clients);
     server.stop().await?;
-    // pgbench starts from a checkpoint, not behind the history's writes.
-    pg::psql(url, "CHECKPOINT;").await?;
-
-    step("postgres: pgbench (the limit)");
-    let pgbench_tps =
-        pgbench::run(&args.pgbench, url, &args.work_dir, callers, profile.pgbench).await?;
-    table.figure(
-        B,
-        "pgbench CreateTask SQL",
-        format!("{pgbench_tps:.0} tx/s"),
-        &format!("-M prepared, {callers} clients"),
-    );
     Ok(PgFigures {
-        deliveries,
-        create_tps: create.per_second(),
-        pgbench_tps,
+        deliveries: ratio.deliveries,
+        create_tps: ratio.create.per_second(),
+        pgbench_tps: ratio.pgbench_tps,
+        create_ratio: ratio.ratio,
+        server_cpu_per_create_us: ratio.server_cpu_per_create.as_secs_f64() * 1e6,
         publish_rate: publish.rate,
         publish_p50_ms,
         publish_p99_ms,

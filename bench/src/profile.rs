@@ -9,9 +9,12 @@ pub struct Profile {
     /// Concurrent callers of every load (and pgbench clients).
     pub callers: usize,
     pub warmup: Duration,
+    /// CreateTask's load against pgbench: the time of each in all, split into this many
+    /// alternating rounds.
     pub create: Duration,
-    pub read: Duration,
     pub pgbench: Duration,
+    pub ratio_rounds: u32,
+    pub read: Duration,
     /// Tasks the list load pages over (PostgreSQL, seeded in SQL).
     pub list_tasks_pg: u64,
     /// Tasks the list load pages over (SQLite, seeded through the API).
@@ -40,6 +43,7 @@ impl Profile {
             create: Duration::from_secs(2),
             read: Duration::from_secs(2),
             pgbench: Duration::from_secs(2),
+            ratio_rounds: 1,
             list_tasks_pg: 2_000,
             list_tasks_sqlite: 300,
             recurring: 300,
@@ -62,6 +66,7 @@ impl Profile {
             create: Duration::from_secs(15),
             read: Duration::from_secs(10),
             pgbench: Duration::from_secs(15),
+            ratio_rounds: 3,
             list_tasks_pg: 100_000,
             list_tasks_sqlite: 5_000,
             recurring: 5_000,
