@@ -82,14 +82,19 @@ struct RunArgs {
     /// Runs only the embedded SQLite figures and prints them.
     #[arg(long, conflicts_with_all = ["only_tracing", "only_history"])]
     only_sqlite: bool,
-    /// Runs only CreateTask on PostgreSQL with the Dapr sidecar double, then pgbench, and
-    /// prints them with their ratio: for trying a change to the write path.
+    /// Runs only CreateTask on PostgreSQL with the Dapr sidecar double against pgbench, in
+    /// alternating rounds, and prints them with their ratio: for trying a change to the write
+    /// path.
     #[arg(long, conflicts_with_all = ["only_tracing", "only_history", "only_sqlite"])]
     only_create: bool,
     /// Runs only the three-replica figures, creating at this many tasks per second in all,
     /// and prints them: for trying a change to the relay across replicas.
     #[arg(long, value_name = "CREATES_PER_SECOND", conflicts_with_all = ["only_tracing", "only_history", "only_sqlite", "only_create"])]
     only_replicas: Option<f64>,
+    /// Runs only the memory figures of open WatchNotifications streams (a fresh server, the
+    /// profile's number of streams) and prints them: for trying a change to what a stream holds.
+    #[arg(long, conflicts_with_all = ["only_tracing", "only_history", "only_sqlite", "only_create", "only_replicas"])]
+    only_watch: bool,
 }
 
 #[tokio::main]
@@ -134,6 +139,17 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     }
     if args.only_create {
         only_create(&args, &profile, &mut table).await?;
+        print!("{}", table.render());
+        return Ok(());
+    }
+    if args.only_watch {
+        let server = Server::start(
+            &args.server,
+            &[("TASKFLOW_DATABASE_URL", args.database_url.clone())],
+        )
+        .await?;
+        watch::memory(&server, profile.watch_streams, &mut table).await?;
+        server.stop().await?;
         print!("{}", table.render());
         return Ok(());
     }
@@ -674,19 +690,7 @@ async fn dapr_postgres(
 
     step("postgres + dapr: WatchNotifications streams");
     events::settle(&double, url, Duration::from_secs(120)).await?;
-    let rss_before_watch = server.rss_mb()?;
-    let streams = watch::open(&server.endpoint(), profile.watch_streams).await?;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let rss_watch_mb = server.rss_mb()?;
-    table.figure(
-        B,
-        "RSS with watch streams",
-        format!("{rss_watch_mb:.1} MiB"),
-        &format!(
-            "{} open streams ({rss_before_watch:.1} MiB just before)",
-            streams.len()
-        ),
-    );
+    let (rss_watch_mb, streams) = watch::memory(&server, profile.watch_streams, table).await?;
     step("postgres + dapr: notifications fanned out to the watch streams");
     let mut streams = streams;
     let fan_out = watch::fan_out(

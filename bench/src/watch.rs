@@ -47,6 +47,31 @@ pub async fn open(endpoint: &str, count: usize) -> Result<Vec<Streaming<pb::Noti
     Ok(streams)
 }
 
+/// Opens `count` streams on a server and adds its RSS with them open, just before, and per
+/// stream; returns the RSS with them open (MiB) and the streams.
+pub async fn memory(
+    server: &server::Server,
+    count: usize,
+    table: &mut crate::report::Table,
+) -> Result<(f64, Vec<Streaming<pb::Notification>>), Error> {
+    let before = server.rss_mb()?;
+    let streams = open(&server.endpoint(), count).await?;
+    // The last streams' first polls settle.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let with = server.rss_mb()?;
+    table.figure(
+        "postgres",
+        "RSS with watch streams",
+        format!("{with:.1} MiB"),
+        &format!(
+            "{} open streams ({before:.1} MiB just before: {:.1} KiB a stream)",
+            streams.len(),
+            (with - before) * 1024.0 / streams.len().max(1) as f64
+        ),
+    );
+    Ok((with, streams))
+}
+
 /// Notifications fanned out to many open watch streams.
 pub struct FanOut {
     pub notifications: usize,
