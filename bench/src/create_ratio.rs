@@ -16,6 +16,7 @@ use crate::events::{self, TOPIC_PARTITIONS};
 use crate::load::{Measured, Until};
 use crate::pg;
 use crate::pgbench;
+use crate::profile::Profile;
 use crate::report::Table;
 use crate::rpc;
 use crate::server;
@@ -42,7 +43,6 @@ pub struct CreateRatio {
 /// database and pgbench.
 pub struct Setup<'a> {
     pub clients: &'a [Tasks],
-    pub callers: usize,
     pub double: &'a DaprDouble,
     pub server_pid: u32,
     pub url: &'a str,
@@ -50,28 +50,25 @@ pub struct Setup<'a> {
     pub work_dir: &'a std::path::Path,
 }
 
-/// Runs `create` of CreateTask and `pgbench_for` of pgbench, split into `rounds` alternating
-/// rounds (the creates' deliveries settled after each), and adds the rows: CreateTask, its deliveries, the server's
-/// CPU per create, pgbench and the ratio.
+/// Runs the profile's CreateTask and pgbench time, split into its alternating rounds (the
+/// creates' deliveries settled after each), and adds the rows: CreateTask, its deliveries, the
+/// server's CPU per create, pgbench and the ratio.
 pub async fn measure(
     setup: &Setup<'_>,
-    rounds: u32,
-    create: Duration,
-    pgbench_for: Duration,
+    profile: &Profile,
     table: &mut Table,
 ) -> Result<CreateRatio, Error> {
     const B: &str = "postgres";
-    let rounds = rounds.max(1);
-    let create = create / rounds;
+    let (rounds, callers) = (profile.ratio_rounds.max(1), profile.callers);
+    let create = profile.create / rounds;
     // pgbench counts whole seconds.
-    let pgbench_for = Duration::from_secs((pgbench_for.as_secs() / u64::from(rounds)).max(1));
+    let pgbench_for = Duration::from_secs((profile.pgbench.as_secs() / u64::from(rounds)).max(1));
     let mut creates: Option<Measured> = None;
     let mut created = Vec::new();
     let mut backlog = Backlog::default();
     let mut cpu = Duration::ZERO;
     // The server's CPU while pgbench runs beside it (its relay and timers, idle).
     let mut idle = Duration::ZERO;
-    let mut pgbench_total = (0.0, 0.0); // (transactions, seconds)
     let mut per_round = Vec::with_capacity(rounds as usize);
     for round in 1..=rounds {
         pg::psql(setup.url, "CHECKPOINT;").await?;
@@ -80,7 +77,7 @@ pub async fn measure(
         ));
         let cpu_before = server::cpu_time(setup.server_pid)?;
         let (measured, mut tasks) =
-            rpc::create(setup.clients, setup.callers, Until::Elapsed(create), false).await?;
+            rpc::create(setup.clients, callers, Until::Elapsed(create), false).await?;
         backlog.add(&Backlog::settle(setup.double, setup.url).await?);
         cpu += server::cpu_time(setup.server_pid)?.saturating_sub(cpu_before);
         pg::psql(setup.url, "CHECKPOINT;").await?;
@@ -92,14 +89,12 @@ pub async fn measure(
             setup.pgbench,
             setup.url,
             setup.work_dir,
-            setup.callers,
+            callers,
             pgbench_for,
         )
         .await?;
         idle += server::cpu_time(setup.server_pid)?.saturating_sub(idle_before);
         per_round.push((measured.per_second(), tps));
-        pgbench_total.0 += tps * pgbench_for.as_secs_f64();
-        pgbench_total.1 += pgbench_for.as_secs_f64();
         created.append(&mut tasks);
         creates = Some(match creates {
             None => measured,
@@ -107,7 +102,9 @@ pub async fn measure(
         });
     }
     let create = creates.ok_or("no CreateTask round ran")?;
-    let pgbench_tps = pgbench_total.0 / pgbench_total.1.max(1e-9);
+    // Every round runs pgbench for as long: the mean of the rounds is the rate over all.
+    let pgbench_tps = per_round.iter().map(|(_, p)| p).sum::<f64>() / per_round.len() as f64;
+    let pgbench_secs = pgbench_for.as_secs_f64() * f64::from(rounds);
     let ratio = median(per_round.iter().map(|(c, p)| c / p.max(1e-9)).collect());
     table.calls(B, "CreateTask", &create, "task + outbox row");
     let deliveries = backlog.tabulate(table, B, &create);
@@ -124,7 +121,7 @@ pub async fn measure(
         format!("{pgbench_tps:.0} tx/s"),
         &format!(
             "the task and outbox inserts in one transaction, the limit; the idle server beside it used {:.2} % of a core",
-            idle.as_secs_f64() / pgbench_total.1.max(1e-9) * 100.0
+            idle.as_secs_f64() / pgbench_secs * 100.0
         ),
     );
     let rounds_note = per_round
@@ -136,10 +133,7 @@ pub async fn measure(
         B,
         "CreateTask / pgbench",
         format!("{:.0} %", ratio * 100.0),
-        &format!(
-            "median of {rounds} alternating rounds at {} callers: {rounds_note}",
-            setup.callers
-        ),
+        &format!("median of {rounds} alternating rounds at {callers} callers: {rounds_note}"),
     );
     Ok(CreateRatio {
         create,

@@ -437,6 +437,24 @@ fn tracing_figures(tracing: &otel::Overhead, table: &mut Table) -> (f64, f64) {
     (kept_ratio, exported_ratio)
 }
 
+/// Where CreateTask and pgbench run against each other: this server, its clients and double,
+/// the run's database and pgbench.
+fn ratio_setup<'a>(
+    args: &'a RunArgs,
+    clients: &'a [client::Tasks],
+    double: &'a DaprDouble,
+    server: &Server,
+) -> create_ratio::Setup<'a> {
+    create_ratio::Setup {
+        clients,
+        double,
+        server_pid: server.pid(),
+        url: &args.database_url,
+        pgbench: &args.pgbench,
+        work_dir: &args.work_dir,
+    }
+}
+
 /// CreateTask on PostgreSQL with the Dapr sidecar double against pgbench, in alternating
 /// rounds (as in the full run).
 async fn only_create(args: &RunArgs, profile: &Profile, table: &mut Table) -> Result<(), Error> {
@@ -464,18 +482,8 @@ async fn only_create(args: &RunArgs, profile: &Profile, table: &mut Table) -> Re
     }
     events::settle(&double, url, Duration::from_secs(120)).await?;
     create_ratio::measure(
-        &create_ratio::Setup {
-            clients: &clients,
-            callers: profile.callers,
-            double: &double,
-            server_pid: server.pid(),
-            url,
-            pgbench: &args.pgbench,
-            work_dir: &args.work_dir,
-        },
-        profile.ratio_rounds,
-        profile.create,
-        profile.pgbench,
+        &ratio_setup(args, &clients, &double, &server),
+        profile,
         table,
     )
     .await?;
@@ -522,23 +530,14 @@ async fn dapr_postgres(
     }
     // The warm-up's deliveries finish before the load starts, as in `--only-create`.
     events::settle(&double, url, Duration::from_secs(120)).await?;
-    let ratio = create_ratio::measure(
-        &create_ratio::Setup {
-            clients: &clients,
-            callers,
-            double: &double,
-            server_pid: server.pid(),
-            url,
-            pgbench: &args.pgbench,
-            work_dir: &args.work_dir,
-        },
-        profile.ratio_rounds,
-        profile.create,
-        profile.pgbench,
+    let mut ratio = create_ratio::measure(
+        &ratio_setup(args, &clients, &double, &server),
+        profile,
         table,
     )
     .await?;
-    let (create, created) = (&ratio.create, ratio.created.clone());
+    let created = std::mem::take(&mut ratio.created);
+    let create = &ratio.create;
     step("postgres + dapr: GetTask");
     let get = rpc::get(&clients, callers, profile.read, created).await?;
     table.calls(B, "GetTask", &get, "");
